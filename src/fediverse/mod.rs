@@ -1,0 +1,103 @@
+//! Everything that talks to instances: handle resolution, the one safe HTTP
+//! client, the app registry, and one module per server family behind
+//! [`ServerFamily`].
+
+pub mod handle;
+pub mod http;
+pub mod mastodon;
+pub mod registry;
+
+use async_trait::async_trait;
+use url::Url;
+
+pub use handle::{Instance, InstanceTarget};
+pub use registry::AppRegistry;
+
+/// Our OAuth app on one instance.
+#[derive(Debug, Clone)]
+pub struct UpstreamApp {
+    pub instance: Instance,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+}
+
+/// What we ask the instance to register.
+#[derive(Debug, Clone)]
+pub struct AppRegistration {
+    pub client_name: String,
+    pub website: String,
+    pub redirect_uri: String,
+}
+
+/// The account the instance vouched for, as the instance reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamAccount {
+    pub instance: Instance,
+    /// The instance-local account id (not globally unique).
+    pub id: String,
+    pub username: String,
+    /// `acct` as reported: the username for local accounts.
+    pub acct: String,
+    pub display_name: String,
+    /// The ActivityPub actor URI, when the server reports one.
+    pub uri: Option<String>,
+    /// The public profile page.
+    pub url: Option<String>,
+    pub avatar: Option<String>,
+    pub bot: bool,
+    pub locked: bool,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the address is not allowed: {0}")]
+    Blocked(String),
+    #[error("the server could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the server did not answer in time")]
+    Timeout,
+    #[error("the server sent a response that is too large")]
+    TooLarge,
+    #[error("the server is temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error("the server is asking us to slow down")]
+    RateLimited,
+    #[error("the server does not look like Mastodon-compatible software: {0}")]
+    NotCompatible(String),
+    #[error("the server refused the request (HTTP {status}: {error})")]
+    Rejected { status: u16, error: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// One family of server software (Mastodon and its API-compatible kin, …).
+#[async_trait]
+pub trait ServerFamily: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &'static str;
+
+    /// Register our app on the instance.
+    async fn register_app(
+        &self,
+        instance: &Instance,
+        registration: &AppRegistration,
+    ) -> Result<UpstreamApp, UpstreamError>;
+
+    /// Where to send the person to sign in and approve.
+    fn authorization_url(&self, app: &UpstreamApp, state: &str) -> Url;
+
+    /// Exchange the code from the callback for an access token.
+    async fn exchange_code(&self, app: &UpstreamApp, code: &str) -> Result<String, UpstreamError>;
+
+    /// The account the token belongs to.
+    async fn account(
+        &self,
+        app: &UpstreamApp,
+        token: &str,
+    ) -> Result<UpstreamAccount, UpstreamError>;
+
+    /// Revoke the token: we keep no tokens of the instance.
+    async fn revoke(&self, app: &UpstreamApp, token: &str) -> Result<(), UpstreamError>;
+}

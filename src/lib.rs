@@ -1,0 +1,188 @@
+//! fedi-oidc: an OpenID Connect provider that vouches for Fediverse accounts.
+//!
+//! [`build`] assembles the whole service from a [`Config`]; [`serve`] runs it
+//! on a listener. `main.rs` is a thin CLI over these, and the tests start the
+//! service in-process the same way.
+
+pub mod clock;
+pub mod config;
+pub mod fediverse;
+pub mod identity;
+pub mod keys;
+pub mod login;
+pub mod oidc;
+pub mod store;
+pub mod web;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use bytes::Bytes;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, ConfigError};
+
+use fediverse::{AppRegistration, AppRegistry, ServerFamily};
+use keys::KeySet;
+use oidc::client::ClientRegistry;
+use store::Store;
+
+/// Everything a request handler needs, shared by all requests.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub keys: KeySet,
+    pub clock: Arc<dyn Clock>,
+    pub clients: ClientRegistry,
+    pub apps: AppRegistry,
+    pub family: Arc<dyn ServerFamily>,
+    /// The discovery document and JWKS, serialized once.
+    pub discovery: Bytes,
+    pub jwks: Bytes,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// An absolute URL of ours: the issuer followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.issuer)
+    }
+
+    /// The path of an endpoint of ours as the router sees it.
+    pub fn path(&self, path: &str) -> String {
+        format!("{}{path}", issuer_path(&self.config.issuer))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] keys::KeyError),
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// The service, assembled and ready to serve.
+pub struct App {
+    pub state: AppState,
+    pub router: Router,
+}
+
+/// Assemble the service: validate the configuration, open the database and
+/// apply migrations, load or generate the signing keys.
+pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+    config.validate()?;
+    let store = Store::connect(&config.database_url).await?;
+    let keys = KeySet::load_or_generate(&config.keys_dir)?;
+    let (connect_timeout, timeout) = config.upstream_timeouts();
+    let user_agent = format!(
+        "fedi-oidc/{} (+{})",
+        env!("CARGO_PKG_VERSION"),
+        config.app_website()
+    );
+    let http = fediverse::http::UpstreamHttp::new(
+        &user_agent,
+        connect_timeout,
+        timeout,
+        config.dev_allow_insecure_instances,
+    )?;
+    let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
+    let registration = AppRegistration {
+        client_name: config.app_name.clone(),
+        website: config.app_website().to_string(),
+        redirect_uri: format!("{}/callback", config.issuer),
+    };
+    let apps = AppRegistry::new(store.clone(), clock.clone(), registration);
+    let clients = ClientRegistry::new(&config.clients, store.clone());
+    let discovery = Bytes::from(
+        serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default(),
+    );
+    let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
+    let state = AppState(Arc::new(Inner {
+        config,
+        store,
+        keys,
+        clock,
+        clients,
+        apps,
+        family,
+        discovery,
+        jwks,
+    }));
+    let router = routes(state.clone());
+    Ok(App { state, router })
+}
+
+fn routes(state: AppState) -> Router {
+    let inner = oidc::routes()
+        .merge(web::routes(&state))
+        .with_state(state.clone());
+    let inner = web::layers(inner, &state);
+    let base = issuer_path(&state.config.issuer);
+    if base.is_empty() {
+        inner
+    } else {
+        Router::new().nest(&base, inner)
+    }
+}
+
+/// The path part of the issuer ("" when the issuer is a bare origin).
+fn issuer_path(issuer: &str) -> String {
+    url::Url::parse(issuer)
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default()
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves; in-flight requests
+/// are finished first.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Bind the configured address.
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
+    let addr = config.bind_addr()?;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// How long any request may take before it is cut off.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

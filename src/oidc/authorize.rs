@@ -1,0 +1,77 @@
+//! `GET|POST /authorize` (OIDC Core §3.1.2). Parse, then hand the request to
+//! the login flow.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::request::{parse_authorization_request, AuthorizeError, Params};
+use crate::login::{self, LoginError};
+use crate::web;
+use crate::AppState;
+
+pub async fn authorize_get(
+    State(app): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    authorize(app, session, query.as_deref().unwrap_or("")).await
+}
+
+pub async fn authorize_post(
+    State(app): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !web::is_form(&headers) {
+        return web::error_page(
+            StatusCode::BAD_REQUEST,
+            "The sign-in request was not sent as a form.",
+            None,
+        );
+    }
+    match std::str::from_utf8(&body) {
+        Ok(body) => authorize(app, session, body).await,
+        Err(_) => web::error_page(
+            StatusCode::BAD_REQUEST,
+            "The sign-in request is not valid text.",
+            None,
+        ),
+    }
+}
+
+async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
+    let params = match Params::parse(raw) {
+        Ok(p) => p,
+        Err(e) => return web::error_page(StatusCode::BAD_REQUEST, &e.description, None),
+    };
+    let request = match parse_authorization_request(&params, &app.clients).await {
+        Ok((request, _client)) => request,
+        Err(AuthorizeError::Page(message)) => {
+            return web::error_page(StatusCode::BAD_REQUEST, &message, None)
+        }
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }) => {
+            return web::see_other(
+                error
+                    .redirect_url(&redirect_uri, state.as_deref(), app.issuer())
+                    .as_str(),
+            )
+        }
+        Err(AuthorizeError::Unavailable) => return web::into_response(LoginError::Unavailable),
+    };
+    let browser_id = match web::browser_id(&session).await {
+        Ok(id) => id,
+        Err(e) => return web::into_response(e),
+    };
+    match login::begin(&app, &browser_id, request).await {
+        Ok(next) => web::next_response(&app, next),
+        Err(e) => web::into_response(e),
+    }
+}

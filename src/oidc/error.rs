@@ -1,0 +1,192 @@
+//! The one OAuth error type. It knows every way it reaches a client: as the
+//! JSON body of a token-endpoint error (RFC 6749 §5.2), as a Bearer challenge
+//! (RFC 6750 §3), or as query parameters on a redirect (RFC 6749 §4.1.2.1).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    UnsupportedResponseType,
+    ServerError,
+    TemporarilyUnavailable,
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    InvalidToken,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidToken => "invalid_token",
+        }
+    }
+}
+
+/// How the error is delivered when it becomes an HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// Token endpoint: 400, or 401 for `invalid_client`.
+    None,
+    /// The client authenticated with HTTP Basic: 401 carries a Basic challenge.
+    Basic,
+    /// A protected resource (userinfo): a Bearer challenge.
+    Bearer,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: String,
+    pub challenge: Challenge,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    error_description: &'a str,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        // Descriptions are limited to printable ASCII without '"' and '\'
+        // (RFC 6749 §5.2), so they are safe in headers and JSON alike.
+        let description = description
+            .into()
+            .chars()
+            .map(|c| {
+                if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        OAuthError {
+            code,
+            description,
+            challenge: Challenge::None,
+        }
+    }
+
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, d)
+    }
+    pub fn invalid_client(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, d)
+    }
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, d)
+    }
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidToken, d).with_challenge(Challenge::Bearer)
+    }
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable; try again",
+        )
+    }
+
+    pub fn with_challenge(mut self, challenge: Challenge) -> Self {
+        self.challenge = challenge;
+        self
+    }
+
+    fn status(&self) -> StatusCode {
+        match (self.code, self.challenge) {
+            (ErrorCode::InvalidToken, _) => StatusCode::UNAUTHORIZED,
+            (ErrorCode::InvalidClient, _) => StatusCode::UNAUTHORIZED,
+            (ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError, _) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The authorization response carrying this error (RFC 6749 §4.1.2.1,
+    /// with `iss` per RFC 9207).
+    pub fn redirect_url(&self, redirect_uri: &Url, state: Option<&str>, issuer: &str) -> Url {
+        let mut url = redirect_uri.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("error", self.code.as_str());
+            q.append_pair("error_description", &self.description);
+            if let Some(state) = state {
+                q.append_pair("state", state);
+            }
+            q.append_pair("iss", issuer);
+        }
+        url
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = match self.challenge {
+            // RFC 6750 §3.1: a request with no token gets a bare challenge
+            // and no error code.
+            Challenge::Bearer if self.description.is_empty() => status.into_response(),
+            _ => (
+                status,
+                axum::Json(ErrorBody {
+                    error: self.code.as_str(),
+                    error_description: &self.description,
+                }),
+            )
+                .into_response(),
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        let challenge = match self.challenge {
+            Challenge::Basic => Some(r#"Basic realm="fedi-oidc", charset="UTF-8""#.to_string()),
+            Challenge::None if self.code == ErrorCode::InvalidClient => {
+                Some(r#"Basic realm="fedi-oidc""#.to_string())
+            }
+            Challenge::Bearer if self.description.is_empty() => {
+                Some(r#"Bearer realm="fedi-oidc""#.to_string())
+            }
+            Challenge::Bearer => Some(format!(
+                r#"Bearer realm="fedi-oidc", error="{}", error_description="{}""#,
+                self.code.as_str(),
+                self.description
+            )),
+            Challenge::None => None,
+        };
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}

@@ -1,0 +1,21 @@
+//! ID tokens (OIDC Core §2, §3.1.3.6).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Serialize)]
+pub struct IdTokenClaims<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub aud: &'a str,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
+    pub at_hash: String,
+    /// Profile claims, when the scope grants them and the client wants them
+    /// in the ID token.
+    #[serde(flatten)]
+    pub profile: Map<String, Value>,
+}

@@ -1,0 +1,39 @@
+//! The OpenID Connect endpoints, one file each, over the protocol core.
+
+pub mod authorize;
+pub mod client;
+pub mod discovery;
+pub mod error;
+pub mod id_token;
+pub mod jwks;
+pub mod request;
+pub mod token;
+pub mod userinfo;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/jwks", get(jwks::jwks))
+        .route(
+            "/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            "/token",
+            axum::routing::post(token::token).fallback(token::method_not_allowed),
+        )
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo_get)
+                .post(userinfo::userinfo_post)
+                .fallback(userinfo::method_not_allowed),
+        )
+}

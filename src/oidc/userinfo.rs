@@ -1,0 +1,136 @@
+//! `GET|POST /userinfo` (OIDC Core §5.3), a protected resource per RFC 6750.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::error::{Challenge, OAuthError};
+use super::request::Params;
+use crate::clock::hash_secret;
+use crate::identity;
+use crate::web::is_form;
+use crate::AppState;
+
+pub async fn userinfo_get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond(&app, &headers, query.as_deref(), None).await
+}
+
+pub async fn userinfo_post(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond(&app, &headers, query.as_deref(), Some(&body)).await
+}
+
+pub async fn method_not_allowed() -> Response {
+    OAuthError::invalid_request("userinfo accepts GET and POST")
+        .with_challenge(Challenge::Bearer)
+        .into_response()
+}
+
+async fn respond(
+    app: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Option<&[u8]>,
+) -> Response {
+    match userinfo(app, headers, query, body).await {
+        Ok(claims) => {
+            let mut response = axum::Json(claims).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The bearer token, from the header or (POST) the form body — never from
+/// the query string (RFC 9700 §4.3.2) — and from one place only.
+fn bearer(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<Option<String>, OAuthError> {
+    let bad = |d: &str| OAuthError::invalid_request(d).with_challenge(Challenge::Bearer);
+    if query
+        .and_then(|q| Params::parse(q).ok())
+        .is_some_and(|p| p.get("access_token").ok().flatten().is_some())
+    {
+        return Err(bad("access tokens in the query string are not accepted"));
+    }
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| bad("malformed Authorization header"))?;
+            match v.split_once(' ') {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
+                    Some(token.trim().to_string())
+                }
+                _ => return Err(bad("use the Bearer scheme")),
+            }
+        }
+    };
+    let from_body = match body {
+        Some(body) if is_form(headers) && !body.is_empty() => {
+            let body = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8"))?;
+            let params = Params::parse(body).map_err(|e| e.with_challenge(Challenge::Bearer))?;
+            params
+                .get("access_token")
+                .map_err(|e| e.with_challenge(Challenge::Bearer))?
+                .map(str::to_string)
+        }
+        _ => None,
+    };
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(bad("send the access token in one place only")),
+        (token, None) | (None, token) => Ok(token),
+    }
+}
+
+async fn userinfo(
+    app: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<serde_json::Map<String, Value>, OAuthError> {
+    let Some(token) = bearer(headers, query, body)? else {
+        // RFC 6750 §3.1: no credentials, no error code.
+        return Err(OAuthError::invalid_token("").with_challenge(Challenge::Bearer));
+    };
+    if token.len() > 512 {
+        return Err(OAuthError::invalid_token("the access token is invalid"));
+    }
+    let grant = app
+        .store
+        .active_access_token(&hash_secret(&token), app.clock.now())
+        .await
+        .map_err(|_| OAuthError::unavailable())?
+        .ok_or_else(|| {
+            OAuthError::invalid_token("the access token is invalid, expired or revoked")
+        })?;
+    let subject = app
+        .store
+        .subject(&grant.subject)
+        .await
+        .map_err(|_| OAuthError::unavailable())?
+        .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
+    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".into(), Value::String(subject.sub.clone()));
+    claims.extend(identity::claims(&subject, &scopes));
+    Ok(claims)
+}

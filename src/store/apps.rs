@@ -1,0 +1,69 @@
+//! Our OAuth apps on the instances (`upstream_apps`), one per instance origin.
+
+use sqlx::Row;
+
+use super::{Result, Store};
+
+#[derive(Debug, Clone)]
+pub struct UpstreamAppRow {
+    pub instance: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub created_at: i64,
+}
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<UpstreamAppRow> {
+    Ok(UpstreamAppRow {
+        instance: row.try_get("instance")?,
+        client_id: row.try_get("client_id")?,
+        client_secret: row.try_get("client_secret")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        scopes: row.try_get("scopes")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn upstream_app(&self, instance: &str) -> Result<Option<UpstreamAppRow>> {
+        sqlx::query(
+            "SELECT instance, client_id, client_secret, redirect_uri, scopes, created_at FROM upstream_apps WHERE instance = $1",
+        )
+        .bind(instance)
+        .fetch_optional(self.pool())
+        .await?
+        .map(from_row)
+        .transpose()
+    }
+
+    /// Keep `app` unless another registration for the same instance won the
+    /// race; either way return the app that is stored.
+    pub async fn insert_upstream_app(&self, app: &UpstreamAppRow) -> Result<UpstreamAppRow> {
+        sqlx::query(
+            "INSERT INTO upstream_apps (instance, client_id, client_secret, redirect_uri, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance) DO NOTHING",
+        )
+        .bind(&app.instance)
+        .bind(&app.client_id)
+        .bind(&app.client_secret)
+        .bind(&app.redirect_uri)
+        .bind(&app.scopes)
+        .bind(app.created_at)
+        .execute(self.pool())
+        .await?;
+        self.upstream_app(&app.instance).await?.ok_or_else(|| {
+            super::StoreError::Corrupt(format!(
+                "upstream app for {} vanished after insert",
+                app.instance
+            ))
+        })
+    }
+
+    pub async fn count_upstream_apps(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM upstream_apps")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?)
+    }
+}

@@ -1,0 +1,143 @@
+//! Authorization codes. Only their SHA-256 is stored. Redeeming a code marks
+//! it used and records the access token it yields in one transaction, so a
+//! second redemption always finds, and can revoke, what the first issued.
+
+use sqlx::Row;
+
+use super::{Result, Store};
+
+#[derive(Debug, Clone)]
+pub struct AuthorizationCodeRow {
+    pub code_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub subject: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What became of an attempt to redeem a code.
+#[derive(Debug)]
+pub enum CodeRedemption<E> {
+    /// The code was valid and is now spent; the access token was recorded.
+    Redeemed(AuthorizationCodeRow),
+    /// The code existed and is now spent, but the check refused it.
+    Refused(E),
+    /// The code had been redeemed before; everything it issued is now revoked.
+    Reused,
+    /// No such code.
+    Unknown,
+}
+
+const COLUMNS: &str =
+    "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, created_at, expires_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
+    Ok(AuthorizationCodeRow {
+        code_hash: row.try_get("code_hash")?,
+        client_id: row.try_get("client_id")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        subject: row.try_get("subject")?,
+        scope: row.try_get("scope")?,
+        nonce: row.try_get("nonce")?,
+        code_challenge: row.try_get("code_challenge")?,
+        auth_time: row.try_get("auth_time")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// The access token a redeemed code yields.
+#[derive(Debug, Clone)]
+pub struct NewAccessToken<'a> {
+    pub token_hash: &'a str,
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub async fn insert_code(&self, c: &AuthorizationCodeRow) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&c.code_hash)
+        .bind(&c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.subject)
+        .bind(&c.scope)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(c.auth_time)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Spend the code `code_hash` at `now`. If `check` accepts it, record the
+    /// access token `token_hash` for its subject, client and scope.
+    pub async fn redeem_code<E>(
+        &self,
+        code_hash: &str,
+        now: i64,
+        token: NewAccessToken<'_>,
+        check: impl FnOnce(&AuthorizationCodeRow) -> std::result::Result<(), E>,
+    ) -> Result<CodeRedemption<E>> {
+        let mut tx = self.pool().begin().await?;
+        let spent = sqlx::query(&format!(
+            "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match spent {
+            Some(row) => {
+                let code = from_row(&row)?;
+                match check(&code) {
+                    Ok(()) => {
+                        sqlx::query(
+                            "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        )
+                        .bind(token.token_hash)
+                        .bind(&code.client_id)
+                        .bind(&code.subject)
+                        .bind(&code.scope)
+                        .bind(code_hash)
+                        .bind(now)
+                        .bind(token.expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        CodeRedemption::Redeemed(code)
+                    }
+                    Err(e) => CodeRedemption::Refused(e),
+                }
+            }
+            None => {
+                let known =
+                    sqlx::query("SELECT used_at FROM authorization_codes WHERE code_hash = $1")
+                        .bind(code_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match known {
+                    Some(_) => {
+                        sqlx::query("UPDATE access_tokens SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL")
+                            .bind(code_hash)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        CodeRedemption::Reused
+                    }
+                    None => CodeRedemption::Unknown,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}

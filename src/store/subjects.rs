@@ -1,0 +1,74 @@
+//! Subjects: one stable `sub` per Fediverse account, keyed on the account's
+//! ActivityPub actor URI.
+
+use sqlx::Row;
+
+use super::{Result, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct SubjectRow {
+    pub sub: String,
+    pub actor_uri: String,
+    pub instance: String,
+    pub account_id: String,
+    pub handle: String,
+    /// The profile claims as a JSON object.
+    pub profile: serde_json::Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<SubjectRow> {
+    let profile: String = row.try_get("profile")?;
+    Ok(SubjectRow {
+        sub: row.try_get("sub")?,
+        actor_uri: row.try_get("actor_uri")?,
+        instance: row.try_get("instance")?,
+        account_id: row.try_get("account_id")?,
+        handle: row.try_get("handle")?,
+        profile: serde_json::from_str(&profile).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const COLUMNS: &str =
+    "sub, actor_uri, instance, account_id, handle, profile, created_at, updated_at";
+
+impl Store {
+    /// Insert the subject for `s.actor_uri`, or refresh the profile of the
+    /// existing one. The `sub` of an existing row never changes; the row as
+    /// stored is returned.
+    pub async fn upsert_subject(&self, s: &SubjectRow) -> Result<SubjectRow> {
+        let profile =
+            serde_json::to_string(&s.profile).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO subjects ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (actor_uri) DO UPDATE SET account_id = excluded.account_id, handle = excluded.handle, \
+             profile = excluded.profile, \
+             updated_at = CASE WHEN subjects.profile = excluded.profile THEN subjects.updated_at ELSE excluded.updated_at END \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&s.sub)
+        .bind(&s.actor_uri)
+        .bind(&s.instance)
+        .bind(&s.account_id)
+        .bind(&s.handle)
+        .bind(profile)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .fetch_one(self.pool())
+        .await
+        .map_err(StoreError::from)
+        .and_then(from_row)
+    }
+
+    pub async fn subject(&self, sub: &str) -> Result<Option<SubjectRow>> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM subjects WHERE sub = $1"))
+            .bind(sub)
+            .fetch_optional(self.pool())
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+}

@@ -1,0 +1,46 @@
+//! `GET /callback`: the instance sends the person back here.
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::{error_page, existing_browser_id, into_response, next_response};
+use crate::login::{self, CallbackParams};
+use crate::oidc::request::Params;
+use crate::AppState;
+
+pub async fn callback(
+    State(app): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match Params::parse(query.as_deref().unwrap_or("")) {
+        Ok(p) => p,
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The address you were sent back to is malformed.",
+                None,
+            )
+        }
+    };
+    let one = |name: &str| params.get(name).ok().flatten().map(str::to_string);
+    if params.first_duplicate().is_some() {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The address you were sent back to is malformed.",
+            None,
+        );
+    }
+    let callback = CallbackParams {
+        state: one("state"),
+        code: one("code"),
+        error: one("error"),
+    };
+    let browser = existing_browser_id(&session).await;
+    match login::finish_upstream(&app, browser.as_deref(), callback).await {
+        Ok(next) => next_response(&app, next),
+        Err(e) => into_response(e),
+    }
+}

@@ -1,0 +1,205 @@
+//! What a person sees: the instance picker, the consent page, our error
+//! pages, and the `/callback` the instance sends them back to. Also the
+//! browser session, CSRF, and the layers every response goes through.
+
+pub mod callback;
+pub mod csrf;
+pub mod pages;
+pub mod templates;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use crate::clock::random_token;
+use crate::login::{LoginError, Next};
+use crate::store::SessionStoreAdapter;
+use crate::AppState;
+
+pub fn routes(_app: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/login/{txn}", get(pages::picker).post(pages::choose))
+        .route("/consent/{txn}", get(pages::consent).post(pages::decide))
+        .route("/callback", get(callback::callback))
+        .fallback(not_found)
+}
+
+/// Session, limits and security headers around every route.
+pub fn layers(router: Router, app: &AppState) -> Router {
+    let secure = app.config.issuer.starts_with("https://");
+    let path = {
+        let p = app.path("");
+        if p.is_empty() {
+            "/".to_string()
+        } else {
+            p
+        }
+    };
+    let sessions = SessionManagerLayer::new(SessionStoreAdapter::new(app.store.clone()))
+        .with_name(if secure {
+            "__Host-fedi_oidc"
+        } else {
+            "fedi_oidc"
+        })
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path(if secure { "/".to_string() } else { path })
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            app.config.login_ttl_secs as i64,
+        )));
+    let header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    router
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, crate::REQUEST_TIMEOUT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// The random id that binds login transactions to this browser.
+pub async fn browser_id(session: &Session) -> Result<String, LoginError> {
+    const KEY: &str = "browser_id";
+    let unavailable = |e: tower_sessions::session::Error| {
+        tracing::error!(error = %e, "session store failed");
+        LoginError::Unavailable
+    };
+    if let Some(id) = session.get::<String>(KEY).await.map_err(unavailable)? {
+        return Ok(id);
+    }
+    let id = random_token(16);
+    session.insert(KEY, &id).await.map_err(unavailable)?;
+    Ok(id)
+}
+
+/// The browser id, if this browser has a session (never creates one).
+pub async fn existing_browser_id(session: &Session) -> Option<String> {
+    session.get::<String>("browser_id").await.ok().flatten()
+}
+
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// 303 See Other to `location`: the browser follows with a GET and never
+/// re-posts form contents (RFC 9700 §4.11).
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => error_page(
+            StatusCode::BAD_REQUEST,
+            "The address to continue to is invalid.",
+            None,
+        ),
+    }
+}
+
+/// A page for the person.
+pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
+    match templates::render(template, ctx) {
+        Ok(body) => {
+            let mut response = (status, Html(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, template, "template failed to render");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Something went wrong. Please try again.",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, message: &str, restart: Option<&str>) -> Response {
+    let title = match status {
+        StatusCode::SERVICE_UNAVAILABLE => "Please try again in a moment",
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::BAD_GATEWAY => "Your server could not sign you in",
+        _ => "This sign-in cannot continue",
+    };
+    html(
+        status,
+        "error.html",
+        context! { service => "fedi-oidc", title, message, restart },
+    )
+}
+
+/// Where the flow goes next, as an HTTP response.
+pub fn next_response(app: &AppState, next: Next) -> Response {
+    match next {
+        Next::Picker(txn) => see_other(&app.path(&format!("/login/{txn}"))),
+        Next::Consent(txn) => see_other(&app.path(&format!("/consent/{txn}"))),
+        Next::Redirect(url) => see_other(url.as_str()),
+    }
+}
+
+/// The one place where login errors become HTTP.
+pub fn into_response(e: LoginError) -> Response {
+    match e {
+        LoginError::Page {
+            status,
+            message,
+            restart,
+        } => error_page(status, &message, restart.as_deref()),
+        LoginError::Picker {
+            txn_id,
+            csrf_token,
+            client_name,
+            input,
+            message,
+        } => pages::render_picker(&txn_id, &csrf_token, &client_name, &input, Some(&message)),
+        LoginError::ToClient(url) => see_other(url.as_str()),
+        LoginError::Unavailable => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is temporarily unavailable. Please try again in a moment.",
+            None,
+        ),
+    }
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        into_response(self)
+    }
+}
+
+async fn not_found() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "There is nothing at this address.",
+        None,
+    )
+}

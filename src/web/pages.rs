@@ -1,0 +1,179 @@
+//! The instance picker and the consent page.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use tower_sessions::Session;
+
+use super::{
+    csrf, error_page, existing_browser_id, html, into_response, is_form, next_response, see_other,
+};
+use crate::login::{self, LoginError, Next, Transaction};
+use crate::oidc::request::Params;
+use crate::AppState;
+
+const SERVICE: &str = "fedi-oidc";
+
+pub fn render_picker(
+    txn_id: &str,
+    csrf_token: &str,
+    client_name: &str,
+    input: &str,
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    html(
+        status,
+        "login.html",
+        context! {
+            service => SERVICE,
+            action => format!("./{txn_id}"),
+            csrf_token,
+            client_name,
+            input,
+            error,
+        },
+    )
+}
+
+async fn load(app: &AppState, session: &Session, txn: &str) -> Result<Transaction, LoginError> {
+    let browser = existing_browser_id(session).await;
+    login::transaction(app, browser.as_deref(), txn).await
+}
+
+async fn client_name(app: &AppState, txn: &Transaction) -> Result<String, LoginError> {
+    Ok(app
+        .clients
+        .get(&txn.request.client_id)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_else(|| txn.request.client_id.clone()))
+}
+
+/// Form fields of a POST, with the CSRF token checked.
+fn form(headers: &HeaderMap, body: &[u8], txn: &Transaction) -> Result<Params, LoginError> {
+    let bad = || LoginError::Page {
+        status: StatusCode::BAD_REQUEST,
+        message: "The form could not be read.".into(),
+        restart: None,
+    };
+    if !is_form(headers) {
+        return Err(bad());
+    }
+    let params = std::str::from_utf8(body)
+        .ok()
+        .and_then(|b| Params::parse(b).ok())
+        .ok_or_else(bad)?;
+    csrf::verify(txn, params.get(csrf::FIELD).ok().flatten())?;
+    Ok(params)
+}
+
+/// `GET /login/{txn}`: the instance picker.
+pub async fn picker(
+    State(app): State<AppState>,
+    session: Session,
+    Path(txn): Path<String>,
+) -> Response {
+    let result = async {
+        let txn = load(&app, &session, &txn).await?;
+        let name = client_name(&app, &txn).await?;
+        let input = txn.request.login_hint.clone().unwrap_or_default();
+        Ok::<_, LoginError>(render_picker(
+            &txn.row.id,
+            &txn.row.csrf_token,
+            &name,
+            &input,
+            None,
+        ))
+    }
+    .await;
+    result.unwrap_or_else(into_response)
+}
+
+/// `POST /login/{txn}`: the person named their account or instance.
+pub async fn choose(
+    State(app): State<AppState>,
+    session: Session,
+    Path(txn): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let txn = load(&app, &session, &txn).await?;
+        let params = form(&headers, &body, &txn)?;
+        let input = params.get("account").ok().flatten().unwrap_or("");
+        let url = login::choose_instance(&app, &txn, input).await?;
+        Ok::<_, LoginError>(see_other(url.as_str()))
+    }
+    .await;
+    result.unwrap_or_else(into_response)
+}
+
+/// `GET /consent/{txn}`: what the client will receive.
+pub async fn consent(
+    State(app): State<AppState>,
+    session: Session,
+    Path(txn): Path<String>,
+) -> Response {
+    let result = async {
+        let txn = load(&app, &session, &txn).await?;
+        let Some(subject) = &txn.row.subject else {
+            return Ok(next_response(&app, Next::Picker(txn.row.id.clone())));
+        };
+        let subject = app
+            .store
+            .subject(subject)
+            .await?
+            .ok_or(LoginError::Unavailable)?;
+        let name = client_name(&app, &txn).await?;
+        Ok::<_, LoginError>(html(
+            StatusCode::OK,
+            "consent.html",
+            context! {
+                service => SERVICE,
+                action => format!("./{}", txn.row.id),
+                csrf_token => txn.row.csrf_token,
+                client_name => name,
+                handle => format!("@{}", subject.handle),
+                profile => txn.request.has_scope("profile"),
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(into_response)
+}
+
+/// `POST /consent/{txn}`: allow or deny.
+pub async fn decide(
+    State(app): State<AppState>,
+    session: Session,
+    Path(txn): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let txn = load(&app, &session, &txn).await?;
+        let params = form(&headers, &body, &txn)?;
+        let allow = match params.get("decision").ok().flatten() {
+            Some("allow") => true,
+            Some("deny") => false,
+            _ => {
+                return Ok(error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Choose Allow or Deny.",
+                    None,
+                ))
+            }
+        };
+        let url = login::decide_consent(&app, &txn, allow).await?;
+        Ok::<_, LoginError>(see_other(url.as_str()))
+    }
+    .await;
+    result.unwrap_or_else(into_response)
+}
