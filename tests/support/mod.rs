@@ -1,0 +1,386 @@
+//! Test harness: the provider in-process on a random loopback port with a
+//! fresh database (SQLite file or PostgreSQL database) per test, a browser
+//! with a cookie jar that follows nothing by itself, and the openidconnect
+//! crate as the relying party.
+#![allow(dead_code)]
+
+pub mod fake_mastodon;
+
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
+use fedi_oidc::config::{ClientConfig, Config};
+use fedi_oidc::{AppState, ManualClock};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+};
+use reqwest::header::LOCATION;
+use sqlx::Connection;
+use url::Url;
+
+pub use fake_mastodon::{FakeAccount, FakeMastodon};
+
+/// Where relying parties in the tests want people sent back. Nothing
+/// listens there: the tests read the redirect instead of following it.
+pub const RP_REDIRECT: &str = "http://127.0.0.1:9/rp/callback";
+pub const CONFIDENTIAL: &str = "rp-confidential";
+pub const CONFIDENTIAL_SECRET: &str = "confidential-secret-0123456789abcdef0123456789";
+pub const PUBLIC: &str = "rp-public";
+pub const TRUSTED: &str = "rp-trusted";
+pub const TRUSTED_SECRET: &str = "trusted-secret-0123456789abcdef0123456789abcd";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one test suite per database: `dual_db_tests!(a, b)` expects
+/// `async fn a(db: Db)` and makes `sqlite::a` and `postgres::a`.
+#[macro_export]
+macro_rules! dual_db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("FEDI_OIDC_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether PostgreSQL tests run. Without PostgreSQL they are skipped with a
+/// note on stderr, unless CI=true or FEDI_OIDC_REQUIRE_POSTGRES=1, where
+/// they fail.
+async fn postgres_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    if let Some(a) = AVAILABLE.get() {
+        return *a;
+    }
+    let url = postgres_admin_url();
+    let ok = matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await,
+        Ok(Ok(_))
+    );
+    let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("FEDI_OIDC_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    if !ok && required {
+        panic!("PostgreSQL is required (CI) but unreachable at {url}");
+    }
+    if AVAILABLE.set(ok).is_ok() && !ok {
+        // Written straight to stderr so the test harness does not swallow it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nNOTE: PostgreSQL unreachable at {url}: the PostgreSQL run of this suite was SKIPPED (SQLite ran).\n"
+        );
+    }
+    ok
+}
+
+/// One RSA key for the whole test process: generating keys is slow.
+fn test_key_pem() -> &'static str {
+    static PEM: OnceLock<String> = OnceLock::new();
+    PEM.get_or_init(|| fedi_oidc::keys::generate_pem().expect("generate key"))
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub issuer: String,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    pub db: Db,
+    pub database_url: String,
+    dir: tempfile::TempDir,
+    pg_database: Option<String>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(name) = self.pg_database.take() {
+            let admin = postgres_admin_url();
+            // A fresh runtime on its own thread: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub fn default_clients() -> Vec<ClientConfig> {
+    vec![
+        ClientConfig {
+            client_id: CONFIDENTIAL.into(),
+            name: "Confidential Test RP".into(),
+            redirect_uris: vec![RP_REDIRECT.into()],
+            client_secret: Some(CONFIDENTIAL_SECRET.into()),
+            public: false,
+            trusted: false,
+            id_token_claims: true,
+        },
+        ClientConfig {
+            client_id: PUBLIC.into(),
+            name: "Public Test RP".into(),
+            redirect_uris: vec![RP_REDIRECT.into()],
+            client_secret: None,
+            public: true,
+            trusted: false,
+            id_token_claims: true,
+        },
+        ClientConfig {
+            client_id: TRUSTED.into(),
+            name: "Trusted Test RP".into(),
+            redirect_uris: vec![RP_REDIRECT.into()],
+            client_secret: Some(TRUSTED_SECRET.into()),
+            public: false,
+            trusted: true,
+            id_token_claims: false,
+        },
+    ]
+}
+
+/// The provider with the default test clients, or `None` when `db` is
+/// PostgreSQL and PostgreSQL is not available here.
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, |_| {}).await
+}
+
+pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (database_url, pg_database) = match db {
+        Db::Sqlite => (format!("sqlite:{}", dir.path().join("test.db").display()), None),
+        Db::Postgres => {
+            if !postgres_available().await {
+                return None;
+            }
+            let admin = postgres_admin_url();
+            let name = format!("fedi_test_{}", fedi_oidc::clock::random_token(9).to_lowercase().replace(['-', '_'], "x"));
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create database");
+            let mut url = Url::parse(&admin).expect("admin url");
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), Some(name))
+        }
+    };
+    let keys_dir = dir.path().join("keys");
+    std::fs::create_dir_all(&keys_dir).unwrap();
+    fedi_oidc::keys::write_key(&keys_dir, test_key_pem()).unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let issuer = format!("http://127.0.0.1:{}", addr.port());
+    let mut config = Config {
+        issuer: issuer.clone(),
+        bind: addr.to_string(),
+        database_url: database_url.clone(),
+        keys_dir,
+        dev_allow_insecure_instances: true,
+        upstream_connect_timeout_secs: 2,
+        upstream_timeout_secs: 2,
+        clients: default_clients(),
+        ..Config::default()
+    };
+    customize(&mut config);
+    let clock = ManualClock::default();
+    let app = fedi_oidc::build(config, Arc::new(clock.clone())).await.expect("build app");
+    let state = app.state.clone();
+    let server = tokio::spawn(async move {
+        let _ = fedi_oidc::serve(app, listener, std::future::pending()).await;
+    });
+    Some(TestApp {
+        addr,
+        issuer,
+        state,
+        clock,
+        http: no_redirects(),
+        db,
+        database_url,
+        dir,
+        pg_database,
+        server,
+    })
+}
+
+/// An HTTP client that follows no redirects (what OIDC libraries require to
+/// avoid SSRF, and what lets the tests look at every hop).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// A person's browser: a cookie jar, no automatic redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
+}
+
+pub type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// A login the relying party started.
+pub struct Started {
+    pub url: Url,
+    pub csrf: CsrfToken,
+    pub nonce: Nonce,
+    pub verifier: Option<PkceCodeVerifier>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// The relying party, configured from our discovery document.
+    pub async fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
+            .await
+            .expect("discovery");
+        CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(client_id.into()),
+            secret.map(|s| ClientSecret::new(s.into())),
+        )
+        .set_redirect_uri(RedirectUrl::new(RP_REDIRECT.into()).unwrap())
+    }
+
+    /// The relying party builds an authorization URL (code flow, PKCE S256,
+    /// scopes openid + `scopes`).
+    pub fn start(&self, rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Started {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+        for s in scopes {
+            request = request.add_scope(Scope::new(s.to_string()));
+        }
+        for (k, v) in extra {
+            request = request.add_extra_param(*k, *v);
+        }
+        let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+        Started { url, csrf, nonce, verifier: Some(verifier) }
+    }
+}
+
+/// What the browser ended on.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Sent back to the relying party's redirect URI with these parameters.
+    Rp(Url),
+    /// Stopped on one of our pages (or the instance's) with this status and body.
+    Page { status: u16, url: String, body: String },
+}
+
+impl Outcome {
+    pub fn rp(self) -> Url {
+        match self {
+            Outcome::Rp(url) => url,
+            Outcome::Page { status, url, body } => panic!("expected a redirect to the RP, got {status} at {url}: {body}"),
+        }
+    }
+
+    pub fn page(self) -> (u16, String) {
+        match self {
+            Outcome::Page { status, body, .. } => (status, body),
+            Outcome::Rp(url) => panic!("expected a page, was sent to the RP: {url}"),
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<String> {
+        match self {
+            Outcome::Rp(url) => url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()),
+            Outcome::Page { .. } => None,
+        }
+    }
+}
+
+/// How the person answers our pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    Allow,
+    Deny,
+    /// Fail the test if the consent page appears.
+    NotExpected,
+}
+
+/// The value of a hidden form field.
+pub fn hidden(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    let end = body[start..].find('"')?;
+    Some(body[start..start + end].to_string())
+}
+
+/// Follow a login in `browser` from `start`, typing `account` into the
+/// picker and answering consent with `consent`. Stops at the RP or at the
+/// first page that is neither the picker nor the consent page.
+pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consent: Consent) -> Outcome {
+    let mut url = Url::parse(start).unwrap();
+    let mut typed = false;
+    for _ in 0..20 {
+        if url.as_str().starts_with(RP_REDIRECT) {
+            return Outcome::Rp(url);
+        }
+        let response = browser.get(url.clone()).send().await.expect("request");
+        let status = response.status().as_u16();
+        if let Some(location) = response.headers().get(LOCATION) {
+            url = url.join(location.to_str().unwrap()).unwrap();
+            continue;
+        }
+        let body = response.text().await.unwrap();
+        let path = url.path().to_string();
+        if status == 200 && path.contains("/login/") && !typed {
+            typed = true;
+            let csrf = hidden(&body, "csrf_token").expect("csrf token on picker");
+            let r = browser.post(url.clone()).form(&[("csrf_token", csrf.as_str()), ("account", account)]).send().await.unwrap();
+            match r.headers().get(LOCATION) {
+                Some(l) => {
+                    url = url.join(l.to_str().unwrap()).unwrap();
+                    continue;
+                }
+                None => {
+                    let status = r.status().as_u16();
+                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
+                }
+            }
+        }
+        if status == 200 && path.contains("/consent/") {
+            let decision = match consent {
+                Consent::Allow => "allow",
+                Consent::Deny => "deny",
+                Consent::NotExpected => panic!("the consent page appeared unexpectedly"),
+            };
+            let csrf = hidden(&body, "csrf_token").expect("csrf token on consent page");
+            let r = browser.post(url.clone()).form(&[("csrf_token", csrf.as_str()), ("decision", decision)]).send().await.unwrap();
+            match r.headers().get(LOCATION) {
+                Some(l) => {
+                    url = url.join(l.to_str().unwrap()).unwrap();
+                    continue;
+                }
+                None => {
+                    let status = r.status().as_u16();
+                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
+                }
+            }
+        }
+        return Outcome::Page { status, url: url.to_string(), body };
+    }
+    panic!("too many redirects");
+}
