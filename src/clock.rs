@@ -54,6 +54,13 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A 128-bit random identifier in lower-case hex (32 characters).
+pub fn random_id() -> String {
+    let mut buf = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of a secret, base64url: what the database keeps instead of codes,
 /// tokens and client secrets. The inputs are 128 bits of randomness or more,
 /// so a fast hash is enough.

@@ -151,7 +151,8 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
             no_id_token_claims,
             client_id,
         } => {
-            let client_id = client_id.unwrap_or_else(|| fedi_oidc::clock::random_token(16));
+            // Generated ids are alphanumeric, so they never look like a CLI flag.
+            let client_id = client_id.unwrap_or_else(fedi_oidc::clock::random_id);
             validate_client_id(&client_id).map_err(|m| format!("--client-id: {m}"))?;
             if config.clients.iter().any(|c| c.client_id == client_id) {
                 return Err(format!(

@@ -31,17 +31,37 @@ async fn finish(
     outcome: Outcome,
 ) -> (CoreIdTokenClaims, openidconnect::core::CoreTokenResponse) {
     let url = outcome.rp();
-    let param = |n: &str| url.query_pairs().find(|(k, _)| k == n).map(|(_, v)| v.into_owned());
-    assert_eq!(param("state").as_deref(), Some(started.csrf.secret().as_str()), "state is echoed");
-    assert_eq!(param("iss").as_deref(), Some(app.issuer.as_str()), "RFC 9207 iss is present");
+    let param = |n: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(
+        param("state").as_deref(),
+        Some(started.csrf.secret().as_str()),
+        "state is echoed"
+    );
+    assert_eq!(
+        param("iss").as_deref(),
+        Some(app.issuer.as_str()),
+        "RFC 9207 iss is present"
+    );
     let code = param("code").expect("code");
-    let mut request = rp.exchange_code(AuthorizationCode::new(code)).expect("token endpoint");
+    let mut request = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint");
     if let Some(v) = started.verifier {
         request = request.set_pkce_verifier(v);
     }
-    let tokens = request.request_async(&app.http).await.expect("token exchange");
+    let tokens = request
+        .request_async(&app.http)
+        .await
+        .expect("token exchange");
     let id_token = tokens.id_token().expect("id_token");
-    let claims = id_token.claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token").clone();
+    let claims = id_token
+        .claims(&rp.id_token_verifier(), &started.nonce)
+        .expect("valid ID token")
+        .clone();
     // at_hash binds the access token to the ID token.
     let expected = AccessTokenHash::from_token(
         tokens.access_token(),
@@ -54,7 +74,9 @@ async fn finish(
 }
 
 async fn happy_path_code_flow_with_pkce(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let mut account = FakeAccount::new("alice");
     account.display_name = "Alice Liddell".into();
@@ -62,16 +84,40 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
     let start_url = started.url.to_string();
-    let outcome = drive(&browser(), &start_url, &format!("@alice@{}", fake.host()), Consent::Allow).await;
+    let outcome = drive(
+        &browser(),
+        &start_url,
+        &format!("@alice@{}", fake.host()),
+        Consent::Allow,
+    )
+    .await;
     let (claims, tokens) = finish(&app, &rp, started, outcome).await;
 
     assert_eq!(claims.issuer().as_str(), app.issuer);
     assert!(claims.auth_time().is_some());
     let handle = format!("alice@{}", fake.host());
-    assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some(handle.as_str()));
-    assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Liddell"));
-    assert_eq!(claims.nickname().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("alice"));
-    assert_eq!(claims.profile().and_then(|p| p.get(None)).map(|p| p.as_str()), Some(format!("{}/@alice", fake.base_url()).as_str()));
+    assert_eq!(
+        claims.preferred_username().map(|u| u.as_str()),
+        Some(handle.as_str())
+    );
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Alice Liddell")
+    );
+    assert_eq!(
+        claims
+            .nickname()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str()),
+        Some("alice")
+    );
+    assert_eq!(
+        claims
+            .profile()
+            .and_then(|p| p.get(None))
+            .map(|p| p.as_str()),
+        Some(format!("{}/@alice", fake.base_url()).as_str())
+    );
     assert!(claims.picture().is_some());
     assert!(claims.email().is_none(), "we never invent an email");
     assert_eq!(tokens.token_type().as_ref(), "bearer");
@@ -83,18 +129,27 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     assert_eq!(header["alg"], "RS256");
     assert!(header["kid"].is_string());
     let payload: serde_json::Value = decode_part(&raw, 1);
-    assert_eq!(payload["fediverse_actor_uri"], format!("{}/users/alice", fake.base_url()));
+    assert_eq!(
+        payload["fediverse_actor_uri"],
+        format!("{}/users/alice", fake.base_url())
+    );
     assert_eq!(payload["fediverse_handle"], format!("@{handle}"));
 
     // userinfo through the RP library: same subject, profile claims.
     let info: CoreUserInfoClaims = rp
-        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
         .unwrap()
         .request_async(&app.http)
         .await
         .expect("userinfo");
     assert_eq!(info.subject(), claims.subject());
-    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some(handle.as_str()));
+    assert_eq!(
+        info.preferred_username().map(|u| u.as_str()),
+        Some(handle.as_str())
+    );
 
     // Upstream: one app, registered with read:accounts and our callback;
     // credentials in the body; a User-Agent; the token revoked.
@@ -102,23 +157,53 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     let apps = fake.registered_apps();
     assert_eq!(apps[0].scopes, "read:accounts");
     assert_eq!(apps[0].redirect_uris, vec![app.url("/callback")]);
-    let token_request = fake.last_token_request().expect("token request at the instance");
-    assert!(token_request.authorization.is_none(), "no HTTP Basic towards instances");
+    let token_request = fake
+        .last_token_request()
+        .expect("token request at the instance");
+    assert!(
+        token_request.authorization.is_none(),
+        "no HTTP Basic towards instances"
+    );
     assert!(token_request.params.get("client_secret").is_some());
-    assert!(fake.requests().iter().all(|r| r.user_agent.as_deref().is_some_and(|ua| ua.starts_with("fedi-oidc/"))));
+    // Every server-to-server call (all but the browser visiting /oauth/authorize) names us.
+    let ours: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path != "/oauth/authorize")
+        .collect();
+    assert!(ours.len() >= 4);
+    assert!(ours.iter().all(|r| r
+        .user_agent
+        .as_deref()
+        .is_some_and(|ua| ua.starts_with("fedi-oidc/"))));
     assert_eq!(fake.live_tokens(), 0, "we keep no Mastodon tokens");
     assert_eq!(fake.tokens_revoked(), 1);
-    let state = fake.last_authorize_params().unwrap().get("state").cloned().unwrap();
+    let state = fake
+        .last_authorize_params()
+        .unwrap()
+        .get("state")
+        .cloned()
+        .unwrap();
     assert!(state.len() <= 32, "upstream state is short: {state}");
 }
 
 fn decode_part(jwt: &str, i: usize) -> serde_json::Value {
     use base64::Engine;
     let part = jwt.split('.').nth(i).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
-async fn login_once(app: &TestApp, fake: &FakeMastodon, browser: &reqwest::Client, consent: Consent) -> CoreIdTokenClaims {
+async fn login_once(
+    app: &TestApp,
+    fake: &FakeMastodon,
+    browser: &reqwest::Client,
+    consent: Consent,
+) -> CoreIdTokenClaims {
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
     let start_url = started.url.to_string();
@@ -127,13 +212,23 @@ async fn login_once(app: &TestApp, fake: &FakeMastodon, browser: &reqwest::Clien
 }
 
 async fn second_login_registers_no_app_keeps_sub_and_remembers_consent(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let first = login_once(&app, &fake, &browser(), Consent::Allow).await;
     // A different browser: no shared cookies, so consent must come from the database.
     let second = login_once(&app, &fake, &browser(), Consent::NotExpected).await;
-    assert_eq!(first.subject(), second.subject(), "sub is stable across logins");
-    assert_eq!(fake.apps_registered(), 1, "the second login registers no app");
+    assert_eq!(
+        first.subject(),
+        second.subject(),
+        "sub is stable across logins"
+    );
+    assert_eq!(
+        fake.apps_registered(),
+        1,
+        "the second login registers no app"
+    );
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
 
     // Another account on the same instance gets another sub.
@@ -143,26 +238,49 @@ async fn second_login_registers_no_app_keeps_sub_and_remembers_consent(db: Db) {
 }
 
 async fn concurrent_first_logins_register_one_app(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
+    // Mastodon reuses one access token for concurrent sign-ins of the same
+    // account; revoking it in one login would break the other's
+    // verify_credentials. Separate tokens keep this test about app registration.
+    fake.set_reuse_access_token(false);
     let app = std::sync::Arc::new(app);
     let fake = std::sync::Arc::new(fake);
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let (app, fake) = (app.clone(), fake.clone());
-        tasks.push(tokio::spawn(async move { login_once(&app, &fake, &browser(), Consent::Allow).await.subject().clone() }));
+        tasks.push(tokio::spawn(async move {
+            login_once(&app, &fake, &browser(), Consent::Allow)
+                .await
+                .subject()
+                .clone()
+        }));
     }
     let mut subs = Vec::new();
     for t in tasks {
         subs.push(t.await.expect("login task"));
     }
-    assert!(subs.windows(2).all(|w| w[0] == w[1]), "one account, one sub");
-    assert_eq!(fake.apps_registered(), 1, "concurrent first logins register a single app");
+    assert!(
+        subs.windows(2).all(|w| w[0] == w[1]),
+        "one account, one sub"
+    );
+    assert_eq!(
+        fake.apps_registered(),
+        1,
+        "concurrent first logins register a single app"
+    );
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
 }
 
 /// Run a login up to the code, returning the RP, what it started and the code.
-async fn code_for(app: &TestApp, fake: &FakeMastodon, client: &str, secret: Option<&str>) -> (Rp, Started, String) {
+async fn code_for(
+    app: &TestApp,
+    fake: &FakeMastodon,
+    client: &str,
+    secret: Option<&str>,
+) -> (Rp, Started, String) {
     let rp = app.rp(client, secret).await;
     let started = app.start(&rp, &["profile"], &[]);
     let start_url = started.url.to_string();
@@ -171,7 +289,11 @@ async fn code_for(app: &TestApp, fake: &FakeMastodon, client: &str, secret: Opti
     (rp, started, code)
 }
 
-async fn token_request(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> reqwest::Response {
+async fn token_request(
+    app: &TestApp,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> reqwest::Response {
     let mut request = app.http.post(app.url("/token")).form(form);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
@@ -180,7 +302,9 @@ async fn token_request(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str
 }
 
 async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let (_rp, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let verifier = started.verifier.unwrap().secret().clone();
@@ -198,7 +322,15 @@ async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     let userinfo = |t: String| {
         let http = app.http.clone();
         let url = app.url("/userinfo");
-        async move { http.get(url).bearer_auth(t).send().await.unwrap().status().as_u16() }
+        async move {
+            http.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
     assert_eq!(userinfo(access_token.clone()).await, 200);
 
@@ -206,11 +338,17 @@ async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     assert_eq!(second.status(), 400);
     let err: serde_json::Value = second.json().await.unwrap();
     assert_eq!(err["error"], "invalid_grant");
-    assert_eq!(userinfo(access_token).await, 401, "reuse revokes what the first use issued");
+    assert_eq!(
+        userinfo(access_token).await,
+        401,
+        "reuse revokes what the first use issued"
+    );
 }
 
 async fn wrong_client_secret_is_invalid_client(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let (_rp, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let verifier = started.verifier.unwrap().secret().clone();
@@ -222,7 +360,10 @@ async fn wrong_client_secret_is_invalid_client(db: Db) {
     ];
     let r = token_request(&app, &form, Some((CONFIDENTIAL, "wrong-secret"))).await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
     assert_eq!(r.headers()["cache-control"], "no-store");
     let err: serde_json::Value = r.json().await.unwrap();
     assert_eq!(err["error"], "invalid_client");
@@ -242,9 +383,12 @@ async fn wrong_client_secret_is_invalid_client(db: Db) {
 }
 
 async fn pkce_mismatch_is_invalid_grant(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
-    let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let (_rp, _started, code) =
+        code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let wrong = "a".repeat(43);
     let form = [
         ("grant_type", "authorization_code"),
@@ -258,15 +402,22 @@ async fn pkce_mismatch_is_invalid_grant(db: Db) {
     assert_eq!(err["error"], "invalid_grant");
 
     // Without any verifier the code is refused too (it is spent by now anyway).
-    let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", RP_REDIRECT)];
+    let (_rp, _started, code) =
+        code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_REDIRECT),
+    ];
     let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
     let err: serde_json::Value = r.json().await.unwrap();
     assert_eq!(err["error"], "invalid_grant");
 }
 
 async fn expired_code_is_invalid_grant(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let (_rp, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     app.clock.advance(61);
@@ -284,58 +435,115 @@ async fn expired_code_is_invalid_grant(db: Db) {
 }
 
 async fn denial_at_instance_returns_access_denied(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     fake.set_deny(true);
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &[], &[]);
-    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await;
+    let outcome = drive(
+        &browser(),
+        started.url.as_str(),
+        &fake.host(),
+        Consent::NotExpected,
+    )
+    .await;
     assert_eq!(outcome.param("error").as_deref(), Some("access_denied"));
-    assert_eq!(outcome.param("state").as_deref(), Some(started.csrf.secret().as_str()));
+    assert_eq!(
+        outcome.param("state").as_deref(),
+        Some(started.csrf.secret().as_str())
+    );
     assert_eq!(outcome.param("iss").as_deref(), Some(app.issuer.as_str()));
     assert!(outcome.param("code").is_none());
-    assert_eq!(app.state.store.count_transactions().await.unwrap(), 0, "the transaction is gone");
+    assert_eq!(
+        app.state.store.count_transactions().await.unwrap(),
+        0,
+        "the transaction is gone"
+    );
 }
 
 async fn denial_on_consent_page_returns_access_denied(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Deny).await;
+    let outcome = drive(
+        &browser(),
+        started.url.as_str(),
+        &fake.host(),
+        Consent::Deny,
+    )
+    .await;
     assert_eq!(outcome.param("error").as_deref(), Some("access_denied"));
     assert!(outcome.param("code").is_none());
     // Denying is not remembered as consent: the next login asks again.
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await;
+    let outcome = drive(
+        &browser(),
+        started.url.as_str(),
+        &fake.host(),
+        Consent::Allow,
+    )
+    .await;
     assert!(outcome.param("code").is_some());
 }
 
 async fn public_client_with_pkce_signs_in(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(PUBLIC, None).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(&browser(), started.url.as_str(), &format!("alice@{}", fake.host()), Consent::Allow).await;
+    let outcome = drive(
+        &browser(),
+        started.url.as_str(),
+        &format!("alice@{}", fake.host()),
+        Consent::Allow,
+    )
+    .await;
     let (claims, _) = finish(&app, &rp, started, outcome).await;
     assert_eq!(claims.audiences()[0].as_str(), PUBLIC);
 }
 
 async fn trusted_client_skips_consent_and_keeps_claims_out_of_id_token(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(TRUSTED, Some(TRUSTED_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await;
+    let outcome = drive(
+        &browser(),
+        started.url.as_str(),
+        &fake.host(),
+        Consent::NotExpected,
+    )
+    .await;
     let (claims, tokens) = finish(&app, &rp, started, outcome).await;
-    assert!(claims.preferred_username().is_none(), "this client keeps profile claims out of the ID token");
-    let info: CoreUserInfoClaims =
-        rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&app.http).await.unwrap();
-    assert!(info.preferred_username().is_some(), "userinfo still has them");
+    assert!(
+        claims.preferred_username().is_none(),
+        "this client keeps profile claims out of the ID token"
+    );
+    let info: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&app.http)
+        .await
+        .unwrap();
+    assert!(
+        info.preferred_username().is_some(),
+        "userinfo still has them"
+    );
 }
 
 async fn login_hint_skips_the_picker(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let hint = format!("@alice@{}", fake.host());
@@ -344,13 +552,18 @@ async fn login_hint_skips_the_picker(db: Db) {
     let r = browser.get(started.url.clone()).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let location = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with(&format!("{}/oauth/authorize?", fake.base_url())), "straight to the instance: {location}");
+    assert!(
+        location.starts_with(&format!("{}/oauth/authorize?", fake.base_url())),
+        "straight to the instance: {location}"
+    );
     let outcome = drive(&browser, &location, "unused", Consent::Allow).await;
     assert!(outcome.param("code").is_some());
 }
 
 async fn profile_change_keeps_sub_and_updates_claims(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let mut account = FakeAccount::new("carol");
     account.display_name = "Carol".into();
@@ -360,5 +573,8 @@ async fn profile_change_keeps_sub_and_updates_claims(db: Db) {
     fake.set_account(account);
     let second = login_once(&app, &fake, &browser(), Consent::NotExpected).await;
     assert_eq!(first.subject(), second.subject());
-    assert_eq!(second.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Carol, renamed"));
+    assert_eq!(
+        second.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Carol, renamed")
+    );
 }

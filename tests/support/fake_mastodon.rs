@@ -109,7 +109,10 @@ pub const SERVER_SCOPES: &[&str] = &[
 const VERIFY_CREDENTIALS_SCOPES: &[&str] = &["profile", "read", "read:accounts"];
 
 /// Doorkeeper::OAuth::NonStandard::IETF_WG_OAUTH2_OOB_METHODS
-const OOB_URIS: &[&str] = &["urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob:auto"];
+const OOB_URIS: &[&str] = &[
+    "urn:ietf:wg:oauth:2.0:oob",
+    "urn:ietf:wg:oauth:2.0:oob:auto",
+];
 
 /// Doorkeeper `authorization_code_expires_in` default (Mastodon keeps it).
 const DEFAULT_CODE_TTL: Duration = Duration::from_secs(600);
@@ -152,6 +155,10 @@ const MSG_TOO_MANY_REQUESTS: &str = "Too many requests";
 /// `note` is served verbatim as the API's `note` field (which Mastodon sends as
 /// HTML, e.g. `<p>Hi</p>`); `source.note` is the same text with tags stripped.
 /// An empty `avatar` is served as Mastodon's "missing" avatar URL.
+/// `acct`, `uri` and `url` are normally derived (a local account: `acct` is
+/// the username, `uri` is `{base_url}/users/{username}`, `url` is
+/// `{base_url}/@{username}`); set them to make the instance claim something
+/// else, e.g. a foreign account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FakeAccount {
     pub id: String,
@@ -163,6 +170,12 @@ pub struct FakeAccount {
     pub locked: bool,
     /// RFC 3339; Mastodon serves `created_at.midnight`, e.g. `2022-11-07T00:00:00.000Z`.
     pub created_at: String,
+    /// Override for the served `acct` (default: the username).
+    pub acct: Option<String>,
+    /// Override for the served `uri` (default: `{base_url}/users/{username}`).
+    pub uri: Option<String>,
+    /// Override for the served `url` (default: `{base_url}/@{username}`).
+    pub url: Option<String>,
 }
 
 impl FakeAccount {
@@ -188,6 +201,9 @@ impl FakeAccount {
             bot: false,
             locked: false,
             created_at: "2022-11-07T00:00:00.000Z".to_string(),
+            acct: None,
+            uri: None,
+            url: None,
         }
     }
 }
@@ -223,7 +239,8 @@ pub struct RegisteredApp {
     /// The raw stored value (newline separated), as the deprecated
     /// `redirect_uri` field of the API shows it.
     pub redirect_uri: String,
-    pub scopes: Vec<String>,
+    /// Space separated, as Doorkeeper stores them (`scopes.to_s`).
+    pub scopes: String,
 }
 
 /// An access token the fake has issued.
@@ -233,7 +250,8 @@ pub struct IssuedToken {
     pub client_id: String,
     /// `None` for `client_credentials` (app-only) tokens.
     pub account_id: Option<String>,
-    pub scopes: Vec<String>,
+    /// Space separated, as in the token response's `scope`.
+    pub scopes: String,
     pub created_at: u64,
     pub revoked: bool,
 }
@@ -266,7 +284,10 @@ impl RecordedRequest {
     /// First header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A parameter as Rails would see it (query overrides body).
@@ -319,7 +340,11 @@ impl FakeMastodon {
             )
             .await;
         });
-        FakeMastodon { addr, state, handle }
+        FakeMastodon {
+            addr,
+            state,
+            handle,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -403,6 +428,15 @@ impl FakeMastodon {
         self.lock().rate_limit_enabled = enabled;
     }
 
+    /// Mastodon configures Doorkeeper with `reuse_access_token`: a second
+    /// sign-in by the same account through the same app with the same scopes
+    /// gets the *same* access token back while it is live (so two parallel
+    /// sign-ins share one token, and revoking it in one breaks the other).
+    /// On by default; pass false to issue a fresh token every time.
+    pub fn set_reuse_access_token(&self, reuse: bool) {
+        self.lock().reuse_access_token = reuse;
+    }
+
     /// Forget the throttle counters.
     pub fn reset_rate_limit(&self) {
         self.lock().throttle.clear();
@@ -459,7 +493,12 @@ impl FakeMastodon {
 
     /// Requests to one path.
     pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
-        self.lock().requests.iter().filter(|r| r.path == path).cloned().collect()
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     /// Drop every application, with its codes and tokens (Mastodon deletes
@@ -497,7 +536,10 @@ struct App {
 
 impl App {
     fn redirect_uris(&self) -> Vec<String> {
-        self.redirect_uri.split_whitespace().map(str::to_string).collect()
+        self.redirect_uri
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
     }
 
     fn public(&self) -> RegisteredApp {
@@ -509,7 +551,7 @@ impl App {
             website: self.website.clone(),
             redirect_uris: self.redirect_uris(),
             redirect_uri: self.redirect_uri.clone(),
-            scopes: self.scopes.clone(),
+            scopes: self.scopes.join(" "),
         }
     }
 }
@@ -542,7 +584,7 @@ impl Token {
             access_token: self.token.clone(),
             client_id: self.client_id.clone(),
             account_id: self.account_id.clone(),
-            scopes: self.scopes.clone(),
+            scopes: self.scopes.join(" "),
             created_at: self.created_at,
             revoked: self.revoked,
         }
@@ -574,6 +616,7 @@ struct Inner {
     requests: Vec<RecordedRequest>,
     throttle: HashMap<IpAddr, ThrottleWindow>,
     rate_limit_enabled: bool,
+    reuse_access_token: bool,
     code_ttl: Duration,
     version: String,
 }
@@ -599,6 +642,7 @@ impl Inner {
             requests: Vec::new(),
             throttle: HashMap::new(),
             rate_limit_enabled: true,
+            reuse_access_token: true,
             code_ttl: DEFAULT_CODE_TTL,
             version: DEFAULT_VERSION.to_string(),
         }
@@ -631,17 +675,20 @@ impl Inner {
         account_id: Option<&str>,
         scopes: &[String],
     ) -> Token {
-        let mut wanted: Vec<&String> = scopes.iter().collect();
-        wanted.sort();
-        if let Some(existing) = self.tokens.iter().find(|t| {
-            let mut have: Vec<&String> = t.scopes.iter().collect();
-            have.sort();
-            !t.revoked
-                && t.client_id == client_id
-                && t.account_id.as_deref() == account_id
-                && have == wanted
-        }) {
-            return existing.clone();
+        if self.reuse_access_token {
+            let mut wanted: Vec<&String> = scopes.iter().collect();
+            wanted.sort();
+            let reusable = self.tokens.iter().find(|t| {
+                let mut have: Vec<&String> = t.scopes.iter().collect();
+                have.sort();
+                !t.revoked
+                    && t.client_id == client_id
+                    && t.account_id.as_deref() == account_id
+                    && have == wanted
+            });
+            if let Some(existing) = reusable {
+                return existing.clone();
+            }
         }
         let token = Token {
             token: random_token(),
@@ -661,10 +708,10 @@ impl Inner {
     /// the throttled response.
     fn throttle_app_registration(&mut self, ip: IpAddr) -> Option<Response> {
         let now = SystemTime::now();
-        let window = self
-            .throttle
-            .entry(ip)
-            .or_insert(ThrottleWindow { start: now, count: 0 });
+        let window = self.throttle.entry(ip).or_insert(ThrottleWindow {
+            start: now,
+            count: 0,
+        });
         if now.duration_since(window.start).unwrap_or_default() >= APP_REGISTRATION_PERIOD {
             window.start = now;
             window.count = 0;
@@ -694,7 +741,11 @@ impl PVal {
     fn flatten(&self) -> String {
         match self {
             PVal::Str(s) => s.clone(),
-            PVal::Arr(items) => items.iter().map(PVal::flatten).collect::<Vec<_>>().join("\n"),
+            PVal::Arr(items) => items
+                .iter()
+                .map(PVal::flatten)
+                .collect::<Vec<_>>()
+                .join("\n"),
             PVal::Obj => "[object]".to_string(),
             PVal::Null => String::new(),
         }
@@ -747,7 +798,10 @@ fn parse_form(input: &str) -> Params {
 }
 
 fn flatten_params(params: &Params) -> HashMap<String, String> {
-    params.iter().map(|(k, v)| (k.clone(), v.flatten())).collect()
+    params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.flatten()))
+        .collect()
 }
 
 /// Rails "permitted scalar" (`params.permit(:key)`): strings, numbers and
@@ -772,11 +826,17 @@ impl Incoming {
         let header_list: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| {
-                (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
             })
             .collect();
         let header = |name: &str| {
-            header_list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            header_list
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
         };
         let content_type = header("content-type");
         let query_string = uri.query().unwrap_or("").to_string();
@@ -799,9 +859,10 @@ impl Incoming {
                 Vec::new()
             } else {
                 match serde_json::from_str::<Value>(&body_text) {
-                    Ok(Value::Object(map)) => {
-                        map.iter().map(|(k, v)| (k.clone(), PVal::from_json(v))).collect()
-                    }
+                    Ok(Value::Object(map)) => map
+                        .iter()
+                        .map(|(k, v)| (k.clone(), PVal::from_json(v)))
+                        .collect(),
                     // Rails wraps a non-object JSON body as `_json`.
                     Ok(other) => vec![("_json".to_string(), PVal::from_json(&other))],
                     Err(_) => {
@@ -835,7 +896,12 @@ impl Incoming {
             body: body_text,
             peer: Some(peer),
         };
-        Incoming { record, params, body_error, peer }
+        Incoming {
+            record,
+            params,
+            body_error,
+            peer,
+        }
     }
 
     fn scalar(&self, key: &str) -> Option<String> {
@@ -858,8 +924,16 @@ async fn dispatch(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024).await.unwrap_or_default();
-    let incoming = Incoming::new(parts.method.as_str(), &parts.uri, &parts.headers, &bytes, peer);
+    let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let incoming = Incoming::new(
+        parts.method.as_str(),
+        &parts.uri,
+        &parts.headers,
+        &bytes,
+        peer,
+    );
 
     let behaviour = {
         let mut g = lock(&state);
@@ -940,12 +1014,14 @@ fn create_app(g: &mut Inner, r: &Incoming) -> Response {
     // `app_params[:scopes] || Doorkeeper.configuration.default_scopes`; an
     // array is not a permitted scalar, so it silently becomes the default
     // (mastodon/mastodon#30152).
-    let scopes_raw = r.scalar("scopes").unwrap_or_else(|| DEFAULT_SCOPE.to_string());
+    let scopes_raw = r
+        .scalar("scopes")
+        .unwrap_or_else(|| DEFAULT_SCOPE.to_string());
     let scopes = parse_scopes(&scopes_raw);
     let website = r.scalar("website");
 
     let mut errors: Vec<String> = Vec::new();
-    if name.as_deref().map_or(true, is_blank) {
+    if name.as_deref().is_none_or(is_blank) {
         errors.push("Application name can't be blank".to_string());
     }
     validate_redirect_uri(redirect_uri.as_deref(), &mut errors);
@@ -1013,7 +1089,7 @@ fn application_json(app: &App, credentials: bool) -> Value {
 fn verify_app_credentials(g: &mut Inner, r: &Incoming) -> Response {
     let token = match authenticate_token(g, r) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(description) => return doorkeeper_unauthorized(description),
     };
     match g.app_by_client_id(&token.client_id) {
         Some(app) => api_json(StatusCode::OK, application_json(&app, false)),
@@ -1066,7 +1142,9 @@ fn validate_redirect_uri(value: Option<&str>, errors: &mut Vec<String>) {
 /// Mastodon's URLValidator: http(s) with a host.
 fn valid_website(w: &str) -> bool {
     match url::Url::parse(w) {
-        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
+        Ok(u) => {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        }
         Err(_) => false,
     }
 }
@@ -1112,7 +1190,15 @@ fn authorize(g: &mut Inner, r: &Incoming) -> Response {
     };
     let redirect_uri = match r.present("redirect_uri") {
         Some(u) if valid_for_authorization(&u, &app.redirect_uri) => u,
-        _ => return pre_auth_error(g, "invalid_redirect_uri", DESC_INVALID_REDIRECT_URI, None, None),
+        _ => {
+            return pre_auth_error(
+                g,
+                "invalid_redirect_uri",
+                DESC_INVALID_REDIRECT_URI,
+                None,
+                None,
+            )
+        }
     };
     let redirect = Some(redirect_uri.as_str());
 
@@ -1149,7 +1235,13 @@ fn authorize(g: &mut Inner, r: &Incoming) -> Response {
         }
     });
     if !scope_valid(&scope_str, &app.scopes) {
-        return pre_auth_error(g, "invalid_scope", DESC_INVALID_SCOPE, redirect, state.as_deref());
+        return pre_auth_error(
+            g,
+            "invalid_scope",
+            DESC_INVALID_SCOPE,
+            redirect,
+            state.as_deref(),
+        );
     }
     let scopes = parse_scopes(&scope_str);
 
@@ -1233,12 +1325,19 @@ fn pre_auth_error(
         StatusCode::BAD_REQUEST
     };
     // ErrorResponse#redirectable?
-    let redirectable = !matches!(name, "invalid_redirect_uri" | "invalid_client" | "unauthorized_client");
+    let redirectable = !matches!(
+        name,
+        "invalid_redirect_uri" | "invalid_client" | "unauthorized_client"
+    );
     if g.redirect_on_errors && redirectable {
         if let Some(uri) = redirect_uri.filter(|u| !OOB_URIS.contains(u)) {
             let location = uri_with_query(
                 uri,
-                &[("error", Some(name)), ("error_description", Some(description)), ("state", state)],
+                &[
+                    ("error", Some(name)),
+                    ("error_description", Some(description)),
+                    ("state", state),
+                ],
             );
             return redirect_response(&location);
         }
@@ -1286,7 +1385,13 @@ fn token(g: &mut Inner, r: &Incoming) -> Response {
     }
     let grant_type = match r.present("grant_type") {
         Some(t) => t,
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: grant_type."),
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: grant_type.",
+            )
+        }
     };
     // grant_flows %w(authorization_code password client_credentials)
     match grant_type.as_str() {
@@ -1297,14 +1402,24 @@ fn token(g: &mut Inner, r: &Incoming) -> Response {
             Some(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", DESC_INVALID_GRANT),
             None => invalid_client(),
         },
-        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", DESC_UNSUPPORTED_GRANT_TYPE),
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            DESC_UNSUPPORTED_GRANT_TYPE,
+        ),
     }
 }
 
 fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
     let code = match r.present("code") {
         Some(c) => c,
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: code."),
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: code.",
+            )
+        }
     };
     let grant = g.grants.get(&code).cloned();
     let code_verifier = r.present("code_verifier");
@@ -1312,11 +1427,21 @@ fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
 
     // validate :params
     if grant.as_ref().is_some_and(|gr| gr.code_challenge.is_some()) && code_verifier.is_none() {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: code_verifier.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: code_verifier.",
+        );
     }
     let redirect_uri = match redirect_uri {
         Some(u) => u,
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: redirect_uri."),
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Missing required parameter: redirect_uri.",
+            )
+        }
     };
     // validate :client
     let app = match authenticate_client(g, r) {
@@ -1325,7 +1450,11 @@ fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
     };
     // validate :grant — same application, not expired, not already used
     let grant = match grant {
-        Some(gr) if gr.client_id == app.client_id && !gr.revoked && gr.expires_at > Instant::now() => gr,
+        Some(gr)
+            if gr.client_id == app.client_id && !gr.revoked && gr.expires_at > Instant::now() =>
+        {
+            gr
+        }
         _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", DESC_INVALID_GRANT),
     };
     // validate :redirect_uri
@@ -1429,7 +1558,11 @@ fn basic_credentials(authorization: Option<&str>) -> Option<(String, String)> {
 }
 
 fn invalid_client() -> Response {
-    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", DESC_INVALID_CLIENT)
+    oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        DESC_INVALID_CLIENT,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1450,7 +1583,11 @@ fn revoke(g: &mut Inner, r: &Incoming) -> Response {
         None => return revocation_error(),
     };
     let token_value = r.scalar("token").unwrap_or_default();
-    let idx = match g.tokens.iter().position(|t| !token_value.is_empty() && t.token == token_value) {
+    let idx = match g
+        .tokens
+        .iter()
+        .position(|t| !token_value.is_empty() && t.token == token_value)
+    {
         Some(i) => i,
         None => return doorkeeper_json(StatusCode::OK, json!({})),
     };
@@ -1484,23 +1621,36 @@ fn revocation_error() -> Response {
 fn verify_credentials(g: &mut Inner, r: &Incoming) -> Response {
     let token = match authenticate_token(g, r) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(description) => return doorkeeper_unauthorized(description),
     };
-    if !token.scopes.iter().any(|s| VERIFY_CREDENTIALS_SCOPES.contains(&s.as_str())) {
+    if !token
+        .scopes
+        .iter()
+        .any(|s| VERIFY_CREDENTIALS_SCOPES.contains(&s.as_str()))
+    {
         return doorkeeper_forbidden(VERIFY_CREDENTIALS_SCOPES);
     }
     let account = match token.account_id.as_ref().and_then(|id| g.accounts.get(id)) {
         Some(a) => a.clone(),
         // app-only (client_credentials) token: require_user!
-        None => return api_json(StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": MSG_REQUIRES_USER })),
+        None => {
+            return api_json(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": MSG_REQUIRES_USER }),
+            )
+        }
     };
-    api_json(StatusCode::OK, credential_account_json(&account, &g.base_url))
+    api_json(
+        StatusCode::OK,
+        credential_account_json(&account, &g.base_url),
+    )
 }
 
 /// Doorkeeper `access_token_methods :from_bearer_authorization,
 /// :from_access_token_param, :from_bearer_param` and `doorkeeper_token`
-/// accessibility (unknown -> "is invalid", revoked -> "was revoked").
-fn authenticate_token(g: &Inner, r: &Incoming) -> Result<Token, Response> {
+/// accessibility (unknown -> "is invalid", revoked -> "was revoked"); the error
+/// is the InvalidTokenResponse description.
+fn authenticate_token(g: &Inner, r: &Incoming) -> Result<Token, &'static str> {
     let presented = r
         .record
         .bearer_token()
@@ -1509,8 +1659,8 @@ fn authenticate_token(g: &Inner, r: &Incoming) -> Result<Token, Response> {
         .or_else(|| r.present("bearer_token"));
     let token = presented.and_then(|p| g.tokens.iter().find(|t| t.token == p).cloned());
     match token {
-        None => Err(doorkeeper_unauthorized(DESC_TOKEN_UNKNOWN)),
-        Some(t) if t.revoked => Err(doorkeeper_unauthorized(DESC_TOKEN_REVOKED)),
+        None => Err(DESC_TOKEN_UNKNOWN),
+        Some(t) if t.revoked => Err(DESC_TOKEN_REVOKED),
         Some(t) => Ok(t),
     }
 }
@@ -1558,7 +1708,7 @@ fn credential_account_json(a: &FakeAccount, base: &str) -> Value {
     json!({
         "id": a.id,
         "username": a.username,
-        "acct": a.username,
+        "acct": a.acct.clone().unwrap_or_else(|| a.username.clone()),
         "display_name": a.display_name,
         "locked": a.locked,
         "bot": a.bot,
@@ -1567,8 +1717,8 @@ fn credential_account_json(a: &FakeAccount, base: &str) -> Value {
         "group": false,
         "created_at": a.created_at,
         "note": a.note,
-        "url": format!("{base}/@{}", a.username),
-        "uri": format!("{base}/users/{}", a.username),
+        "url": a.url.clone().unwrap_or_else(|| format!("{base}/@{}", a.username)),
+        "uri": a.uri.clone().unwrap_or_else(|| format!("{base}/users/{}", a.username)),
         "avatar": avatar,
         "avatar_static": avatar,
         "header": header,
@@ -1781,7 +1931,11 @@ fn oauth_metadata(g: &Inner) -> Response {
 // route: JSON `{"error":"Not Found"}` when JSON was asked for, else the HTML
 // error page.
 fn rails_not_found(r: &Incoming) -> Response {
-    let wants_json = r.record.accept.as_deref().is_some_and(|a| a.contains("json"));
+    let wants_json = r
+        .record
+        .accept
+        .as_deref()
+        .is_some_and(|a| a.contains("json"));
     if wants_json {
         api_json(StatusCode::NOT_FOUND, json!({ "error": "Not Found" }))
     } else {
@@ -1866,7 +2020,9 @@ fn response(status: StatusCode, headers: &[(&str, &str)], body: String) -> Respo
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    builder.body(Body::from(body)).expect("fake mastodon: build response")
+    builder
+        .body(Body::from(body))
+        .expect("fake mastodon: build response")
 }
 
 /// Api::BaseController JSON (`set_cache_headers`: `private, no-store`).
@@ -1877,14 +2033,21 @@ fn api_json(status: StatusCode, body: Value) -> Response {
 fn json_with(status: StatusCode, cache_control: &str, body: Value) -> Response {
     response(
         status,
-        &[("content-type", "application/json; charset=utf-8"), ("cache-control", cache_control)],
+        &[
+            ("content-type", "application/json; charset=utf-8"),
+            ("cache-control", cache_control),
+        ],
         body.to_string(),
     )
 }
 
 /// Doorkeeper metal-controller JSON (`render json: ...`).
 fn doorkeeper_json(status: StatusCode, body: Value) -> Response {
-    response(status, &[("content-type", "application/json; charset=utf-8")], body.to_string())
+    response(
+        status,
+        &[("content-type", "application/json; charset=utf-8")],
+        body.to_string(),
+    )
 }
 
 fn error_body(name: &str, description: &str, state: Option<&str>) -> Value {
@@ -1918,7 +2081,10 @@ fn redirect_response(location: &str) -> Response {
         &[
             ("location", location),
             ("content-type", "text/html; charset=utf-8"),
-            ("cache-control", "no-cache, no-store, max-age=0, must-revalidate"),
+            (
+                "cache-control",
+                "no-cache, no-store, max-age=0, must-revalidate",
+            ),
         ],
         format!(
             "<html><body>You are being <a href=\"{}\">redirected</a>.</body></html>",
@@ -1982,7 +2148,9 @@ fn valid_for_authorization(url: &str, registered: &str) -> bool {
     if !uri_usable_for_authorization(url) {
         return false;
     }
-    registered.split_whitespace().any(|other| uris_match(url, other))
+    registered
+        .split_whitespace()
+        .any(|other| uris_match(url, other))
 }
 
 fn uri_usable_for_authorization(url: &str) -> bool {
@@ -2031,7 +2199,11 @@ fn uri_with_query(url: &str, extra: &[(&str, Option<&str>)]) -> String {
         None => (url, None),
     };
     let mut pairs: Vec<(String, String)> = existing
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     for (k, v) in extra {
         let v = v.unwrap_or("").to_string();
@@ -2088,9 +2260,10 @@ impl RubyUri {
                 && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         };
         let (scheme, rest) = match before_fragment.find(':') {
-            Some(i) if is_scheme(&before_fragment[..i]) => {
-                (Some(before_fragment[..i].to_string()), &before_fragment[i + 1..])
-            }
+            Some(i) if is_scheme(&before_fragment[..i]) => (
+                Some(before_fragment[..i].to_string()),
+                &before_fragment[i + 1..],
+            ),
             _ => (None, before_fragment),
         };
         if scheme.is_none() && !rest.starts_with("//") {
@@ -2101,7 +2274,11 @@ impl RubyUri {
             }
         }
 
-        let mut uri = RubyUri { scheme, fragment, ..RubyUri::default() };
+        let mut uri = RubyUri {
+            scheme,
+            fragment,
+            ..RubyUri::default()
+        };
         let path_and_query;
         if let Some(after) = rest.strip_prefix("//") {
             let end = after.find(['/', '?']).unwrap_or(after.len());
@@ -2169,7 +2346,10 @@ fn form_encode_component(s: &str) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// `Time#iso8601(6)` in UTC: `2024-05-01T12:10:00.000000Z`.

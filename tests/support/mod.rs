@@ -13,8 +13,8 @@ use fedi_oidc::config::{ClientConfig, Config};
 use fedi_oidc::{AppState, ManualClock};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 use reqwest::header::LOCATION;
 use sqlx::Connection;
@@ -62,7 +62,8 @@ macro_rules! dual_db_tests {
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("FEDI_OIDC_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("FEDI_OIDC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// Whether PostgreSQL tests run. Without PostgreSQL they are skipped with a
@@ -75,7 +76,11 @@ async fn postgres_available() -> bool {
     }
     let url = postgres_admin_url();
     let ok = matches!(
-        tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await,
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::PgConnection::connect(&url)
+        )
+        .await,
         Ok(Ok(_))
     );
     let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -119,10 +124,16 @@ impl Drop for TestApp {
             let admin = postgres_admin_url();
             // A fresh runtime on its own thread: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
                     let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.ok()
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await
+                        .ok()
                 })
             })
             .join();
@@ -171,15 +182,28 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("tempdir");
     let (database_url, pg_database) = match db {
-        Db::Sqlite => (format!("sqlite:{}", dir.path().join("test.db").display()), None),
+        Db::Sqlite => (
+            format!("sqlite:{}", dir.path().join("test.db").display()),
+            None,
+        ),
         Db::Postgres => {
             if !postgres_available().await {
                 return None;
             }
             let admin = postgres_admin_url();
-            let name = format!("fedi_test_{}", fedi_oidc::clock::random_token(9).to_lowercase().replace(['-', '_'], "x"));
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create database");
+            let name = format!(
+                "fedi_test_{}",
+                fedi_oidc::clock::random_token(9)
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
             let mut url = Url::parse(&admin).expect("admin url");
             url.set_path(&format!("/{name}"));
             (url.to_string(), Some(name))
@@ -205,7 +229,9 @@ pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Opti
     };
     customize(&mut config);
     let clock = ManualClock::default();
-    let app = fedi_oidc::build(config, Arc::new(clock.clone())).await.expect("build app");
+    let app = fedi_oidc::build(config, Arc::new(clock.clone()))
+        .await
+        .expect("build app");
     let state = app.state.clone();
     let server = tokio::spawn(async move {
         let _ = fedi_oidc::serve(app, listener, std::future::pending()).await;
@@ -227,15 +253,29 @@ pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Opti
 /// An HTTP client that follows no redirects (what OIDC libraries require to
 /// avoid SSRF, and what lets the tests look at every hop).
 pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A person's browser: a cookie jar, no automatic redirects.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
 }
 
-pub type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+pub type Rp = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
 
 /// A login the relying party started.
 pub struct Started {
@@ -252,9 +292,12 @@ impl TestApp {
 
     /// The relying party, configured from our discovery document.
     pub async fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
-        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
-            .await
-            .expect("discovery");
+        let metadata = CoreProviderMetadata::discover_async(
+            IssuerUrl::new(self.issuer.clone()).unwrap(),
+            &self.http,
+        )
+        .await
+        .expect("discovery");
         CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(client_id.into()),
@@ -267,7 +310,11 @@ impl TestApp {
     /// scopes openid + `scopes`).
     pub fn start(&self, rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Started {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+        let mut request = rp.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
         for s in scopes {
             request = request.add_scope(Scope::new(s.to_string()));
         }
@@ -275,7 +322,12 @@ impl TestApp {
             request = request.add_extra_param(*k, *v);
         }
         let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
-        Started { url, csrf, nonce, verifier: Some(verifier) }
+        Started {
+            url,
+            csrf,
+            nonce,
+            verifier: Some(verifier),
+        }
     }
 }
 
@@ -285,14 +337,20 @@ pub enum Outcome {
     /// Sent back to the relying party's redirect URI with these parameters.
     Rp(Url),
     /// Stopped on one of our pages (or the instance's) with this status and body.
-    Page { status: u16, url: String, body: String },
+    Page {
+        status: u16,
+        url: String,
+        body: String,
+    },
 }
 
 impl Outcome {
     pub fn rp(self) -> Url {
         match self {
             Outcome::Rp(url) => url,
-            Outcome::Page { status, url, body } => panic!("expected a redirect to the RP, got {status} at {url}: {body}"),
+            Outcome::Page { status, url, body } => {
+                panic!("expected a redirect to the RP, got {status} at {url}: {body}")
+            }
         }
     }
 
@@ -305,7 +363,10 @@ impl Outcome {
 
     pub fn param(&self, name: &str) -> Option<String> {
         match self {
-            Outcome::Rp(url) => url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()),
+            Outcome::Rp(url) => url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
             Outcome::Page { .. } => None,
         }
     }
@@ -331,7 +392,12 @@ pub fn hidden(body: &str, name: &str) -> Option<String> {
 /// Follow a login in `browser` from `start`, typing `account` into the
 /// picker and answering consent with `consent`. Stops at the RP or at the
 /// first page that is neither the picker nor the consent page.
-pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consent: Consent) -> Outcome {
+pub async fn drive(
+    browser: &reqwest::Client,
+    start: &str,
+    account: &str,
+    consent: Consent,
+) -> Outcome {
     let mut url = Url::parse(start).unwrap();
     let mut typed = false;
     for _ in 0..20 {
@@ -349,7 +415,12 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
         if status == 200 && path.contains("/login/") && !typed {
             typed = true;
             let csrf = hidden(&body, "csrf_token").expect("csrf token on picker");
-            let r = browser.post(url.clone()).form(&[("csrf_token", csrf.as_str()), ("account", account)]).send().await.unwrap();
+            let r = browser
+                .post(url.clone())
+                .form(&[("csrf_token", csrf.as_str()), ("account", account)])
+                .send()
+                .await
+                .unwrap();
             match r.headers().get(LOCATION) {
                 Some(l) => {
                     url = url.join(l.to_str().unwrap()).unwrap();
@@ -357,7 +428,11 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
                 }
                 None => {
                     let status = r.status().as_u16();
-                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
+                    return Outcome::Page {
+                        status,
+                        url: url.to_string(),
+                        body: r.text().await.unwrap(),
+                    };
                 }
             }
         }
@@ -368,7 +443,12 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
                 Consent::NotExpected => panic!("the consent page appeared unexpectedly"),
             };
             let csrf = hidden(&body, "csrf_token").expect("csrf token on consent page");
-            let r = browser.post(url.clone()).form(&[("csrf_token", csrf.as_str()), ("decision", decision)]).send().await.unwrap();
+            let r = browser
+                .post(url.clone())
+                .form(&[("csrf_token", csrf.as_str()), ("decision", decision)])
+                .send()
+                .await
+                .unwrap();
             match r.headers().get(LOCATION) {
                 Some(l) => {
                     url = url.join(l.to_str().unwrap()).unwrap();
@@ -376,11 +456,19 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
                 }
                 None => {
                     let status = r.status().as_u16();
-                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
+                    return Outcome::Page {
+                        status,
+                        url: url.to_string(),
+                        body: r.text().await.unwrap(),
+                    };
                 }
             }
         }
-        return Outcome::Page { status, url: url.to_string(), body };
+        return Outcome::Page {
+            status,
+            url: url.to_string(),
+            body,
+        };
     }
     panic!("too many redirects");
 }
