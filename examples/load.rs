@@ -24,11 +24,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        seconds: 10,
-        concurrency: 32,
-        db: Db::Sqlite,
-    };
+    let mut a = Args { seconds: 10, concurrency: 32, db: Db::Sqlite };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
@@ -87,20 +83,18 @@ where
 
 fn main() {
     let args = args();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(run(args));
 }
 
 async fn run(args: Args) {
     let app = Arc::new(spawn_app(args.db).await.expect("database available"));
-    let fake = Arc::new(FakeMastodon::start().await);
-    println!(
-        "fedi-oidc load run: {:?}, {} s per measurement, {} concurrent",
-        args.db, args.seconds, args.concurrency
-    );
+    let fake = FakeMastodon::start().await;
+    // One account signs in from every worker at once; Mastodon would hand
+    // them all the same reused token, which the first login then revokes.
+    fake.set_reuse_access_token(false);
+    let fake = Arc::new(fake);
+    println!("fedi-oidc load run: {:?}, {} s per measurement, {} concurrent", args.db, args.seconds, args.concurrency);
 
     // Raw RS256 signing on one core, for comparison with token exchange.
     let keys = app.state.keys.clone();
@@ -116,21 +110,12 @@ async fn run(args: Args) {
     })
     .await
     .unwrap();
-    println!(
-        "{:<28} {signing:>10.0} /s   (one core)",
-        "raw RS256 signing"
-    );
+    println!("{:<28} {signing:>10.0} /s   (one core)", "raw RS256 signing");
 
     // One real login gives us a subject, consent, and an access token.
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::Allow,
-    )
-    .await;
+    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await;
     let code = outcome.param("code").expect("code");
     let verifier = started.verifier.unwrap().secret().clone();
     let http = no_redirects();
@@ -154,20 +139,12 @@ async fn run(args: Args) {
     let payload: serde_json::Value = {
         use base64::Engine;
         let part = id_token.split('.').nth(1).unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(part)
-                .unwrap(),
-        )
-        .unwrap()
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
     };
     let subject = payload["sub"].as_str().unwrap().to_string();
 
     let (s, c) = (args.seconds, args.concurrency);
-    for (name, path) in [
-        ("discovery", "/.well-known/openid-configuration"),
-        ("jwks", "/jwks"),
-    ] {
+    for (name, path) in [("discovery", "/.well-known/openid-configuration"), ("jwks", "/jwks")] {
         let (http, url) = (http.clone(), app.url(path));
         measure(name, s, c, move |_| {
             let (http, url) = (http.clone(), url.clone());
@@ -179,13 +156,7 @@ async fn run(args: Args) {
         let (http, url, token) = (http.clone(), app.url("/userinfo"), access_token.clone());
         measure("userinfo", s, c, move |_| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
-            async move {
-                http.get(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-            }
+            async move { http.get(url).bearer_auth(token).send().await.is_ok_and(|r| r.status() == 200) }
         })
         .await;
     }
@@ -225,22 +196,14 @@ async fn run(args: Args) {
                 };
                 http.post(url)
                     .basic_auth(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", RP_REDIRECT),
-                    ])
+                    .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_REDIRECT)])
                     .send()
                     .await
                     .is_ok_and(|r| r.status() == 200)
             }
         })
         .await;
-        println!(
-            "{:<28} {:>10.0} %",
-            "token exchange / signing",
-            100.0 * exchange / signing
-        );
+        println!("{:<28} {:>10.0} %", "token exchange / signing", 100.0 * exchange / signing);
     }
 
     // Full logins: authorize, picker, instance, callback, code (consent is remembered), token.
@@ -251,13 +214,7 @@ async fn run(args: Args) {
             let (app, fake, rp) = (app2.clone(), fake2.clone(), rp.clone());
             async move {
                 let started = app.start(&rp, &["profile"], &[]);
-                let outcome = drive(
-                    &browser(),
-                    started.url.as_str(),
-                    &fake.host(),
-                    Consent::NotExpected,
-                )
-                .await;
+                let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await;
                 let Some(code) = outcome.param("code") else {
                     return false;
                 };

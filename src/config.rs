@@ -101,10 +101,7 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting: setting.into(),
-        message: message.into(),
-    }
+    ConfigError { setting: setting.into(), message: message.into() }
 }
 
 impl Config {
@@ -113,21 +110,14 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(bad(
-                    "config file",
-                    format!("{} does not exist", path.display()),
-                ));
+                return Err(bad("config file", format!("{} does not exist", path.display())));
             }
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("FEDI_OIDC_").ignore(&["config"]));
         let config: Config = figment.extract().map_err(|e| {
             let setting = e.path.join(".");
-            let setting = if setting.is_empty() {
-                "config".to_string()
-            } else {
-                setting
-            };
+            let setting = if setting.is_empty() { "config".to_string() } else { setting };
             bad(&setting, e.kind.to_string())
         })?;
         config.validate()?;
@@ -135,8 +125,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let issuer =
-            Url::parse(&self.issuer).map_err(|e| bad("issuer", format!("not a URL: {e}")))?;
+        let issuer = Url::parse(&self.issuer).map_err(|e| bad("issuer", format!("not a URL: {e}")))?;
         if issuer.query().is_some() || issuer.fragment().is_some() {
             return Err(bad("issuer", "must not have a query or fragment"));
         }
@@ -146,22 +135,20 @@ impl Config {
         match issuer.scheme() {
             "https" => {}
             "http" if is_loopback_host(&issuer) => {}
-            _ => {
-                return Err(bad(
-                    "issuer",
-                    "must be https (http is allowed only on localhost)",
-                ))
-            }
+            _ => return Err(bad("issuer", "must be https (http is allowed only on localhost)")),
         }
         self.bind_addr()?;
+        if self.dev_allow_insecure_instances && !is_loopback_host(&issuer) {
+            return Err(bad(
+                "dev_allow_insecure_instances",
+                "is for development only and needs an issuer on localhost (it lets anyone make us fetch internal addresses)",
+            ));
+        }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            return Err(bad(
-                "database_url",
-                "must start with sqlite: or postgres://",
-            ));
+            return Err(bad("database_url", "must start with sqlite: or postgres://"));
         }
         if self.code_ttl_secs == 0 || self.code_ttl_secs > 60 {
             return Err(bad("code_ttl_secs", "must be between 1 and 60"));
@@ -170,10 +157,7 @@ impl Config {
             ("access_token_ttl_secs", self.access_token_ttl_secs),
             ("id_token_ttl_secs", self.id_token_ttl_secs),
             ("login_ttl_secs", self.login_ttl_secs),
-            (
-                "upstream_connect_timeout_secs",
-                self.upstream_connect_timeout_secs,
-            ),
+            ("upstream_connect_timeout_secs", self.upstream_connect_timeout_secs),
             ("upstream_timeout_secs", self.upstream_timeout_secs),
         ] {
             if v == 0 || v > 86_400 {
@@ -181,10 +165,7 @@ impl Config {
             }
         }
         if self.upstream_connect_timeout_secs > 5 || self.upstream_timeout_secs > 10 {
-            return Err(bad(
-                "upstream_timeout_secs",
-                "connect must be at most 5 s and total at most 10 s",
-            ));
+            return Err(bad("upstream_timeout_secs", "connect must be at most 5 s and total at most 10 s"));
         }
         if let Some(site) = &self.app_website {
             let u = Url::parse(site).map_err(|e| bad("app_website", format!("not a URL: {e}")))?;
@@ -198,8 +179,7 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             let at = |field: &str| format!("clients[{i}].{field}");
-            crate::oidc::client::validate_client_id(&c.client_id)
-                .map_err(|m| bad(&at("client_id"), m))?;
+            crate::oidc::client::validate_client_id(&c.client_id).map_err(|m| bad(&at("client_id"), m))?;
             if !seen.insert(c.client_id.clone()) {
                 return Err(bad(&at("client_id"), "duplicate client_id"));
             }
@@ -207,27 +187,19 @@ impl Config {
                 return Err(bad(&at("name"), "must not be empty"));
             }
             if c.redirect_uris.is_empty() {
-                return Err(bad(
-                    &at("redirect_uris"),
-                    "at least one redirect URI is required",
-                ));
+                return Err(bad(&at("redirect_uris"), "at least one redirect URI is required"));
             }
             for uri in &c.redirect_uris {
-                crate::oidc::client::validate_redirect_uri(uri)
-                    .map_err(|m| bad(&at("redirect_uris"), m))?;
+                crate::oidc::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
             }
             match (&c.client_secret, c.public) {
-                (Some(_), true) => {
-                    return Err(bad(&at("client_secret"), "a public client has no secret"))
-                }
-                (None, false) => {
-                    return Err(bad(&at("client_secret"), "required unless public = true"))
+                (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),
+                (None, false) => return Err(bad(&at("client_secret"), "required unless public = true")),
+                (None, true) if c.trusted => {
+                    return Err(bad(&at("trusted"), "a public client cannot be trusted (RFC 8252 §8.6)"))
                 }
                 (Some(s), false) if s.len() < MIN_SECRET_LEN => {
-                    return Err(bad(
-                        &at("client_secret"),
-                        format!("must be at least {MIN_SECRET_LEN} characters"),
-                    ))
+                    return Err(bad(&at("client_secret"), format!("must be at least {MIN_SECRET_LEN} characters")))
                 }
                 _ => {}
             }
@@ -236,12 +208,7 @@ impl Config {
     }
 
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.bind.parse().map_err(|_| {
-            bad(
-                "bind",
-                format!("{:?} is not an address like 127.0.0.1:8080", self.bind),
-            )
-        })
+        self.bind.parse().map_err(|_| bad("bind", format!("{:?} is not an address like 127.0.0.1:8080", self.bind)))
     }
 
     pub fn app_website(&self) -> &str {
@@ -249,10 +216,7 @@ impl Config {
     }
 
     pub fn upstream_timeouts(&self) -> (Duration, Duration) {
-        (
-            Duration::from_secs(self.upstream_connect_timeout_secs),
-            Duration::from_secs(self.upstream_timeout_secs),
-        )
+        (Duration::from_secs(self.upstream_connect_timeout_secs), Duration::from_secs(self.upstream_timeout_secs))
     }
 }
 

@@ -27,16 +27,8 @@ pub const CLAIM_ACTOR_URI: &str = "fediverse_actor_uri";
 pub const CLAIM_HANDLE: &str = "fediverse_handle";
 
 /// Claims released with the `profile` scope.
-pub const PROFILE_CLAIMS: &[&str] = &[
-    "name",
-    "preferred_username",
-    "nickname",
-    "profile",
-    "picture",
-    "updated_at",
-    CLAIM_ACTOR_URI,
-    CLAIM_HANDLE,
-];
+pub const PROFILE_CLAIMS: &[&str] =
+    &["name", "preferred_username", "nickname", "profile", "picture", "updated_at", CLAIM_ACTOR_URI, CLAIM_HANDLE];
 
 /// Find or create the subject for `account`, refreshing its profile.
 pub async fn subject_for(
@@ -46,9 +38,7 @@ pub async fn subject_for(
 ) -> Result<SubjectRow, IdentityError> {
     let instance = &account.instance;
     if !crate::fediverse::handle::valid_username(&account.username) || account.id.is_empty() {
-        return Err(IdentityError::Incomplete(
-            "missing or malformed username or id".into(),
-        ));
+        return Err(IdentityError::Incomplete("missing or malformed username or id".into()));
     }
     // `acct` is the bare username for local accounts; a domain in it means
     // the account lives elsewhere.
@@ -57,23 +47,15 @@ pub async fn subject_for(
             return Err(IdentityError::ForeignAccount(account.acct.clone()));
         }
     }
-    let actor_uri = account
-        .uri
-        .as_deref()
-        .ok_or_else(|| IdentityError::Incomplete("no actor URI".into()))?;
-    let actor = url::Url::parse(actor_uri)
-        .map_err(|_| IdentityError::Incomplete("malformed actor URI".into()))?;
+    let actor_uri = account.uri.as_deref().ok_or_else(|| IdentityError::Incomplete("no actor URI".into()))?;
+    let actor = url::Url::parse(actor_uri).map_err(|_| IdentityError::Incomplete("malformed actor URI".into()))?;
     if !instance.owns(&actor) {
         return Err(IdentityError::ForeignAccount(actor_uri.to_string()));
     }
     let domain = instance.authority();
     let handle = format!("{}@{domain}", account.username);
     let mut profile = Map::new();
-    let name = if account.display_name.trim().is_empty() {
-        &account.username
-    } else {
-        &account.display_name
-    };
+    let name = if account.display_name.trim().is_empty() { &account.username } else { &account.display_name };
     profile.insert("name".into(), json!(name));
     profile.insert("preferred_username".into(), json!(handle));
     profile.insert("nickname".into(), json!(account.username));
@@ -96,7 +78,9 @@ pub async fn subject_for(
         created_at: now,
         updated_at: now,
     };
-    Ok(store.upsert_subject(&row).await?)
+    store.upsert_subject(&row).await?.ok_or_else(|| {
+        IdentityError::ForeignAccount(format!("{} now belongs to another account than before", row.actor_uri))
+    })
 }
 
 fn http_url(s: &str) -> Option<String> {

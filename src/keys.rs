@@ -18,10 +18,7 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("keys directory {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("key file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("signing failed")]
@@ -51,9 +48,7 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -79,10 +74,7 @@ struct JwtHeader<'a> {
 impl KeySet {
     /// Load every key in `dir`; generate one if there is none.
     pub fn load_or_generate(dir: &Path) -> Result<KeySet, KeyError> {
-        let io = |source| KeyError::Io {
-            path: dir.to_path_buf(),
-            source,
-        };
+        let io = |source| KeyError::Io { path: dir.to_path_buf(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut keys = load_dir(dir)?;
         if keys.is_empty() {
@@ -94,12 +86,7 @@ impl KeySet {
         // The newest key signs; the others stay published so that tokens they
         // signed still verify.
         keys.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.kid.cmp(&b.kid)));
-        Ok(KeySet {
-            inner: Arc::new(KeySetInner {
-                keys,
-                rng: SystemRandom::new(),
-            }),
-        })
+        Ok(KeySet { inner: Arc::new(KeySetInner { keys, rng: SystemRandom::new() }) })
     }
 
     pub fn active(&self) -> &SigningKey {
@@ -115,20 +102,14 @@ impl KeySet {
     /// A compact JWS (RS256) over `claims`, with the active key's `kid`.
     pub fn sign_jwt<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let key = self.active();
-        let header = serde_json::to_vec(&JwtHeader {
-            alg: "RS256",
-            typ: "JWT",
-            kid: &key.kid,
-        })?;
+        let header = serde_json::to_vec(&JwtHeader { alg: "RS256", typ: "JWT", kid: &key.kid })?;
         let payload = serde_json::to_vec(claims)?;
         let mut jwt = String::with_capacity(1024);
         URL_SAFE_NO_PAD.encode_string(header, &mut jwt);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut jwt);
         let mut sig = vec![0u8; key.pair.public().modulus_len()];
-        key.pair
-            .sign(&RSA_PKCS1_SHA256, &self.inner.rng, jwt.as_bytes(), &mut sig)
-            .map_err(|_| KeyError::Sign)?;
+        key.pair.sign(&RSA_PKCS1_SHA256, &self.inner.rng, jwt.as_bytes(), &mut sig).map_err(|_| KeyError::Sign)?;
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(sig, &mut jwt);
         Ok(jwt)
@@ -137,17 +118,11 @@ impl KeySet {
 
 /// A new RSA-2048 key as PKCS#8 PEM.
 pub fn generate_pem() -> Result<String, KeyError> {
-    let key =
-        rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| KeyError::Invalid {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        })?;
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| KeyError::Invalid { path: PathBuf::new(), message: e.to_string() })?;
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Invalid {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| KeyError::Invalid { path: PathBuf::new(), message: e.to_string() })?;
     Ok(pem.to_string())
 }
 
@@ -155,10 +130,7 @@ pub fn generate_pem() -> Result<String, KeyError> {
 pub fn write_key(dir: &Path, pem: &str) -> Result<PathBuf, KeyError> {
     let (kid, _) = parse_public(pem, Path::new("<new key>"))?;
     let path = dir.join(format!("{kid}.pem"));
-    let io = |source| KeyError::Io {
-        path: path.clone(),
-        source,
-    };
+    let io = |source| KeyError::Io { path: path.clone(), source };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -174,20 +146,14 @@ pub fn write_key(dir: &Path, pem: &str) -> Result<PathBuf, KeyError> {
 }
 
 fn load_dir(dir: &Path) -> Result<Vec<SigningKey>, KeyError> {
-    let io = |source| KeyError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let io = |source| KeyError::Io { path: dir.to_path_buf(), source };
     let mut keys = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("pem") {
             continue;
         }
-        let io = |source| KeyError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = |source| KeyError::Io { path: path.clone(), source };
         let pem = std::fs::read_to_string(&path).map_err(io)?;
         let meta = std::fs::metadata(&path).map_err(io)?;
         #[cfg(unix)]
@@ -200,30 +166,18 @@ fn load_dir(dir: &Path) -> Result<Vec<SigningKey>, KeyError> {
         let (kid, jwk) = parse_public(&pem, &path)?;
         let der = rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
             .and_then(|k| k.to_pkcs8_der())
-            .map_err(|e| KeyError::Invalid {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        let pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| KeyError::Invalid {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        keys.push(SigningKey {
-            kid,
-            jwk,
-            pair,
-            modified: meta.modified().map_err(io)?,
-        });
+            .map_err(|e| KeyError::Invalid { path: path.clone(), message: e.to_string() })?;
+        let pair = RsaKeyPair::from_pkcs8(der.as_bytes())
+            .map_err(|e| KeyError::Invalid { path: path.clone(), message: e.to_string() })?;
+        keys.push(SigningKey { kid, jwk, pair, modified: meta.modified().map_err(io)? });
     }
     Ok(keys)
 }
 
 /// The RFC 7638 thumbprint (`kid`) and public JWK of a PEM private key.
 fn parse_public(pem: &str, path: &Path) -> Result<(String, Jwk), KeyError> {
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Invalid {
-        path: path.to_path_buf(),
-        message: format!("not a PKCS#8 RSA key: {e}"),
-    })?;
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+        .map_err(|e| KeyError::Invalid { path: path.to_path_buf(), message: format!("not a PKCS#8 RSA key: {e}") })?;
     if key.size() < 256 {
         return Err(KeyError::Invalid {
             path: path.to_path_buf(),
@@ -235,14 +189,7 @@ fn parse_public(pem: &str, path: &Path) -> Result<(String, Jwk), KeyError> {
     // RFC 7638: the required members in lexicographic order, no whitespace.
     let thumbprint_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
     let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint_input.as_bytes()));
-    let jwk = Jwk {
-        kty: "RSA",
-        use_: "sig",
-        alg: "RS256",
-        kid: kid.clone(),
-        n,
-        e,
-    };
+    let jwk = Jwk { kty: "RSA", use_: "sig", alg: "RS256", kid: kid.clone(), n, e };
     Ok((kid, jwk))
 }
 

@@ -24,7 +24,7 @@ use bytes::Bytes;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 
-use fediverse::{AppRegistration, AppRegistry, ServerFamily};
+use fediverse::{AppRegistry, ServerFamily};
 use keys::KeySet;
 use oidc::client::ClientRegistry;
 use store::Store;
@@ -63,6 +63,12 @@ impl AppState {
         format!("{}{path}", self.config.issuer)
     }
 
+    /// Delete what has expired. Codes stay as long as the tokens they issued
+    /// could still be revoked by a reuse.
+    pub async fn purge_expired(&self) -> Result<u64, store::StoreError> {
+        self.store.purge_expired(self.clock.now(), self.config.access_token_ttl_secs as i64).await
+    }
+
     /// The path of an endpoint of ours as the router sees it.
     pub fn path(&self, path: &str) -> String {
         format!("{}{path}", issuer_path(&self.config.issuer))
@@ -80,10 +86,7 @@ pub enum StartError {
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
 }
 
 /// The service, assembled and ready to serve.
@@ -99,48 +102,27 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
     let (connect_timeout, timeout) = config.upstream_timeouts();
-    let user_agent = format!(
-        "fedi-oidc/{} (+{})",
-        env!("CARGO_PKG_VERSION"),
-        config.app_website()
-    );
-    let http = fediverse::http::UpstreamHttp::new(
-        &user_agent,
-        connect_timeout,
-        timeout,
-        config.dev_allow_insecure_instances,
-    )?;
+    let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
+    let http =
+        fediverse::http::UpstreamHttp::new(&user_agent, connect_timeout, timeout, config.dev_allow_insecure_instances)?;
     let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
-    let registration = AppRegistration {
-        client_name: config.app_name.clone(),
-        website: config.app_website().to_string(),
-        redirect_uri: format!("{}/callback", config.issuer),
-    };
-    let apps = AppRegistry::new(store.clone(), clock.clone(), registration);
-    let clients = ClientRegistry::new(&config.clients, store.clone());
-    let discovery = Bytes::from(
-        serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default(),
+    let apps = AppRegistry::new(
+        store.clone(),
+        clock.clone(),
+        config.app_name.clone(),
+        config.app_website().to_string(),
+        format!("{}/callback", config.issuer),
     );
+    let clients = ClientRegistry::new(&config.clients, store.clone());
+    let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
     let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
-    let state = AppState(Arc::new(Inner {
-        config,
-        store,
-        keys,
-        clock,
-        clients,
-        apps,
-        family,
-        discovery,
-        jwks,
-    }));
+    let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery, jwks }));
     let router = routes(state.clone());
     Ok(App { state, router })
 }
 
 fn routes(state: AppState) -> Router {
-    let inner = oidc::routes()
-        .merge(web::routes(&state))
-        .with_state(state.clone());
+    let inner = oidc::routes().merge(web::routes(&state)).with_state(state.clone());
     let inner = web::layers(inner, &state);
     let base = issuer_path(&state.config.issuer);
     if base.is_empty() {
@@ -152,9 +134,7 @@ fn routes(state: AppState) -> Router {
 
 /// The path part of the issuer ("" when the issuer is a bare origin).
 fn issuer_path(issuer: &str) -> String {
-    url::Url::parse(issuer)
-        .map(|u| u.path().trim_end_matches('/').to_string())
-        .unwrap_or_default()
+    url::Url::parse(issuer).map(|u| u.path().trim_end_matches('/').to_string()).unwrap_or_default()
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; in-flight requests
@@ -164,25 +144,35 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let purge = tokio::spawn(purge_periodically(app.state.clone()));
+    let served = axum::serve(listener, app.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    purge.abort();
+    served
+}
+
+/// How often expired transactions, sessions, codes and tokens are deleted.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+async fn purge_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        tick.tick().await;
+        match state.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "purged expired rows"),
+            Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
+        }
+    }
 }
 
 /// Bind the configured address.
 pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError> {
     let addr = config.bind_addr()?;
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: addr.to_string(),
-            source,
-        })
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr: addr.to_string(), source })
 }
 
-/// How long any request may take before it is cut off.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long any request may take before it is cut off: more than the three
+/// upstream calls of a callback (10 s each at most) take together.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);

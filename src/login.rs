@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use url::Url;
 
 use crate::clock::{constant_time_eq, hash_secret, random_token};
-use crate::fediverse::registry::RegistryError;
+use crate::fediverse::registry::{callback_key, RegistryError};
 use crate::fediverse::{handle, UpstreamError};
 use crate::identity::{self, IdentityError};
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -27,19 +27,9 @@ use crate::AppState;
 #[derive(Debug)]
 pub enum LoginError {
     /// Our error page.
-    Page {
-        status: StatusCode,
-        message: String,
-        restart: Option<String>,
-    },
+    Page { status: StatusCode, message: String, restart: Option<String> },
     /// Back to the instance picker with a message, the input kept.
-    Picker {
-        txn_id: String,
-        csrf_token: String,
-        client_name: String,
-        input: String,
-        message: String,
-    },
+    Picker { action: String, csrf_token: String, client_name: String, input: String, message: String },
     /// The login ends with an error response to the client.
     ToClient(Url),
     /// The database is unavailable.
@@ -54,11 +44,7 @@ impl From<StoreError> for LoginError {
 }
 
 fn page(status: StatusCode, message: impl Into<String>) -> LoginError {
-    LoginError::Page {
-        status,
-        message: message.into(),
-        restart: None,
-    }
+    LoginError::Page { status, message: message.into(), restart: None }
 }
 
 /// What happens after a step succeeds.
@@ -81,18 +67,10 @@ pub struct Transaction {
 
 /// Step 1: keep the request in a new transaction bound to `browser_id`.
 /// With a usable `login_hint`, go straight to the instance.
-pub async fn begin(
-    app: &AppState,
-    browser_id: &str,
-    request: AuthorizationRequest,
-) -> Result<Next, LoginError> {
+pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationRequest) -> Result<Next, LoginError> {
     if request.prompt.contains(&Prompt::None) {
         // No provider session can satisfy the request without interaction.
-        return Err(to_client(
-            app,
-            &request,
-            OAuthError::new(ErrorCode::LoginRequired, "the person must sign in"),
-        ));
+        return Err(to_client(app, &request, OAuthError::new(ErrorCode::LoginRequired, "the person must sign in")));
     }
     let now = app.clock.now();
     let row = LoginTransactionRow {
@@ -102,6 +80,7 @@ pub async fn begin(
         request: serde_json::to_string(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         instance: None,
         upstream_state: None,
+        upstream_verifier: None,
         subject: None,
         auth_time: None,
         created_at: now,
@@ -119,26 +98,15 @@ pub async fn begin(
 }
 
 /// Load transaction `id`, if it is alive and was started by this browser.
-pub async fn transaction(
-    app: &AppState,
-    browser_id: Option<&str>,
-    id: &str,
-) -> Result<Transaction, LoginError> {
+pub async fn transaction(app: &AppState, browser_id: Option<&str>, id: &str) -> Result<Transaction, LoginError> {
     if id.len() > 64 {
         return Err(expired());
     }
-    let row = app
-        .store
-        .transaction(id, app.clock.now())
-        .await?
-        .ok_or_else(expired)?;
+    let row = app.store.transaction(id, app.clock.now()).await?.ok_or_else(expired)?;
     bound_to_browser(row, browser_id)
 }
 
-fn bound_to_browser(
-    row: LoginTransactionRow,
-    browser_id: Option<&str>,
-) -> Result<Transaction, LoginError> {
+fn bound_to_browser(row: LoginTransactionRow, browser_id: Option<&str>) -> Result<Transaction, LoginError> {
     if !browser_id.is_some_and(|b| constant_time_eq(b, &row.browser_id)) {
         return Err(page(
             StatusCode::BAD_REQUEST,
@@ -146,8 +114,7 @@ fn bound_to_browser(
              Go back to the application and start again.",
         ));
     }
-    let request =
-        serde_json::from_str(&row.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let request = serde_json::from_str(&row.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Transaction { row, request })
 }
 
@@ -160,43 +127,37 @@ fn expired() -> LoginError {
 
 /// Step 2: resolve `input`, make sure we have an app on that instance, and
 /// return the instance's authorization URL.
-pub async fn choose_instance(
-    app: &AppState,
-    txn: &Transaction,
-    input: &str,
-) -> Result<Url, LoginError> {
-    let client_name = app
-        .clients
-        .get(&txn.request.client_id)
-        .await?
-        .ok_or_else(client_gone)?
-        .name;
+pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> Result<Url, LoginError> {
+    let client_name = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?.name;
     let picker = |message: String| LoginError::Picker {
-        txn_id: txn.row.id.clone(),
+        action: app.path(&format!("/login/{}", txn.row.id)),
         csrf_token: txn.row.csrf_token.clone(),
         client_name: client_name.clone(),
         input: input.chars().take(512).collect(),
         message,
     };
-    let target = handle::parse(input, app.config.dev_allow_insecure_instances)
-        .map_err(|e| picker(e.to_string()))?;
+    let target = handle::parse(input, app.config.dev_allow_insecure_instances).map_err(|e| picker(e.to_string()))?;
     let instance = target.instance;
-    let upstream = app
-        .apps
-        .get_or_register(app.family.as_ref(), &instance)
-        .await
-        .map_err(|e| match e {
-            RegistryError::Store(e) => LoginError::from(e),
-            RegistryError::Upstream(e) => {
-                tracing::info!(instance = %instance, error = %e, "could not use the instance");
-                picker(describe_upstream(&instance.to_string(), &e))
-            }
-        })?;
+    let upstream = app.apps.get_or_register(app.family.as_ref(), &instance).await.map_err(|e| match e {
+        RegistryError::Store(e) => LoginError::from(e),
+        RegistryError::Upstream(e) => {
+            tracing::info!(instance = %instance, error = %e, "could not use the instance");
+            picker(describe_upstream(&instance.to_string(), &e))
+        }
+    })?;
     let state = random_token(16);
-    app.store
-        .set_transaction_upstream(&txn.row.id, &instance.origin(), &state)
-        .await?;
-    Ok(app.family.authorization_url(&upstream, &state))
+    let verifier = random_token(32);
+    let challenge = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    app.store.set_transaction_upstream(&txn.row.id, &instance.origin(), &state, &verifier).await?;
+    // prompt=login and max_age ask for an interaction now: make sure the
+    // instance shows its approval screen (it cannot be made to ask for the
+    // password again; see README, "auth_time").
+    let force_login = txn.request.prompt.contains(&Prompt::Login) || txn.request.max_age.is_some();
+    Ok(app.family.authorization_url(&upstream, &state, &challenge, force_login))
 }
 
 /// What to tell a person whose instance could not be used.
@@ -223,10 +184,14 @@ fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
     }
 }
 
-/// What the instance sent back to `/callback`.
+/// What the instance sent back to `/callback/{key}`.
 #[derive(Debug, Default)]
 pub struct CallbackParams {
+    /// The instance key from the callback path.
+    pub key: String,
     pub state: Option<String>,
+    /// RFC 9207 `iss`, if the instance sends one.
+    pub iss: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
 }
@@ -237,22 +202,33 @@ pub async fn finish_upstream(
     browser_id: Option<&str>,
     params: CallbackParams,
 ) -> Result<Next, LoginError> {
-    let state = params
-        .state
-        .filter(|s| s.len() <= 64)
-        .ok_or_else(|| page(StatusCode::BAD_REQUEST, "The server sent you back without the information we need. Start again from the application."))?;
-    let row = app
-        .store
-        .transaction_by_upstream_state(&state, app.clock.now())
-        .await?
-        .ok_or_else(expired)?;
+    let state = params.state.filter(|s| s.len() <= 64).ok_or_else(|| {
+        page(
+            StatusCode::BAD_REQUEST,
+            "The server sent you back without the information we need. Start again from the application.",
+        )
+    })?;
+    let row = app.store.transaction_by_upstream_state(&state, app.clock.now()).await?.ok_or_else(expired)?;
     let txn = bound_to_browser(row, browser_id)?;
     let restart = Some(app.path(&format!("/login/{}", txn.row.id)));
-    let back = |message: String| LoginError::Page {
-        status: StatusCode::BAD_GATEWAY,
-        message,
-        restart: restart.clone(),
-    };
+    let back =
+        |message: String| LoginError::Page { status: StatusCode::BAD_GATEWAY, message, restart: restart.clone() };
+    let instance_origin = txn.row.instance.clone().unwrap_or_default();
+    let instance = handle::parse(&instance_origin, app.config.dev_allow_insecure_instances)
+        .map_err(|_| LoginError::from(StoreError::Corrupt("transaction has no instance".into())))?
+        .instance;
+    // Mix-up defence (RFC 9700 §4.4.2): the answer must come back on the
+    // callback of the instance this login went to, and name that instance if
+    // it names an issuer at all. Nothing is sent anywhere before this check.
+    let from_elsewhere = !constant_time_eq(&params.key, &callback_key(&instance))
+        || params.iss.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != instance.origin());
+    if from_elsewhere {
+        tracing::warn!(instance = %instance, "callback arrived for another instance; refused");
+        return Err(page(
+            StatusCode::BAD_REQUEST,
+            "This answer came from a different server than the one you chose. Start again from the application.",
+        ));
+    }
 
     if let Some(error) = params.error {
         if error == "access_denied" {
@@ -263,22 +239,14 @@ pub async fn finish_upstream(
                 OAuthError::new(ErrorCode::AccessDenied, "the person declined to sign in"),
             ));
         }
-        let error: String = error
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(64)
-            .collect();
+        let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
         return Err(back(format!(
             "Your server reported an error ({error}). You can try again or choose another server."
         )));
     }
-    let code = params.code.ok_or_else(|| {
-        back("Your server sent you back without a sign-in code. Try again.".into())
-    })?;
-    let instance_origin = txn.row.instance.clone().unwrap_or_default();
-    let instance_target = handle::parse(&instance_origin, app.config.dev_allow_insecure_instances)
-        .map_err(|_| LoginError::from(StoreError::Corrupt("transaction has no instance".into())))?;
-    let instance = instance_target.instance;
+    let code =
+        params.code.ok_or_else(|| back("Your server sent you back without a sign-in code. Try again.".into()))?;
+    let verifier = txn.row.upstream_verifier.clone().ok_or_else(expired)?;
     let upstream = app
         .apps
         .stored(&instance)
@@ -289,73 +257,48 @@ pub async fn finish_upstream(
         tracing::info!(instance = %name, error = %e, "upstream sign-in failed");
         back(describe_upstream(&name, &e))
     };
-    let token = app
-        .family
-        .exchange_code(&upstream, &code)
-        .await
-        .map_err(fail)?;
+    let token = app.family.exchange_code(&upstream, &code, &verifier).await.map_err(fail)?;
     let account = app.family.account(&upstream, &token).await;
     // We keep no tokens of the instance, whatever happened.
     if let Err(e) = app.family.revoke(&upstream, &token).await {
         tracing::warn!(instance = %name, error = %e, "could not revoke the instance's token");
     }
     let account = account.map_err(fail)?;
-    let subject = identity::subject_for(&app.store, app.clock.as_ref(), &account)
-        .await
-        .map_err(|e| match e {
-            IdentityError::Store(e) => LoginError::from(e),
-            e => {
-                tracing::warn!(instance = %name, error = %e, "refused the account");
-                back(format!(
-                    "{name} did not identify your account properly, so we cannot vouch for it."
-                ))
-            }
-        })?;
+    let subject = identity::subject_for(&app.store, app.clock.as_ref(), &account).await.map_err(|e| match e {
+        IdentityError::Store(e) => LoginError::from(e),
+        e => {
+            tracing::warn!(instance = %name, error = %e, "refused the account");
+            back(format!("{name} did not identify your account properly, so we cannot vouch for it."))
+        }
+    })?;
     let now = app.clock.now();
-    if !app
-        .store
-        .set_transaction_authenticated(&txn.row.id, &state, &subject.sub, now)
-        .await?
-    {
+    if !app.store.set_transaction_authenticated(&txn.row.id, &state, &subject.sub, now).await? {
         return Err(expired());
     }
-    let client = app
-        .clients
-        .get(&txn.request.client_id)
-        .await?
-        .ok_or_else(client_gone)?;
+    let client = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?;
     let consented = match app.store.consent(&subject.sub, &client.client_id).await? {
         Some(granted) => {
             let granted: Vec<&str> = granted.split(' ').collect();
-            txn.request
-                .scope
-                .iter()
-                .all(|s| granted.contains(&s.as_str()))
+            txn.request.scope.iter().all(|s| granted.contains(&s.as_str()))
         }
         None => false,
     };
-    let must_ask = txn.request.prompt.contains(&Prompt::Consent) || !(client.trusted || consented);
+    // Public clients cannot prove who they are, so their requests are never
+    // approved without the person (RFC 8252 §8.6).
+    let must_ask =
+        txn.request.prompt.contains(&Prompt::Consent) || client.is_public() || !(client.trusted || consented);
     if must_ask {
         return Ok(Next::Consent(txn.row.id));
     }
-    authorization_response(app, &txn, &subject.sub, now)
-        .await
-        .map(Next::Redirect)
+    authorization_response(app, &txn, &subject.sub, now).await.map(Next::Redirect)
 }
 
 fn client_gone() -> LoginError {
-    page(
-        StatusCode::BAD_REQUEST,
-        "The application you were signing in to is no longer registered.",
-    )
+    page(StatusCode::BAD_REQUEST, "The application you were signing in to is no longer registered.")
 }
 
 /// Step 4: the person answered the consent page.
-pub async fn decide_consent(
-    app: &AppState,
-    txn: &Transaction,
-    allow: bool,
-) -> Result<Url, LoginError> {
+pub async fn decide_consent(app: &AppState, txn: &Transaction, allow: bool) -> Result<Url, LoginError> {
     let (Some(subject), Some(auth_time)) = (&txn.row.subject, txn.row.auth_time) else {
         return Err(expired());
     };
@@ -367,14 +310,7 @@ pub async fn decide_consent(
             OAuthError::new(ErrorCode::AccessDenied, "the person did not allow access"),
         ));
     }
-    app.store
-        .save_consent(
-            subject,
-            &txn.request.client_id,
-            &txn.request.scope_string(),
-            app.clock.now(),
-        )
-        .await?;
+    app.store.save_consent(subject, &txn.request.client_id, &txn.request.scope_string(), app.clock.now()).await?;
     authorization_response(app, txn, subject, auth_time).await
 }
 
@@ -386,31 +322,33 @@ async fn authorization_response(
     subject: &str,
     auth_time: i64,
 ) -> Result<Url, LoginError> {
-    // Whoever deletes the transaction issues the code; a replayed form or
-    // callback finds nothing to delete.
-    if !app.store.delete_transaction(&txn.row.id).await? {
-        return Err(expired());
-    }
     let request = &txn.request;
     let code = random_token(32);
     let now = app.clock.now();
-    app.store
-        .insert_code(&AuthorizationCodeRow {
-            code_hash: hash_secret(&code),
-            client_id: request.client_id.clone(),
-            redirect_uri: request.redirect_uri.clone(),
-            subject: subject.to_string(),
-            scope: request.scope_string(),
-            nonce: request.nonce.clone(),
-            code_challenge: request.code_challenge.clone(),
-            auth_time,
-            created_at: now,
-            expires_at: now + app.config.code_ttl_secs as i64,
-        })
+    // Whoever deletes the transaction issues the code, in the same database
+    // transaction; a replayed form or callback finds nothing to delete.
+    let issued = app
+        .store
+        .issue_code(
+            &txn.row.id,
+            &AuthorizationCodeRow {
+                code_hash: hash_secret(&code),
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                subject: subject.to_string(),
+                scope: request.scope_string(),
+                nonce: request.nonce.clone(),
+                code_challenge: request.code_challenge.clone(),
+                auth_time,
+                created_at: now,
+                expires_at: now + app.config.code_ttl_secs as i64,
+            },
+        )
         .await?;
-    let mut url = request
-        .redirect_url()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if !issued {
+        return Err(expired());
+    }
+    let mut url = request.redirect_url().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("code", &code);
@@ -425,12 +363,7 @@ async fn authorization_response(
 /// An error response to the client at its registered redirect URI.
 pub fn to_client(app: &AppState, request: &AuthorizationRequest, error: OAuthError) -> LoginError {
     match request.redirect_url() {
-        Ok(uri) => {
-            LoginError::ToClient(error.redirect_url(&uri, request.state.as_deref(), app.issuer()))
-        }
-        Err(_) => page(
-            StatusCode::BAD_REQUEST,
-            "The application's address is invalid.",
-        ),
+        Ok(uri) => LoginError::ToClient(error.redirect_url(&uri, request.state.as_deref(), app.issuer())),
+        Err(_) => page(StatusCode::BAD_REQUEST, "The application's address is invalid."),
     }
 }

@@ -11,11 +11,7 @@ use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_
 use fedi_oidc::store::{ClientRow, Store};
 
 #[derive(Parser)]
-#[command(
-    name = "fedi-oidc",
-    version,
-    about = "OpenID Connect provider for Fediverse accounts"
-)]
+#[command(name = "fedi-oidc", version, about = "OpenID Connect provider for Fediverse accounts")]
 struct Cli {
     /// TOML configuration file (settings can also come from FEDI_OIDC_* variables).
     #[arg(long, short, env = "FEDI_OIDC_CONFIG", global = true)]
@@ -68,8 +64,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FEDI_OIDC_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("FEDI_OIDC_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -94,9 +89,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            Store::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
             println!("migrations applied");
             Ok(())
         }
@@ -106,17 +99,13 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn serve(config: Config) -> Result<(), String> {
     let listener = fedi_oidc::bind(&config).await.map_err(|e| e.to_string())?;
-    let app = fedi_oidc::build(config, Arc::new(SystemClock))
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = fedi_oidc::build(config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
     tracing::info!(
         issuer = %app.state.issuer(),
         addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         "fedi-oidc is listening"
     );
-    fedi_oidc::serve(app, listener, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    fedi_oidc::serve(app, listener, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 async fn shutdown_signal() {
@@ -139,25 +128,17 @@ async fn shutdown_signal() {
 }
 
 async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     match cmd {
-        ClientCommand::Add {
-            name,
-            redirect_uris,
-            public,
-            trusted,
-            no_id_token_claims,
-            client_id,
-        } => {
+        ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id } => {
             // Generated ids are alphanumeric, so they never look like a CLI flag.
             let client_id = client_id.unwrap_or_else(fedi_oidc::clock::random_id);
             validate_client_id(&client_id).map_err(|m| format!("--client-id: {m}"))?;
             if config.clients.iter().any(|c| c.client_id == client_id) {
-                return Err(format!(
-                    "--client-id: {client_id} is already defined in the configuration file"
-                ));
+                return Err(format!("--client-id: {client_id} is already defined in the configuration file"));
+            }
+            if public && trusted {
+                return Err("--trusted: a public client cannot be trusted (RFC 8252 §8.6)".into());
             }
             if name.trim().is_empty() {
                 return Err("--name: must not be empty".into());
@@ -194,31 +175,17 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
         }
         ClientCommand::List => {
             for c in &config.clients {
-                println!(
-                    "{}\t{}\t{}\t(configuration file)",
-                    c.client_id,
-                    c.name,
-                    c.redirect_uris.join(" ")
-                );
+                println!("{}\t{}\t{}\t(configuration file)", c.client_id, c.name, c.redirect_uris.join(" "));
             }
             for c in store.list_clients().await.map_err(|e| e.to_string())? {
                 let kind = if c.public { "public" } else { "confidential" };
                 let trusted = if c.trusted { ", trusted" } else { "" };
-                println!(
-                    "{}\t{}\t{}\t({kind}{trusted})",
-                    c.client_id,
-                    c.name,
-                    c.redirect_uris.join(" ")
-                );
+                println!("{}\t{}\t{}\t({kind}{trusted})", c.client_id, c.name, c.redirect_uris.join(" "));
             }
             Ok(())
         }
         ClientCommand::Remove { client_id } => {
-            if store
-                .remove_client(&client_id)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            if store.remove_client(&client_id).await.map_err(|e| e.to_string())? {
                 println!("removed {client_id}");
                 Ok(())
             } else {

@@ -67,28 +67,15 @@ async fn unregistered_redirect_uri_never_redirects(db: Db) {
         None,
     ] {
         let params = with(good_params(), "redirect_uri", uri);
-        let r = app
-            .http
-            .get(authorize_url(&app, &params))
-            .send()
-            .await
-            .unwrap();
+        let r = app.http.get(authorize_url(&app, &params)).send().await.unwrap();
         assert_eq!(r.status(), 400, "{uri:?}");
-        assert!(
-            r.headers().get("location").is_none(),
-            "no redirect for {uri:?}"
-        );
+        assert!(r.headers().get("location").is_none(), "no redirect for {uri:?}");
         assert!(r.text().await.unwrap().contains("<html"), "our own page");
     }
     // Duplicated redirect_uri: also our page.
     let mut params = good_params();
     params.push(("redirect_uri", RP_REDIRECT));
-    let r = app
-        .http
-        .get(authorize_url(&app, &params))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(authorize_url(&app, &params)).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
     assert_eq!(app.state.store.count_transactions().await.unwrap(), 0);
@@ -98,29 +85,14 @@ async fn unknown_or_missing_client_gets_our_page(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
     };
-    for client in [
-        Some("nobody"),
-        None,
-        Some("../../etc/passwd"),
-        Some(&*"x".repeat(5000).leak()),
-    ] {
+    for client in [Some("nobody"), None, Some("../../etc/passwd"), Some(&*"x".repeat(5000).leak())] {
         let params = with(good_params(), "client_id", client);
-        let r = app
-            .http
-            .get(authorize_url(&app, &params))
-            .send()
-            .await
-            .unwrap();
+        let r = app.http.get(authorize_url(&app, &params)).send().await.unwrap();
         assert_eq!(r.status(), 400, "{client:?}");
         assert!(r.headers().get("location").is_none());
     }
     // Garbage encoding.
-    let r = app
-        .http
-        .get(format!("{}?client_id=%ZZ&&&=", app.url("/authorize")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(format!("{}?client_id=%ZZ&&&=", app.url("/authorize"))).send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
 
@@ -129,51 +101,18 @@ async fn request_errors_go_back_to_the_client(db: Db) {
         return;
     };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (
-            with(good_params(), "response_type", Some("token")),
-            "unsupported_response_type",
-        ),
-        (
-            with(good_params(), "response_type", None),
-            "invalid_request",
-        ),
-        (
-            with(good_params(), "scope", Some("profile")),
-            "invalid_scope",
-        ),
+        (with(good_params(), "response_type", Some("token")), "unsupported_response_type"),
+        (with(good_params(), "response_type", None), "invalid_request"),
+        (with(good_params(), "scope", Some("profile")), "invalid_scope"),
         (with(good_params(), "scope", None), "invalid_scope"),
-        (
-            with(good_params(), "code_challenge_method", Some("plain")),
-            "invalid_request",
-        ),
-        (
-            with(good_params(), "code_challenge_method", None),
-            "invalid_request",
-        ),
-        (
-            with(good_params(), "code_challenge", Some("short")),
-            "invalid_request",
-        ),
-        (
-            with(good_params(), "request", Some("eyJhbGciOiJub25lIn0.e30.")),
-            "request_not_supported",
-        ),
-        (
-            with(good_params(), "request_uri", Some("https://rp.example/r")),
-            "request_uri_not_supported",
-        ),
-        (
-            with(good_params(), "prompt", Some("none login")),
-            "invalid_request",
-        ),
-        (
-            with(good_params(), "max_age", Some("-1")),
-            "invalid_request",
-        ),
-        (
-            with(good_params(), "response_mode", Some("fragment")),
-            "invalid_request",
-        ),
+        (with(good_params(), "code_challenge_method", Some("plain")), "invalid_request"),
+        (with(good_params(), "code_challenge_method", None), "invalid_request"),
+        (with(good_params(), "code_challenge", Some("short")), "invalid_request"),
+        (with(good_params(), "request", Some("eyJhbGciOiJub25lIn0.e30.")), "request_not_supported"),
+        (with(good_params(), "request_uri", Some("https://rp.example/r")), "request_uri_not_supported"),
+        (with(good_params(), "prompt", Some("none login")), "invalid_request"),
+        (with(good_params(), "max_age", Some("-1")), "invalid_request"),
+        (with(good_params(), "response_mode", Some("fragment")), "invalid_request"),
         (
             {
                 let mut p = good_params();
@@ -184,33 +123,17 @@ async fn request_errors_go_back_to_the_client(db: Db) {
         ),
     ];
     for (params, expected) in cases {
-        let r = app
-            .http
-            .get(authorize_url(&app, &params))
-            .send()
-            .await
-            .unwrap();
+        let r = app.http.get(authorize_url(&app, &params)).send().await.unwrap();
         assert_eq!(r.status(), 303, "{params:?}");
         let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-        assert!(
-            location.as_str().starts_with(RP_REDIRECT),
-            "only to the registered URI"
-        );
+        assert!(location.as_str().starts_with(RP_REDIRECT), "only to the registered URI");
         let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
-        assert_eq!(
-            q.get("error").map(String::as_str),
-            Some(expected),
-            "{params:?}"
-        );
+        assert_eq!(q.get("error").map(String::as_str), Some(expected), "{params:?}");
         assert!(q.contains_key("error_description"));
         assert_eq!(q.get("state").map(String::as_str), Some("st"));
         assert_eq!(q.get("iss"), Some(&app.issuer));
     }
-    assert_eq!(
-        app.state.store.count_transactions().await.unwrap(),
-        0,
-        "no transaction for a refused request"
-    );
+    assert_eq!(app.state.store.count_transactions().await.unwrap(), 0, "no transaction for a refused request");
 }
 
 async fn public_client_must_use_pkce(db: Db) {
@@ -218,33 +141,17 @@ async fn public_client_must_use_pkce(db: Db) {
         return;
     };
     let params = with(
-        with(
-            with(good_params(), "client_id", Some(PUBLIC)),
-            "code_challenge",
-            None,
-        ),
+        with(with(good_params(), "client_id", Some(PUBLIC)), "code_challenge", None),
         "code_challenge_method",
         None,
     );
-    let r = app
-        .http
-        .get(authorize_url(&app, &params))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(authorize_url(&app, &params)).send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap();
     assert!(location.contains("error=invalid_request"), "{location}");
     // With PKCE it proceeds to the picker.
     let params = with(good_params(), "client_id", Some(PUBLIC));
-    let r = browser()
-        .get(authorize_url(&app, &params))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .contains("/login/"));
+    let r = browser().get(authorize_url(&app, &params)).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
 }
 
 async fn prompt_none_is_login_required(db: Db) {
@@ -252,17 +159,9 @@ async fn prompt_none_is_login_required(db: Db) {
         return;
     };
     let params = with(good_params(), "prompt", Some("none"));
-    let r = app
-        .http
-        .get(authorize_url(&app, &params))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(authorize_url(&app, &params)).send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap();
-    assert!(
-        location.starts_with(RP_REDIRECT) && location.contains("error=login_required"),
-        "{location}"
-    );
+    assert!(location.starts_with(RP_REDIRECT) && location.contains("error=login_required"), "{location}");
 }
 
 async fn token_endpoint_rejects_malformed_requests(db: Db) {
@@ -311,10 +210,7 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
         .http
         .post(app.url("/token"))
         .basic_auth(basic.0, Some(basic.1))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", RP_REDIRECT),
-        ])
+        .form(&[("grant_type", "authorization_code"), ("redirect_uri", RP_REDIRECT)])
         .send()
         .await
         .unwrap();
@@ -323,11 +219,7 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
         .http
         .post(app.url("/token"))
         .basic_auth(basic.0, Some(basic.1))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "nope"),
-            ("redirect_uri", RP_REDIRECT),
-        ])
+        .form(&[("grant_type", "authorization_code"), ("code", "nope"), ("redirect_uri", RP_REDIRECT)])
         .send()
         .await
         .unwrap();
@@ -347,10 +239,7 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
         .http
         .post(app.url("/token"))
         .basic_auth(basic.0, Some(basic.1))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_secret", CONFIDENTIAL_SECRET),
-        ])
+        .form(&[("grant_type", "authorization_code"), ("client_secret", CONFIDENTIAL_SECRET)])
         .send()
         .await
         .unwrap();
@@ -376,24 +265,14 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
     let r = app
         .http
         .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", CONFIDENTIAL),
-            ("code", "x"),
-        ])
+        .form(&[("grant_type", "authorization_code"), ("client_id", CONFIDENTIAL), ("code", "x")])
         .send()
         .await
         .unwrap();
     assert_eq!(json_error(r).await, (401, "invalid_client".into()));
     // Oversized body.
     let big = "a".repeat(200_000);
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .form(&[("grant_type", big.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.post(app.url("/token")).form(&[("grant_type", big.as_str())]).send().await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
 }
 
@@ -403,49 +282,18 @@ async fn userinfo_rejects_bad_tokens(db: Db) {
     };
     let r = app.http.get(app.url("/userinfo")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Bearer"));
-    let r = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth("not-a-token")
-        .send()
-        .await
-        .unwrap();
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let r = app.http.get(app.url("/userinfo")).bearer_auth("not-a-token").send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let challenge = r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        challenge.contains(r#"error="invalid_token""#),
-        "{challenge}"
-    );
-    let r = app
-        .http
-        .post(app.url("/userinfo"))
-        .bearer_auth("x".repeat(10_000))
-        .send()
-        .await
-        .unwrap();
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_string();
+    assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    let r = app.http.post(app.url("/userinfo")).bearer_auth("x".repeat(10_000)).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = app
-        .http
-        .get(format!("{}?access_token=abc", app.url("/userinfo")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.http.get(format!("{}?access_token=abc", app.url("/userinfo"))).send().await.unwrap();
     assert_eq!(r.status(), 400, "tokens in the query string are refused");
-    let r = app
-        .http
-        .get(app.url("/userinfo"))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let r = app.http.get(app.url("/userinfo")).header("authorization", "Basic abc").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], r#"Bearer realm="fedi-oidc""#, "no error code for another scheme");
     let r = app.http.delete(app.url("/userinfo")).send().await.unwrap();
     assert!(r.status().is_client_error());
 }
@@ -456,20 +304,9 @@ async fn callback_rejects_missing_and_foreign_state(db: Db) {
     };
     let fake = FakeMastodon::start().await;
     // No state, unknown state, garbage.
-    for query in [
-        "",
-        "?code=abc",
-        "?code=abc&state=unknown",
-        "?state=%ZZ",
-        "?state=a&state=b",
-        "?error=access_denied",
-    ] {
-        let r = app
-            .http
-            .get(format!("{}{query}", app.url("/callback")))
-            .send()
-            .await
-            .unwrap();
+    for query in ["", "?code=abc", "?code=abc&state=unknown", "?state=%ZZ", "?state=a&state=b", "?error=access_denied"]
+    {
+        let r = app.http.get(format!("{}{query}", app.url("/callback/somekey"))).send().await.unwrap();
         assert_eq!(r.status(), 400, "{query}");
         assert!(r.headers().get("location").is_none(), "{query}");
     }
@@ -477,27 +314,13 @@ async fn callback_rejects_missing_and_foreign_state(db: Db) {
     // the attacker starts a login and sends the victim the callback URL.
     let attacker = browser();
     let params = good_params();
-    let r = attacker
-        .get(authorize_url(&app, &params))
-        .send()
-        .await
-        .unwrap();
+    let r = attacker.get(authorize_url(&app, &params)).send().await.unwrap();
     let picker = app.url(r.headers()["location"].to_str().unwrap());
-    let body = attacker
-        .get(&picker)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = attacker.get(&picker).send().await.unwrap().text().await.unwrap();
     let csrf = hidden(&body, "csrf_token").unwrap();
     let r = attacker
         .post(&picker)
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("account", fake.host().as_str()),
-        ])
+        .form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())])
         .send()
         .await
         .unwrap();
@@ -507,11 +330,7 @@ async fn callback_rejects_missing_and_foreign_state(db: Db) {
     assert!(callback.starts_with(&app.url("/callback")));
     let victim = browser();
     let r = victim.get(&callback).send().await.unwrap();
-    assert_eq!(
-        r.status(),
-        400,
-        "a callback from another browser is refused"
-    );
+    assert_eq!(r.status(), 400, "a callback from another browser is refused");
     assert!(r.headers().get("location").is_none());
     // The attacker's own browser can still finish: nothing was spent.
     let r = attacker.get(&callback).send().await.unwrap();
@@ -524,24 +343,12 @@ async fn callback_rejects_missing_and_foreign_state(db: Db) {
 /// Start a login in a fresh browser and submit `account` on the picker.
 async fn submit_picker(app: &TestApp, account: &str) -> (u16, String) {
     let b = browser();
-    let r = b
-        .get(authorize_url(app, &good_params()))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get(authorize_url(app, &good_params())).send().await.unwrap();
     let picker = app.url(r.headers()["location"].to_str().unwrap());
     let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
     let csrf = hidden(&body, "csrf_token").unwrap();
-    let r = b
-        .post(&picker)
-        .form(&[("csrf_token", csrf.as_str()), ("account", account)])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.headers().get("location").is_none(),
-        "no redirect for {account}"
-    );
+    let r = b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", account)]).send().await.unwrap();
+    assert!(r.headers().get("location").is_none(), "no redirect for {account}");
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -557,14 +364,8 @@ async fn unreachable_instance_shows_the_picker_again(db: Db) {
     let (status, body) = submit_picker(&app, &input).await;
     assert_eq!(status, 400);
     assert!(body.contains("could not reach"), "{body}");
-    assert!(
-        body.contains(&format!("value=\"{input}\"")),
-        "the input is kept"
-    );
-    assert!(
-        body.contains("name=\"account\""),
-        "the picker is shown again"
-    );
+    assert!(body.contains(&format!("value=\"{input}\"")), "the input is kept");
+    assert!(body.contains("name=\"account\""), "the picker is shown again");
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 0);
 }
 
@@ -577,10 +378,7 @@ async fn garbage_html_and_slow_instances_show_the_picker_again(db: Db) {
         (fake_mastodon::Behaviour::Html, "does not look like"),
         (fake_mastodon::Behaviour::Garbage, "does not look like"),
         (fake_mastodon::Behaviour::NotFound, "does not look like"),
-        (
-            fake_mastodon::Behaviour::Slow(std::time::Duration::from_secs(5)),
-            "did not answer in time",
-        ),
+        (fake_mastodon::Behaviour::Slow(std::time::Duration::from_secs(5)), "did not answer in time"),
     ] {
         let label = format!("{behaviour:?}");
         fake.set_behaviour(behaviour);
@@ -589,23 +387,14 @@ async fn garbage_html_and_slow_instances_show_the_picker_again(db: Db) {
         assert!(body.contains(expect), "{label}: {body}");
         assert!(body.contains("name=\"account\""));
     }
-    assert_eq!(
-        app.state.store.count_upstream_apps().await.unwrap(),
-        0,
-        "nothing half-written"
-    );
+    assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 0, "nothing half-written");
 }
 
 async fn invalid_picker_input_keeps_the_input(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
     };
-    for input in [
-        "not a handle",
-        "@@@",
-        "javascript:alert(1)",
-        "<script>alert(1)</script>@x.y",
-    ] {
+    for input in ["not a handle", "@@@", "javascript:alert(1)", "<script>alert(1)</script>@x.y"] {
         let (status, body) = submit_picker(&app, input).await;
         assert_eq!(status, 400, "{input}");
         assert!(body.contains("name=\"account\""));
@@ -618,10 +407,7 @@ async fn invalid_picker_input_keeps_the_input(db: Db) {
             .replace('"', "&quot;")
             .replace('\'', "&#x27;")
             .replace('/', "&#x2f;");
-        assert!(
-            body.contains(&format!("value=\"{escaped}\"")),
-            "input kept: {input}"
-        );
+        assert!(body.contains(&format!("value=\"{escaped}\"")), "input kept: {input}");
     }
 }
 
@@ -630,16 +416,9 @@ async fn forms_require_the_csrf_token(db: Db) {
         return;
     };
     let b = browser();
-    let r = b
-        .get(authorize_url(&app, &good_params()))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get(authorize_url(&app, &good_params())).send().await.unwrap();
     let picker = app.url(r.headers()["location"].to_str().unwrap());
-    for form in [
-        vec![("account", "example.social")],
-        vec![("csrf_token", "forged"), ("account", "example.social")],
-    ] {
+    for form in [vec![("account", "example.social")], vec![("csrf_token", "forged"), ("account", "example.social")]] {
         let r = b.post(&picker).form(&form).send().await.unwrap();
         assert_eq!(r.status(), 403);
     }
@@ -647,18 +426,9 @@ async fn forms_require_the_csrf_token(db: Db) {
     let r = browser().get(&picker).send().await.unwrap();
     assert_eq!(r.status(), 400);
     // An unknown or absurd transaction id.
-    let r = b
-        .get(app.url(&format!("/login/{}", "x".repeat(300))))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get(app.url(&format!("/login/{}", "x".repeat(300)))).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let r = b
-        .post(app.url("/consent/nope"))
-        .form(&[("decision", "allow")])
-        .send()
-        .await
-        .unwrap();
+    let r = b.post(app.url("/consent/nope")).form(&[("decision", "allow")]).send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
 
@@ -672,14 +442,7 @@ async fn instance_cannot_vouch_for_a_foreign_account(db: Db) {
     fake.set_account(account);
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &[], &[]);
-    let (status, body) = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::Allow,
-    )
-    .await
-    .page();
+    let (status, body) = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.page();
     assert_eq!(status, 502);
     assert!(body.contains("did not identify your account"), "{body}");
 
@@ -687,14 +450,7 @@ async fn instance_cannot_vouch_for_a_foreign_account(db: Db) {
     account.acct = Some("Gargron@mastodon.social".into());
     fake.set_account(account);
     let started = app.start(&rp, &[], &[]);
-    let (status, _) = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::Allow,
-    )
-    .await
-    .page();
+    let (status, _) = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.page();
     assert_eq!(status, 502);
 }
 
@@ -702,15 +458,8 @@ async fn discovery_and_jwks_are_consistent(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
     };
-    let doc: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value =
+        app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["issuer"], app.issuer);
     for field in [
         "authorization_endpoint",
@@ -728,19 +477,9 @@ async fn discovery_and_jwks_are_consistent(db: Db) {
     ] {
         assert!(!doc[field].is_null(), "{field}");
     }
-    assert_eq!(
-        doc["code_challenge_methods_supported"],
-        serde_json::json!(["S256"])
-    );
-    let jwks: serde_json::Value = app
-        .http
-        .get(doc["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    let jwks: serde_json::Value =
+        app.http.get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
     let key = &jwks["keys"][0];
     for field in ["kid", "kty", "use", "alg", "n", "e"] {
         assert!(key[field].is_string(), "{field}");

@@ -21,6 +21,7 @@ dual_db_tests!(
     trusted_client_skips_consent_and_keeps_claims_out_of_id_token,
     login_hint_skips_the_picker,
     profile_change_keeps_sub_and_updates_claims,
+    prompt_login_and_max_age_force_a_fresh_login_at_the_instance,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -31,37 +32,17 @@ async fn finish(
     outcome: Outcome,
 ) -> (CoreIdTokenClaims, openidconnect::core::CoreTokenResponse) {
     let url = outcome.rp();
-    let param = |n: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.into_owned())
-    };
-    assert_eq!(
-        param("state").as_deref(),
-        Some(started.csrf.secret().as_str()),
-        "state is echoed"
-    );
-    assert_eq!(
-        param("iss").as_deref(),
-        Some(app.issuer.as_str()),
-        "RFC 9207 iss is present"
-    );
+    let param = |n: &str| url.query_pairs().find(|(k, _)| k == n).map(|(_, v)| v.into_owned());
+    assert_eq!(param("state").as_deref(), Some(started.csrf.secret().as_str()), "state is echoed");
+    assert_eq!(param("iss").as_deref(), Some(app.issuer.as_str()), "RFC 9207 iss is present");
     let code = param("code").expect("code");
-    let mut request = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .expect("token endpoint");
+    let mut request = rp.exchange_code(AuthorizationCode::new(code)).expect("token endpoint");
     if let Some(v) = started.verifier {
         request = request.set_pkce_verifier(v);
     }
-    let tokens = request
-        .request_async(&app.http)
-        .await
-        .expect("token exchange");
+    let tokens = request.request_async(&app.http).await.expect("token exchange");
     let id_token = tokens.id_token().expect("id_token");
-    let claims = id_token
-        .claims(&rp.id_token_verifier(), &started.nonce)
-        .expect("valid ID token")
-        .clone();
+    let claims = id_token.claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token").clone();
     // at_hash binds the access token to the ID token.
     let expected = AccessTokenHash::from_token(
         tokens.access_token(),
@@ -84,38 +65,17 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
     let start_url = started.url.to_string();
-    let outcome = drive(
-        &browser(),
-        &start_url,
-        &format!("@alice@{}", fake.host()),
-        Consent::Allow,
-    )
-    .await;
+    let outcome = drive(&browser(), &start_url, &format!("@alice@{}", fake.host()), Consent::Allow).await;
     let (claims, tokens) = finish(&app, &rp, started, outcome).await;
 
     assert_eq!(claims.issuer().as_str(), app.issuer);
     assert!(claims.auth_time().is_some());
     let handle = format!("alice@{}", fake.host());
+    assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some(handle.as_str()));
+    assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Alice Liddell"));
+    assert_eq!(claims.nickname().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("alice"));
     assert_eq!(
-        claims.preferred_username().map(|u| u.as_str()),
-        Some(handle.as_str())
-    );
-    assert_eq!(
-        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-        Some("Alice Liddell")
-    );
-    assert_eq!(
-        claims
-            .nickname()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str()),
-        Some("alice")
-    );
-    assert_eq!(
-        claims
-            .profile()
-            .and_then(|p| p.get(None))
-            .map(|p| p.as_str()),
+        claims.profile().and_then(|p| p.get(None)).map(|p| p.as_str()),
         Some(format!("{}/@alice", fake.base_url()).as_str())
     );
     assert!(claims.picture().is_some());
@@ -129,73 +89,50 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     assert_eq!(header["alg"], "RS256");
     assert!(header["kid"].is_string());
     let payload: serde_json::Value = decode_part(&raw, 1);
-    assert_eq!(
-        payload["fediverse_actor_uri"],
-        format!("{}/users/alice", fake.base_url())
-    );
+    assert_eq!(payload["fediverse_actor_uri"], format!("{}/users/alice", fake.base_url()));
     assert_eq!(payload["fediverse_handle"], format!("@{handle}"));
 
     // userinfo through the RP library: same subject, profile claims.
     let info: CoreUserInfoClaims = rp
-        .user_info(
-            tokens.access_token().clone(),
-            Some(claims.subject().clone()),
-        )
+        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
         .unwrap()
         .request_async(&app.http)
         .await
         .expect("userinfo");
     assert_eq!(info.subject(), claims.subject());
-    assert_eq!(
-        info.preferred_username().map(|u| u.as_str()),
-        Some(handle.as_str())
-    );
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some(handle.as_str()));
 
     // Upstream: one app, registered with read:accounts and our callback;
     // credentials in the body; a User-Agent; the token revoked.
     assert_eq!(fake.apps_registered(), 1);
     let apps = fake.registered_apps();
     assert_eq!(apps[0].scopes, "read:accounts");
-    assert_eq!(apps[0].redirect_uris, vec![app.url("/callback")]);
-    let token_request = fake
-        .last_token_request()
-        .expect("token request at the instance");
-    assert!(
-        token_request.authorization.is_none(),
-        "no HTTP Basic towards instances"
-    );
+    // Each instance has its own callback path (mix-up defence).
+    let instance = fedi_oidc::fediverse::handle::parse(&fake.base_url(), true).unwrap().instance;
+    let key = fedi_oidc::fediverse::registry::callback_key(&instance);
+    assert_eq!(apps[0].redirect_uris, vec![app.url(&format!("/callback/{key}"))]);
+    // PKCE upstream too.
+    let authorize = fake.last_authorize_params().unwrap();
+    assert_eq!(authorize.get("code_challenge_method").map(String::as_str), Some("S256"));
+    assert_eq!(authorize.get("code_challenge").map(String::len), Some(43));
+    let token_request = fake.last_token_request().expect("token request at the instance");
+    assert!(token_request.authorization.is_none(), "no HTTP Basic towards instances");
     assert!(token_request.params.get("client_secret").is_some());
+    assert!(token_request.params.get("code_verifier").is_some());
     // Every server-to-server call (all but the browser visiting /oauth/authorize) names us.
-    let ours: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.path != "/oauth/authorize")
-        .collect();
+    let ours: Vec<_> = fake.requests().into_iter().filter(|r| r.path != "/oauth/authorize").collect();
     assert!(ours.len() >= 4);
-    assert!(ours.iter().all(|r| r
-        .user_agent
-        .as_deref()
-        .is_some_and(|ua| ua.starts_with("fedi-oidc/"))));
+    assert!(ours.iter().all(|r| r.user_agent.as_deref().is_some_and(|ua| ua.starts_with("fedi-oidc/"))));
     assert_eq!(fake.live_tokens(), 0, "we keep no Mastodon tokens");
     assert_eq!(fake.tokens_revoked(), 1);
-    let state = fake
-        .last_authorize_params()
-        .unwrap()
-        .get("state")
-        .cloned()
-        .unwrap();
+    let state = fake.last_authorize_params().unwrap().get("state").cloned().unwrap();
     assert!(state.len() <= 32, "upstream state is short: {state}");
 }
 
 fn decode_part(jwt: &str, i: usize) -> serde_json::Value {
     use base64::Engine;
     let part = jwt.split('.').nth(i).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 async fn login_once(
@@ -219,16 +156,8 @@ async fn second_login_registers_no_app_keeps_sub_and_remembers_consent(db: Db) {
     let first = login_once(&app, &fake, &browser(), Consent::Allow).await;
     // A different browser: no shared cookies, so consent must come from the database.
     let second = login_once(&app, &fake, &browser(), Consent::NotExpected).await;
-    assert_eq!(
-        first.subject(),
-        second.subject(),
-        "sub is stable across logins"
-    );
-    assert_eq!(
-        fake.apps_registered(),
-        1,
-        "the second login registers no app"
-    );
+    assert_eq!(first.subject(), second.subject(), "sub is stable across logins");
+    assert_eq!(fake.apps_registered(), 1, "the second login registers no app");
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
 
     // Another account on the same instance gets another sub.
@@ -251,36 +180,21 @@ async fn concurrent_first_logins_register_one_app(db: Db) {
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let (app, fake) = (app.clone(), fake.clone());
-        tasks.push(tokio::spawn(async move {
-            login_once(&app, &fake, &browser(), Consent::Allow)
-                .await
-                .subject()
-                .clone()
-        }));
+        tasks.push(tokio::spawn(
+            async move { login_once(&app, &fake, &browser(), Consent::Allow).await.subject().clone() },
+        ));
     }
     let mut subs = Vec::new();
     for t in tasks {
         subs.push(t.await.expect("login task"));
     }
-    assert!(
-        subs.windows(2).all(|w| w[0] == w[1]),
-        "one account, one sub"
-    );
-    assert_eq!(
-        fake.apps_registered(),
-        1,
-        "concurrent first logins register a single app"
-    );
+    assert!(subs.windows(2).all(|w| w[0] == w[1]), "one account, one sub");
+    assert_eq!(fake.apps_registered(), 1, "concurrent first logins register a single app");
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
 }
 
 /// Run a login up to the code, returning the RP, what it started and the code.
-async fn code_for(
-    app: &TestApp,
-    fake: &FakeMastodon,
-    client: &str,
-    secret: Option<&str>,
-) -> (Rp, Started, String) {
+async fn code_for(app: &TestApp, fake: &FakeMastodon, client: &str, secret: Option<&str>) -> (Rp, Started, String) {
     let rp = app.rp(client, secret).await;
     let started = app.start(&rp, &["profile"], &[]);
     let start_url = started.url.to_string();
@@ -289,11 +203,7 @@ async fn code_for(
     (rp, started, code)
 }
 
-async fn token_request(
-    app: &TestApp,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> reqwest::Response {
+async fn token_request(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> reqwest::Response {
     let mut request = app.http.post(app.url("/token")).form(form);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
@@ -322,15 +232,7 @@ async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     let userinfo = |t: String| {
         let http = app.http.clone();
         let url = app.url("/userinfo");
-        async move {
-            http.get(url)
-                .bearer_auth(t)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        async move { http.get(url).bearer_auth(t).send().await.unwrap().status().as_u16() }
     };
     assert_eq!(userinfo(access_token.clone()).await, 200);
 
@@ -338,11 +240,7 @@ async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     assert_eq!(second.status(), 400);
     let err: serde_json::Value = second.json().await.unwrap();
     assert_eq!(err["error"], "invalid_grant");
-    assert_eq!(
-        userinfo(access_token).await,
-        401,
-        "reuse revokes what the first use issued"
-    );
+    assert_eq!(userinfo(access_token).await, 401, "reuse revokes what the first use issued");
 }
 
 async fn wrong_client_secret_is_invalid_client(db: Db) {
@@ -360,10 +258,7 @@ async fn wrong_client_secret_is_invalid_client(db: Db) {
     ];
     let r = token_request(&app, &form, Some((CONFIDENTIAL, "wrong-secret"))).await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic"));
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
     assert_eq!(r.headers()["cache-control"], "no-store");
     let err: serde_json::Value = r.json().await.unwrap();
     assert_eq!(err["error"], "invalid_client");
@@ -387,8 +282,7 @@ async fn pkce_mismatch_is_invalid_grant(db: Db) {
         return;
     };
     let fake = FakeMastodon::start().await;
-    let (_rp, _started, code) =
-        code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let wrong = "a".repeat(43);
     let form = [
         ("grant_type", "authorization_code"),
@@ -402,13 +296,8 @@ async fn pkce_mismatch_is_invalid_grant(db: Db) {
     assert_eq!(err["error"], "invalid_grant");
 
     // Without any verifier the code is refused too (it is spent by now anyway).
-    let (_rp, _started, code) =
-        code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-    ];
+    let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", RP_REDIRECT)];
     let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
     let err: serde_json::Value = r.json().await.unwrap();
     assert_eq!(err["error"], "invalid_grant");
@@ -442,25 +331,12 @@ async fn denial_at_instance_returns_access_denied(db: Db) {
     fake.set_deny(true);
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &[], &[]);
-    let outcome = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::NotExpected,
-    )
-    .await;
+    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await;
     assert_eq!(outcome.param("error").as_deref(), Some("access_denied"));
-    assert_eq!(
-        outcome.param("state").as_deref(),
-        Some(started.csrf.secret().as_str())
-    );
+    assert_eq!(outcome.param("state").as_deref(), Some(started.csrf.secret().as_str()));
     assert_eq!(outcome.param("iss").as_deref(), Some(app.issuer.as_str()));
     assert!(outcome.param("code").is_none());
-    assert_eq!(
-        app.state.store.count_transactions().await.unwrap(),
-        0,
-        "the transaction is gone"
-    );
+    assert_eq!(app.state.store.count_transactions().await.unwrap(), 0, "the transaction is gone");
 }
 
 async fn denial_on_consent_page_returns_access_denied(db: Db) {
@@ -470,24 +346,12 @@ async fn denial_on_consent_page_returns_access_denied(db: Db) {
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::Deny,
-    )
-    .await;
+    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Deny).await;
     assert_eq!(outcome.param("error").as_deref(), Some("access_denied"));
     assert!(outcome.param("code").is_none());
     // Denying is not remembered as consent: the next login asks again.
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::Allow,
-    )
-    .await;
+    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await;
     assert!(outcome.param("code").is_some());
 }
 
@@ -498,13 +362,7 @@ async fn public_client_with_pkce_signs_in(db: Db) {
     let fake = FakeMastodon::start().await;
     let rp = app.rp(PUBLIC, None).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(
-        &browser(),
-        started.url.as_str(),
-        &format!("alice@{}", fake.host()),
-        Consent::Allow,
-    )
-    .await;
+    let outcome = drive(&browser(), started.url.as_str(), &format!("alice@{}", fake.host()), Consent::Allow).await;
     let (claims, _) = finish(&app, &rp, started, outcome).await;
     assert_eq!(claims.audiences()[0].as_str(), PUBLIC);
 }
@@ -516,28 +374,12 @@ async fn trusted_client_skips_consent_and_keeps_claims_out_of_id_token(db: Db) {
     let fake = FakeMastodon::start().await;
     let rp = app.rp(TRUSTED, Some(TRUSTED_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
-    let outcome = drive(
-        &browser(),
-        started.url.as_str(),
-        &fake.host(),
-        Consent::NotExpected,
-    )
-    .await;
+    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await;
     let (claims, tokens) = finish(&app, &rp, started, outcome).await;
-    assert!(
-        claims.preferred_username().is_none(),
-        "this client keeps profile claims out of the ID token"
-    );
-    let info: CoreUserInfoClaims = rp
-        .user_info(tokens.access_token().clone(), None)
-        .unwrap()
-        .request_async(&app.http)
-        .await
-        .unwrap();
-    assert!(
-        info.preferred_username().is_some(),
-        "userinfo still has them"
-    );
+    assert!(claims.preferred_username().is_none(), "this client keeps profile claims out of the ID token");
+    let info: CoreUserInfoClaims =
+        rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&app.http).await.unwrap();
+    assert!(info.preferred_username().is_some(), "userinfo still has them");
 }
 
 async fn login_hint_skips_the_picker(db: Db) {
@@ -573,8 +415,22 @@ async fn profile_change_keeps_sub_and_updates_claims(db: Db) {
     fake.set_account(account);
     let second = login_once(&app, &fake, &browser(), Consent::NotExpected).await;
     assert_eq!(first.subject(), second.subject());
-    assert_eq!(
-        second.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
-        Some("Carol, renamed")
-    );
+    assert_eq!(second.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Carol, renamed"));
+}
+
+async fn prompt_login_and_max_age_force_a_fresh_login_at_the_instance(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.rp();
+    assert!(!fake.last_authorize_params().unwrap().contains_key("force_login"));
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        let started = app.start(&rp, &[], &[extra]);
+        let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await;
+        let (claims, _) = finish(&app, &rp, started, outcome).await;
+        assert!(claims.auth_time().is_some());
+        let params = fake.last_authorize_params().unwrap();
+        assert_eq!(params.get("force_login").map(String::as_str), Some("true"), "{extra:?}");
+    }
 }

@@ -26,45 +26,22 @@ async fn first_start_generates_a_private_key_and_later_starts_reuse_it() {
         keys_dir: dir.path().join("keys"),
         ..Config::default()
     };
-    let app = fedi_oidc::build(config.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let app = fedi_oidc::build(config.clone(), Arc::new(SystemClock)).await.unwrap();
     let kid = app.state.keys.active().kid.clone();
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("keys")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1);
-    assert_eq!(
-        files[0].file_name().unwrap().to_str().unwrap(),
-        format!("{kid}.pem")
-    );
+    assert_eq!(files[0].file_name().unwrap().to_str().unwrap(), format!("{kid}.pem"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    assert!(
-        dir.path().join("db.sqlite").exists(),
-        "the database file is created"
-    );
+    assert!(dir.path().join("db.sqlite").exists(), "the database file is created");
     app.state.store.close().await;
     drop(app);
-    let again = fedi_oidc::build(config, Arc::new(SystemClock))
-        .await
-        .unwrap();
-    assert_eq!(
-        again.state.keys.active().kid,
-        kid,
-        "the same key, the same kid"
-    );
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("keys")).unwrap().count(),
-        1
-    );
+    let again = fedi_oidc::build(config, Arc::new(SystemClock)).await.unwrap();
+    assert_eq!(again.state.keys.active().kid, kid, "the same key, the same kid");
+    assert_eq!(std::fs::read_dir(dir.path().join("keys")).unwrap().count(), 1);
 }
 
 #[test]
@@ -94,13 +71,7 @@ fn bad_configuration_names_the_setting_in_one_line() {
     for (toml, setting) in cases {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, toml).unwrap();
-        let out = bin()
-            .current_dir(dir.path())
-            .arg("--config")
-            .arg(&path)
-            .arg("migrate")
-            .output()
-            .unwrap();
+        let out = bin().current_dir(dir.path()).arg("--config").arg(&path).arg("migrate").output().unwrap();
         assert!(!out.status.success(), "{toml}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -108,12 +79,7 @@ fn bad_configuration_names_the_setting_in_one_line() {
         assert!(lines[0].contains(setting), "{toml}: {}", lines[0]);
     }
     // Environment variables are read and checked too.
-    let out = bin()
-        .current_dir(dir.path())
-        .arg("migrate")
-        .env("FEDI_OIDC_ISSUER", "not a url")
-        .output()
-        .unwrap();
+    let out = bin().current_dir(dir.path()).arg("migrate").env("FEDI_OIDC_ISSUER", "not a url").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("issuer"));
 }
@@ -123,31 +89,12 @@ fn client_cli_adds_lists_and_removes_with_the_secret_shown_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("cli.db").display());
     let run = |args: &[&str]| {
-        let out = bin()
-            .args(args)
-            .env("FEDI_OIDC_DATABASE_URL", &db)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        let out = bin().args(args).env("FEDI_OIDC_DATABASE_URL", &db).output().unwrap();
+        (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     };
-    let (ok, out, err) = run(&[
-        "client",
-        "add",
-        "--name",
-        "Bench Finder",
-        "--redirect-uri",
-        "https://rp.example/cb",
-    ]);
+    let (ok, out, err) = run(&["client", "add", "--name", "Bench Finder", "--redirect-uri", "https://rp.example/cb"]);
     assert!(ok, "{err}");
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-    };
+    let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
     let client_id = field("client_id:").unwrap();
     let secret = field("client_secret:").unwrap();
     assert!(secret.len() >= 43);
@@ -157,29 +104,11 @@ fn client_cli_adds_lists_and_removes_with_the_secret_shown_once() {
     assert!(out.contains(&client_id) && out.contains("Bench Finder"));
     assert!(!out.contains(&secret), "the secret is never shown again");
     let stored = std::fs::read(dir.path().join("cli.db")).unwrap();
-    assert!(
-        !String::from_utf8_lossy(&stored).contains(&secret),
-        "only a hash is stored"
-    );
+    assert!(!String::from_utf8_lossy(&stored).contains(&secret), "only a hash is stored");
 
-    let (ok, _, err) = run(&[
-        "client",
-        "add",
-        "--name",
-        "X",
-        "--redirect-uri",
-        "http://evil.example/cb",
-    ]);
+    let (ok, _, err) = run(&["client", "add", "--name", "X", "--redirect-uri", "http://evil.example/cb"]);
     assert!(!ok && err.contains("--redirect-uri"), "{err}");
-    let (ok, out, _) = run(&[
-        "client",
-        "add",
-        "--name",
-        "App",
-        "--redirect-uri",
-        "http://127.0.0.1:7/cb",
-        "--public",
-    ]);
+    let (ok, out, _) = run(&["client", "add", "--name", "App", "--redirect-uri", "http://127.0.0.1:7/cb", "--public"]);
     assert!(ok && !out.contains("client_secret:"));
 
     let (ok, _, _) = run(&["client", "remove", &client_id]);

@@ -36,6 +36,7 @@ CREATE TABLE login_transactions (
     request        TEXT NOT NULL,
     instance       TEXT,
     upstream_state TEXT UNIQUE,
+    upstream_verifier TEXT,
     subject        TEXT REFERENCES subjects (sub) ON DELETE CASCADE,
     auth_time      BIGINT,
     created_at     BIGINT NOT NULL,

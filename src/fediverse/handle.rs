@@ -81,20 +81,19 @@ impl Instance {
             Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
             None => return Err(HandleError::Invalid),
         };
-        Ok(Instance {
-            scheme,
-            host,
-            port: url.port(),
-        })
+        // Real instances serve on the default port; other ports would let a
+        // stranger make us probe arbitrary services.
+        if url.port().is_some() && !allow_http {
+            return Err(HandleError::Invalid);
+        }
+        Ok(Instance { scheme, host, port: url.port() })
     }
 }
 
 fn valid_label(label: &str) -> bool {
     !label.is_empty()
         && label.len() <= 63
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !label.starts_with('-')
         && !label.ends_with('-')
 }
@@ -140,11 +139,7 @@ pub fn parse(input: &str, allow_http: bool) -> Result<InstanceTarget, HandleErro
     if lower.contains("://") {
         return Err(HandleError::Invalid);
     }
-    let rest = if lower.starts_with("acct:") {
-        &input[5..]
-    } else {
-        input
-    };
+    let rest = if lower.starts_with("acct:") { &input[5..] } else { input };
     let rest = rest.strip_prefix('@').unwrap_or(rest);
     let (username, host) = match rest.split_once('@') {
         Some((user, host)) => (Some(user), host),
@@ -162,10 +157,7 @@ pub fn parse(input: &str, allow_http: bool) -> Result<InstanceTarget, HandleErro
     let scheme = if allow_http { "http" } else { "https" };
     let url = Url::parse(&format!("{scheme}://{host}/")).map_err(|_| HandleError::Invalid)?;
     let instance = Instance::from_url(&url, allow_http)?;
-    Ok(InstanceTarget {
-        instance,
-        username: username.map(str::to_string),
-    })
+    Ok(InstanceTarget { instance, username: username.map(str::to_string) })
 }
 
 fn parse_url(input: &str, allow_http: bool) -> Result<InstanceTarget, HandleError> {
@@ -192,9 +184,7 @@ fn parse_url(input: &str, allow_http: bool) -> Result<InstanceTarget, HandleErro
 pub fn valid_username(user: &str) -> bool {
     !user.is_empty()
         && user.len() <= 64
-        && user
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && user.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 #[cfg(test)]
@@ -208,10 +198,7 @@ mod tests {
 
     #[test]
     fn accepts_every_documented_form() {
-        let alice = (
-            "https://example.social".to_string(),
-            Some("alice".to_string()),
-        );
+        let alice = ("https://example.social".to_string(), Some("alice".to_string()));
         let bare = ("https://example.social".to_string(), None);
         assert_eq!(target("@alice@example.social"), alice);
         assert_eq!(target("alice@example.social"), alice);
@@ -242,13 +229,13 @@ mod tests {
             "example.social/path",
             "al!ce@example.social",
             "https://example.social/@al%20ice",
+            "example.social:22",
+            "@alice@example.social:8443",
+            "https://example.social:8080",
         ] {
             assert!(parse(bad, false).is_err(), "{bad:?} should be refused");
         }
-        assert_eq!(
-            parse("http://example.social", false),
-            Err(HandleError::NotHttps)
-        );
+        assert_eq!(parse("http://example.social", false), Err(HandleError::NotHttps));
     }
 
     #[test]
@@ -256,9 +243,6 @@ mod tests {
         let t = parse("@alice@127.0.0.1:4567", true).unwrap();
         assert_eq!(t.instance.origin(), "http://127.0.0.1:4567");
         assert_eq!(t.username.as_deref(), Some("alice"));
-        assert_eq!(
-            parse("http://127.0.0.1:4567", true).unwrap().instance.port,
-            Some(4567)
-        );
+        assert_eq!(parse("http://127.0.0.1:4567", true).unwrap().instance.port, Some(4567));
     }
 }

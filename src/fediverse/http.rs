@@ -52,22 +52,15 @@ impl Reply {
         struct ErrorBody {
             error: String,
         }
-        serde_json::from_slice::<ErrorBody>(&self.body)
-            .ok()
-            .map(|b| b.error.chars().take(200).collect())
+        serde_json::from_slice::<ErrorBody>(&self.body).ok().map(|b| b.error.chars().take(200).collect())
     }
 
     pub fn unexpected(&self, what: &str) -> UpstreamError {
         match self.status {
-            404 | 405 => {
-                UpstreamError::NotCompatible(format!("{what}: not found (HTTP {})", self.status))
-            }
+            404 | 405 => UpstreamError::NotCompatible(format!("{what}: not found (HTTP {})", self.status)),
             429 => UpstreamError::RateLimited,
             s if s >= 500 => UpstreamError::Unavailable(format!("{what}: HTTP {s}")),
-            s => UpstreamError::Rejected {
-                status: s,
-                error: self.error_code().unwrap_or_else(|| format!("HTTP {s}")),
-            },
+            s => UpstreamError::Rejected { status: s, error: self.error_code().unwrap_or_else(|| format!("HTTP {s}")) },
         }
     }
 }
@@ -84,34 +77,28 @@ impl UpstreamHttp {
             .connect_timeout(connect_timeout)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, past our resolver check.
+            .no_proxy()
             .dns_resolver(Arc::new(PublicOnlyResolver { allow_private }))
             .https_only(!allow_private)
             .build()?;
-        Ok(UpstreamHttp {
-            client,
-            allow_private,
-        })
+        Ok(UpstreamHttp { client, allow_private })
     }
 
     pub async fn post_form(&self, url: Url, form: &[(&str, &str)]) -> Result<Reply, UpstreamError> {
-        let body = serde_urlencoded::to_string(form)
-            .map_err(|e| UpstreamError::Internal(e.to_string()))?;
+        let body = serde_urlencoded::to_string(form).map_err(|e| UpstreamError::Internal(e.to_string()))?;
         let request = self
             .client
             .post(self.check(url)?)
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            )
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"))
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .body(body);
         self.send(request).await
     }
 
     pub async fn get_with_bearer(&self, url: Url, token: &str) -> Result<Reply, UpstreamError> {
-        let auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            UpstreamError::NotCompatible("the instance issued a malformed token".into())
-        })?;
+        let auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| UpstreamError::NotCompatible("the instance issued a malformed token".into()))?;
         let request = self
             .client
             .get(self.check(url)?)
@@ -125,9 +112,7 @@ impl UpstreamHttp {
     fn check(&self, url: Url) -> Result<Url, UpstreamError> {
         if !self.allow_private {
             if url.scheme() != "https" {
-                return Err(UpstreamError::Blocked(
-                    "only https instances are allowed".into(),
-                ));
+                return Err(UpstreamError::Blocked("only https instances are allowed".into()));
             }
             let literal = match url.host() {
                 Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
@@ -137,9 +122,7 @@ impl UpstreamHttp {
             };
             if let Some(ip) = literal {
                 if !is_public(ip) {
-                    return Err(UpstreamError::Blocked(format!(
-                        "{ip} is not a public address"
-                    )));
+                    return Err(UpstreamError::Blocked(format!("{ip} is not a public address")));
                 }
             }
         }
@@ -149,16 +132,9 @@ impl UpstreamHttp {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, UpstreamError> {
         let mut response = request.send().await.map_err(classify)?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY as u64)
-        {
+        let content_type =
+            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
             return Err(UpstreamError::TooLarge);
         }
         let mut body = bytes::BytesMut::new();
@@ -168,11 +144,7 @@ impl UpstreamHttp {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Reply {
-            status,
-            content_type,
-            body: body.freeze(),
-        })
+        Ok(Reply { status, content_type, body: body.freeze() })
     }
 }
 
@@ -224,16 +196,11 @@ impl Resolve for PublicOnlyResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| allow_private || is_public(a.ip()))
-                .collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
             if allowed.is_empty() {
-                let err: Box<dyn std::error::Error + Send + Sync> = Box::new(BlockedAddress(
-                    format!("{host} does not resolve to a public address"),
-                ));
+                let err: Box<dyn std::error::Error + Send + Sync> =
+                    Box::new(BlockedAddress(format!("{host} does not resolve to a public address")));
                 return Err(err);
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
@@ -282,23 +249,13 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
     if s[0] == 0x64 && s[1] == 0xff9b {
         if s[2..6] == [0; 4] {
-            return is_public_v4(Ipv4Addr::new(
-                (s[6] >> 8) as u8,
-                s[6] as u8,
-                (s[7] >> 8) as u8,
-                s[7] as u8,
-            ));
+            return is_public_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
         }
         return false;
     }
     // 6to4 2002::/16 embeds an IPv4 address.
     if s[0] == 0x2002 {
-        return is_public_v4(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        ));
+        return is_public_v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
     }
     !((s[0] & 0xfe00) == 0xfc00                // unique local fc00::/7
         || (s[0] & 0xffc0) == 0xfe80           // link-local fe80::/10
@@ -347,20 +304,11 @@ mod tests {
             "::127.0.0.1",
             "2001::1",
         ] {
-            assert!(
-                !is_public(blocked.parse().unwrap()),
-                "{blocked} must be blocked"
-            );
+            assert!(!is_public(blocked.parse().unwrap()), "{blocked} must be blocked");
         }
-        for public in [
-            "1.1.1.1",
-            "8.8.8.8",
-            "172.32.0.1",
-            "100.128.0.1",
-            "2606:4700::1111",
-            "64:ff9b::808:808",
-            "::ffff:8.8.8.8",
-        ] {
+        for public in
+            ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808", "::ffff:8.8.8.8"]
+        {
             assert!(is_public(public.parse().unwrap()), "{public} is public");
         }
     }

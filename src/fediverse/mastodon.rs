@@ -64,11 +64,7 @@ impl ServerFamily for Mastodon {
         "mastodon"
     }
 
-    async fn register_app(
-        &self,
-        instance: &Instance,
-        reg: &AppRegistration,
-    ) -> Result<UpstreamApp, UpstreamError> {
+    async fn register_app(&self, instance: &Instance, reg: &AppRegistration) -> Result<UpstreamApp, UpstreamError> {
         let reply = self
             .http
             .post_form(
@@ -83,9 +79,7 @@ impl ServerFamily for Mastodon {
             .await?;
         let app: RegisteredApp = reply.json("app registration")?;
         if app.client_id.is_empty() || app.client_secret.is_empty() {
-            return Err(UpstreamError::NotCompatible(
-                "app registration returned no credentials".into(),
-            ));
+            return Err(UpstreamError::NotCompatible("app registration returned no credentials".into()));
         }
         Ok(UpstreamApp {
             instance: instance.clone(),
@@ -96,18 +90,28 @@ impl ServerFamily for Mastodon {
         })
     }
 
-    fn authorization_url(&self, app: &UpstreamApp, state: &str) -> Url {
+    fn authorization_url(&self, app: &UpstreamApp, state: &str, code_challenge: &str, force_login: bool) -> Url {
         let mut url = app.instance.url("/oauth/authorize");
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &app.client_id)
-            .append_pair("redirect_uri", &app.redirect_uri)
-            .append_pair("scope", &app.scopes)
-            .append_pair("state", state);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &app.client_id)
+                .append_pair("redirect_uri", &app.redirect_uri)
+                .append_pair("scope", &app.scopes)
+                .append_pair("state", state)
+                // Mastodon 4.3+ checks PKCE; older versions ignore it.
+                .append_pair("code_challenge", code_challenge)
+                .append_pair("code_challenge_method", "S256");
+            // Oauth::AuthorizationsController#render_success: force_login
+            // keeps the approval screen from being skipped.
+            if force_login {
+                q.append_pair("force_login", "true");
+            }
+        }
         url
     }
 
-    async fn exchange_code(&self, app: &UpstreamApp, code: &str) -> Result<String, UpstreamError> {
+    async fn exchange_code(&self, app: &UpstreamApp, code: &str, code_verifier: &str) -> Result<String, UpstreamError> {
         let reply = self
             .http
             .post_form(
@@ -118,36 +122,22 @@ impl ServerFamily for Mastodon {
                     ("redirect_uri", &app.redirect_uri),
                     ("client_id", &app.client_id),
                     ("client_secret", &app.client_secret),
+                    ("code_verifier", code_verifier),
                     ("scope", &app.scopes),
                 ],
             )
             .await?;
         let token: TokenResponse = reply.json("token exchange")?;
-        if token
-            .token_type
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+        if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
             || token.access_token.is_empty()
         {
-            return Err(UpstreamError::NotCompatible(
-                "token exchange returned no bearer token".into(),
-            ));
+            return Err(UpstreamError::NotCompatible("token exchange returned no bearer token".into()));
         }
         Ok(token.access_token)
     }
 
-    async fn account(
-        &self,
-        app: &UpstreamApp,
-        token: &str,
-    ) -> Result<UpstreamAccount, UpstreamError> {
-        let reply = self
-            .http
-            .get_with_bearer(
-                app.instance.url("/api/v1/accounts/verify_credentials"),
-                token,
-            )
-            .await?;
+    async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {
+        let reply = self.http.get_with_bearer(app.instance.url("/api/v1/accounts/verify_credentials"), token).await?;
         let a: Account = reply.json("verify_credentials")?;
         Ok(UpstreamAccount {
             instance: app.instance.clone(),
@@ -169,11 +159,7 @@ impl ServerFamily for Mastodon {
             .http
             .post_form(
                 app.instance.url("/oauth/revoke"),
-                &[
-                    ("token", token),
-                    ("client_id", &app.client_id),
-                    ("client_secret", &app.client_secret),
-                ],
+                &[("token", token), ("client_id", &app.client_id), ("client_secret", &app.client_secret)],
             )
             .await?;
         if (200..300).contains(&reply.status) {

@@ -23,7 +23,9 @@ pub struct UpstreamApp {
     pub scopes: String,
 }
 
-/// What we ask the instance to register.
+/// What we ask an instance to register. Each instance gets its own
+/// redirect URI (see [`registry::callback_key`]), so that a code can only
+/// come back to the callback of the instance that issued it (RFC 9700 §4.4.2).
 #[derive(Debug, Clone)]
 pub struct AppRegistration {
     pub client_name: String,
@@ -85,18 +87,17 @@ pub trait ServerFamily: Send + Sync + std::fmt::Debug {
         registration: &AppRegistration,
     ) -> Result<UpstreamApp, UpstreamError>;
 
-    /// Where to send the person to sign in and approve.
-    fn authorization_url(&self, app: &UpstreamApp, state: &str) -> Url;
+    /// Where to send the person to sign in and approve, with PKCE
+    /// (`code_challenge`, S256). With `force_login` the instance must show
+    /// its approval screen even if it could skip it.
+    fn authorization_url(&self, app: &UpstreamApp, state: &str, code_challenge: &str, force_login: bool) -> Url;
 
-    /// Exchange the code from the callback for an access token.
-    async fn exchange_code(&self, app: &UpstreamApp, code: &str) -> Result<String, UpstreamError>;
+    /// Exchange the code from the callback (and the PKCE verifier) for an
+    /// access token.
+    async fn exchange_code(&self, app: &UpstreamApp, code: &str, code_verifier: &str) -> Result<String, UpstreamError>;
 
     /// The account the token belongs to.
-    async fn account(
-        &self,
-        app: &UpstreamApp,
-        token: &str,
-    ) -> Result<UpstreamAccount, UpstreamError>;
+    async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError>;
 
     /// Revoke the token: we keep no tokens of the instance.
     async fn revoke(&self, app: &UpstreamApp, token: &str) -> Result<(), UpstreamError>;

@@ -5,6 +5,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
 use super::{AppRegistration, Instance, ServerFamily, UpstreamApp, UpstreamError};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError, UpstreamAppRow};
@@ -17,36 +21,52 @@ pub enum RegistryError {
     Store(#[from] StoreError),
 }
 
+/// The path segment naming an instance in its callback URL
+/// (`/callback/{key}`): 96 bits of SHA-256 of its origin.
+pub fn callback_key(instance: &Instance) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(instance.origin().as_bytes())[..12])
+}
+
 #[derive(Debug)]
 pub struct AppRegistry {
     store: Store,
     clock: Arc<dyn Clock>,
-    registration: AppRegistration,
+    client_name: String,
+    website: String,
+    /// `{issuer}/callback`; each instance's key is appended.
+    callback_base: String,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl AppRegistry {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, registration: AppRegistration) -> Self {
-        AppRegistry {
-            store,
-            clock,
-            registration,
-            inflight: Mutex::new(HashMap::new()),
-        }
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        client_name: String,
+        website: String,
+        callback_base: String,
+    ) -> Self {
+        AppRegistry { store, clock, client_name, website, callback_base, inflight: Mutex::new(HashMap::new()) }
     }
 
+    /// Our redirect URI on `instance`.
+    pub fn redirect_uri(&self, instance: &Instance) -> String {
+        format!("{}/{}", self.callback_base, callback_key(instance))
+    }
+
+    /// Our stored app on `instance`, if it is registered for the redirect
+    /// URI we use now.
     pub async fn stored(&self, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
-        Ok(self
-            .store
-            .upstream_app(&instance.origin())
-            .await?
-            .map(|row| UpstreamApp {
+        let expected = self.redirect_uri(instance);
+        Ok(self.store.upstream_app(&instance.origin()).await?.filter(|row| row.redirect_uri == expected).map(|row| {
+            UpstreamApp {
                 instance: instance.clone(),
                 client_id: row.client_id,
                 client_secret: row.client_secret,
                 redirect_uri: row.redirect_uri,
                 scopes: row.scopes,
-            }))
+            }
+        }))
     }
 
     /// Our app on `instance`, registering it if we have none yet.
@@ -63,38 +83,53 @@ impl AppRegistry {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(origin.clone()).or_default().clone()
         };
-        let result = async {
-            let _turn = gate.lock().await;
-            if let Some(app) = self.stored(instance).await? {
-                return Ok(app);
-            }
-            let app = family.register_app(instance, &self.registration).await?;
-            tracing::info!(instance = %origin, family = family.name(), "registered our app on the instance");
-            let row = self
-                .store
-                .insert_upstream_app(&UpstreamAppRow {
-                    instance: origin.clone(),
-                    client_id: app.client_id.clone(),
-                    client_secret: app.client_secret.clone(),
-                    redirect_uri: app.redirect_uri.clone(),
-                    scopes: app.scopes.clone(),
-                    created_at: self.clock.now(),
-                })
-                .await?;
-            Ok(UpstreamApp {
-                instance: instance.clone(),
-                client_id: row.client_id,
-                client_secret: row.client_secret,
-                redirect_uri: row.redirect_uri,
-                scopes: row.scopes,
+        // Removes the gate when the last waiter is done, even if this future
+        // is cancelled half-way.
+        let _cleanup = GateCleanup { registry: self, origin: &origin, gate: &gate };
+        let _turn = gate.lock().await;
+        if let Some(app) = self.stored(instance).await? {
+            return Ok(app);
+        }
+        let registration = AppRegistration {
+            client_name: self.client_name.clone(),
+            website: self.website.clone(),
+            redirect_uri: self.redirect_uri(instance),
+        };
+        let app = family.register_app(instance, &registration).await?;
+        tracing::info!(instance = %origin, family = family.name(), "registered our app on the instance");
+        let row = self
+            .store
+            .insert_upstream_app(&UpstreamAppRow {
+                instance: origin.clone(),
+                client_id: app.client_id.clone(),
+                client_secret: app.client_secret.clone(),
+                redirect_uri: app.redirect_uri.clone(),
+                scopes: app.scopes.clone(),
+                created_at: self.clock.now(),
             })
+            .await?;
+        Ok(UpstreamApp {
+            instance: instance.clone(),
+            client_id: row.client_id,
+            client_secret: row.client_secret,
+            redirect_uri: row.redirect_uri,
+            scopes: row.scopes,
+        })
+    }
+}
+
+struct GateCleanup<'a> {
+    registry: &'a AppRegistry,
+    origin: &'a str,
+    gate: &'a Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for GateCleanup<'_> {
+    fn drop(&mut self) {
+        let mut map = self.registry.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the map's are the only references left: nobody waits.
+        if Arc::strong_count(self.gate) <= 2 {
+            map.remove(self.origin);
         }
-        .await;
-        // Drop the gate once nobody else holds it.
-        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&origin).is_some_and(|g| Arc::strong_count(g) <= 2) {
-            map.remove(&origin);
-        }
-        result
     }
 }

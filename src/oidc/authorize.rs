@@ -2,6 +2,7 @@
 //! the login flow.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -12,11 +13,7 @@ use crate::login::{self, LoginError};
 use crate::web;
 use crate::AppState;
 
-pub async fn authorize_get(
-    State(app): State<AppState>,
-    session: Session,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn authorize_get(State(app): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
     authorize(app, session, query.as_deref().unwrap_or("")).await
 }
 
@@ -24,22 +21,17 @@ pub async fn authorize_post(
     State(app): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let Ok(body) = body else {
+        return web::error_page(StatusCode::PAYLOAD_TOO_LARGE, "The sign-in request is too large.", None);
+    };
     if !web::is_form(&headers) {
-        return web::error_page(
-            StatusCode::BAD_REQUEST,
-            "The sign-in request was not sent as a form.",
-            None,
-        );
+        return web::error_page(StatusCode::BAD_REQUEST, "The sign-in request was not sent as a form.", None);
     }
     match std::str::from_utf8(&body) {
         Ok(body) => authorize(app, session, body).await,
-        Err(_) => web::error_page(
-            StatusCode::BAD_REQUEST,
-            "The sign-in request is not valid text.",
-            None,
-        ),
+        Err(_) => web::error_page(StatusCode::BAD_REQUEST, "The sign-in request is not valid text.", None),
     }
 }
 
@@ -50,23 +42,14 @@ async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
     };
     let request = match parse_authorization_request(&params, &app.clients).await {
         Ok((request, _client)) => request,
-        Err(AuthorizeError::Page(message)) => {
-            return web::error_page(StatusCode::BAD_REQUEST, &message, None)
-        }
-        Err(AuthorizeError::Redirect {
-            redirect_uri,
-            state,
-            error,
-        }) => {
-            return web::see_other(
-                error
-                    .redirect_url(&redirect_uri, state.as_deref(), app.issuer())
-                    .as_str(),
-            )
+        Err(AuthorizeError::Page(message)) => return web::error_page(StatusCode::BAD_REQUEST, &message, None),
+        Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
+            return web::see_other(error.redirect_url(&redirect_uri, state.as_deref(), app.issuer()).as_str())
         }
         Err(AuthorizeError::Unavailable) => return web::into_response(LoginError::Unavailable),
     };
-    let browser_id = match web::browser_id(&session).await {
+    let idle = time::Duration::seconds(app.config.login_ttl_secs as i64);
+    let browser_id = match web::browser_id(&session, idle).await {
         Ok(id) => id,
         Err(e) => return web::into_response(e),
     };

@@ -29,12 +29,28 @@ impl Client {
         self.secret_hash.is_none()
     }
 
-    /// Exact string match against the registered redirect URIs (RFC 9700 §4.1.3).
+    /// Exact string match against the registered redirect URIs (RFC 9700
+    /// §2.1), except that the port of a loopback IP redirect URI may vary
+    /// (RFC 8252 §7.3): native apps listen on whatever port is free.
     pub fn registered_redirect_uri(&self, uri: &str) -> Option<Url> {
+        if self.redirect_uris.iter().any(|r| r == uri) {
+            return Url::parse(uri).ok();
+        }
+        // Only the port may differ: the rest must match to the letter, so
+        // the given URI must already be in normalized form.
+        let given = Url::parse(uri).ok().filter(|u| u.as_str() == uri).filter(is_loopback_ip_http)?;
+        let without_port = |u: &Url| {
+            let mut u = u.clone();
+            u.set_port(None).ok()?;
+            Some(u.to_string())
+        };
+        let key = without_port(&given)?;
         self.redirect_uris
             .iter()
-            .find(|r| r.as_str() == uri)
-            .and_then(|r| Url::parse(r).ok())
+            .filter_map(|r| Url::parse(r).ok())
+            .filter(is_loopback_ip_http)
+            .any(|r| without_port(&r).as_deref() == Some(key.as_str()))
+            .then_some(given)
     }
 }
 
@@ -67,11 +83,7 @@ impl ClientRegistry {
                     client_id: c.client_id.clone(),
                     name: c.name.clone(),
                     redirect_uris: c.redirect_uris.clone(),
-                    secret_hash: if c.public {
-                        None
-                    } else {
-                        c.client_secret.as_deref().map(hash_secret)
-                    },
+                    secret_hash: if c.public { None } else { c.client_secret.as_deref().map(hash_secret) },
                     trusted: c.trusted,
                     id_token_claims: c.id_token_claims,
                 };
@@ -100,31 +112,21 @@ impl ClientRegistry {
     ) -> Result<Client, OAuthError> {
         let basic = basic_credentials(headers)?;
         let used_basic = basic.is_some();
-        let challenge = if used_basic {
-            Challenge::Basic
-        } else {
-            Challenge::None
-        };
+        let challenge = if used_basic { Challenge::Basic } else { Challenge::None };
         let fail = |d: &str| OAuthError::invalid_client(d).with_challenge(challenge);
         let post_secret = form.get("client_secret");
         let (client_id, secret) = match (basic, post_secret) {
             (Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request(
-                    "use exactly one client authentication method",
-                ))
+                return Err(OAuthError::invalid_request("use exactly one client authentication method"))
             }
             (Some((id, secret)), None) => {
                 if form.get("client_id").is_some_and(|f| f != &id) {
-                    return Err(OAuthError::invalid_request(
-                        "client_id does not match the authenticated client",
-                    ));
+                    return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
                 }
                 (id, Some(secret))
             }
             (None, secret) => {
-                let id = form
-                    .get("client_id")
-                    .ok_or_else(|| fail("client authentication is required"))?;
+                let id = form.get("client_id").ok_or_else(|| fail("client authentication is required"))?;
                 (id.clone(), secret.cloned())
             }
         };
@@ -134,9 +136,7 @@ impl ClientRegistry {
             .map_err(|_| OAuthError::unavailable())?
             .ok_or_else(|| fail("unknown client or bad credentials"))?;
         match (&client.secret_hash, secret) {
-            (Some(expected), Some(given)) if constant_time_eq(expected, &hash_secret(&given)) => {
-                Ok(client)
-            }
+            (Some(expected), Some(given)) if constant_time_eq(expected, &hash_secret(&given)) => Ok(client),
             (None, None) => Ok(client),
             (None, Some(_)) => Err(fail("this client is public and has no secret")),
             _ => Err(fail("unknown client or bad credentials")),
@@ -149,27 +149,32 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let bad = || {
-        OAuthError::invalid_client("malformed Basic credentials").with_challenge(Challenge::Basic)
-    };
+    let bad = || OAuthError::invalid_client("malformed Basic credentials").with_challenge(Challenge::Basic);
     let value = value.to_str().map_err(|_| bad())?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err(bad());
     };
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_request(
-            "unsupported Authorization scheme at the token endpoint",
-        ));
+        return Err(OAuthError::invalid_request("unsupported Authorization scheme at the token endpoint"));
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
     let unescape = |s: &str| -> Result<String, OAuthError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad())?;
-        Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
+        let s = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&s).decode_utf8().map(|v| v.into_owned()).map_err(|_| bad())
     };
     Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// `http://127.x.y.z…` or `http://[::1]…`, not `localhost` (RFC 8252 §8.3).
+fn is_loopback_ip_http(u: &Url) -> bool {
+    u.scheme() == "http"
+        && match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        }
 }
 
 /// client_id: 1 to 128 characters from a URL-safe set.
@@ -177,10 +182,7 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 128 {
         return Err("must be 1 to 128 characters".into());
     }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
-    {
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')) {
         return Err("may contain only letters, digits, '-', '_', '.' and '~'".into());
     }
     Ok(())
@@ -199,9 +201,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
             Some(url::Host::Domain("localhost")) => Ok(()),
             Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
             Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            _ => Err(format!(
-                "{uri:?} must use https (http is allowed only for loopback)"
-            )),
+            _ => Err(format!("{uri:?} must use https (http is allowed only for loopback)")),
         },
         "javascript" | "data" | "file" | "vbscript" | "blob" | "about" => {
             Err(format!("{uri:?} has a forbidden scheme"))

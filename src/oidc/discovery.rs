@@ -10,16 +10,7 @@ use crate::oidc::request::SUPPORTED_SCOPES;
 use crate::AppState;
 
 pub fn document(issuer: &str) -> Value {
-    let mut claims = vec![
-        "sub",
-        "iss",
-        "aud",
-        "exp",
-        "iat",
-        "auth_time",
-        "nonce",
-        "at_hash",
-    ];
+    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"];
     claims.extend_from_slice(PROFILE_CLAIMS);
     json!({
         "issuer": issuer,
@@ -46,10 +37,7 @@ pub fn document(issuer: &str) -> Value {
 
 pub async fn openid_configuration(State(app): State<AppState>) -> impl IntoResponse {
     (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=3600")],
         app.discovery.clone(),
     )
 }

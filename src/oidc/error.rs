@@ -83,19 +83,9 @@ impl OAuthError {
         let description = description
             .into()
             .chars()
-            .map(|c| {
-                if (' '..='~').contains(&c) && c != '"' && c != '\\' {
-                    c
-                } else {
-                    '?'
-                }
-            })
+            .map(|c| if (' '..='~').contains(&c) && c != '"' && c != '\\' { c } else { '?' })
             .collect();
-        OAuthError {
-            code,
-            description,
-            challenge: Challenge::None,
-        }
+        OAuthError { code, description, challenge: Challenge::None }
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -111,10 +101,7 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidToken, d).with_challenge(Challenge::Bearer)
     }
     pub fn unavailable() -> Self {
-        Self::new(
-            ErrorCode::TemporarilyUnavailable,
-            "the service is temporarily unavailable; try again",
-        )
+        Self::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable; try again")
     }
 
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
@@ -126,9 +113,7 @@ impl OAuthError {
         match (self.code, self.challenge) {
             (ErrorCode::InvalidToken, _) => StatusCode::UNAUTHORIZED,
             (ErrorCode::InvalidClient, _) => StatusCode::UNAUTHORIZED,
-            (ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError, _) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            (ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError, _) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -157,13 +142,7 @@ impl IntoResponse for OAuthError {
             // RFC 6750 §3.1: a request with no token gets a bare challenge
             // and no error code.
             Challenge::Bearer if self.description.is_empty() => status.into_response(),
-            _ => (
-                status,
-                axum::Json(ErrorBody {
-                    error: self.code.as_str(),
-                    error_description: &self.description,
-                }),
-            )
+            _ => (status, axum::Json(ErrorBody { error: self.code.as_str(), error_description: &self.description }))
                 .into_response(),
         };
         let headers = response.headers_mut();
@@ -171,12 +150,8 @@ impl IntoResponse for OAuthError {
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         let challenge = match self.challenge {
             Challenge::Basic => Some(r#"Basic realm="fedi-oidc", charset="UTF-8""#.to_string()),
-            Challenge::None if self.code == ErrorCode::InvalidClient => {
-                Some(r#"Basic realm="fedi-oidc""#.to_string())
-            }
-            Challenge::Bearer if self.description.is_empty() => {
-                Some(r#"Bearer realm="fedi-oidc""#.to_string())
-            }
+            Challenge::None if self.code == ErrorCode::InvalidClient => Some(r#"Basic realm="fedi-oidc""#.to_string()),
+            Challenge::Bearer if self.description.is_empty() => Some(r#"Bearer realm="fedi-oidc""#.to_string()),
             Challenge::Bearer => Some(format!(
                 r#"Bearer realm="fedi-oidc", error="{}", error_description="{}""#,
                 self.code.as_str(),

@@ -17,23 +17,12 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
+        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/jwks", get(jwks::jwks))
-        .route(
-            "/authorize",
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
-        .route(
-            "/token",
-            axum::routing::post(token::token).fallback(token::method_not_allowed),
-        )
+        .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
         .route(
             "/userinfo",
-            get(userinfo::userinfo_get)
-                .post(userinfo::userinfo_post)
-                .fallback(userinfo::method_not_allowed),
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),
         )
 }

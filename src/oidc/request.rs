@@ -23,9 +23,8 @@ pub const MAX_PARAM_LEN: usize = 4096;
 
 impl Params {
     pub fn parse(raw: &str) -> Result<Params, OAuthError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|_| {
-            OAuthError::invalid_request("the parameters are not valid form encoding")
-        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|_| OAuthError::invalid_request("the parameters are not valid form encoding"))?;
         let mut params = Params::default();
         for (name, value) in pairs {
             if value.is_empty() {
@@ -48,16 +47,13 @@ impl Params {
     /// The single value of `name`; an error if it was sent twice.
     pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
         if self.duplicated.iter().any(|d| d == name) {
-            return Err(OAuthError::invalid_request(format!(
-                "{name} is included more than once"
-            )));
+            return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
         }
         Ok(self.values.get(name).map(String::as_str))
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)?
-            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+        self.get(name)?.ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
     }
 
     pub fn first_duplicate(&self) -> Option<&str> {
@@ -117,11 +113,7 @@ pub enum AuthorizeError {
     /// and nothing is sent to any redirect URI.
     Page(String),
     /// Sent back to the registered redirect URI (RFC 6749 §4.1.2.1).
-    Redirect {
-        redirect_uri: Url,
-        state: Option<String>,
-        error: OAuthError,
-    },
+    Redirect { redirect_uri: Url, state: Option<String>, error: OAuthError },
     /// The database failed.
     Unavailable,
 }
@@ -134,31 +126,17 @@ pub async fn parse_authorization_request(
     // 1. The client and the redirect URI, before anything can be redirected.
     let page = |e: OAuthError| AuthorizeError::Page(e.description);
     let client_id = params.get("client_id").map_err(page)?;
-    let client_id = client_id.ok_or_else(|| {
-        AuthorizeError::Page("The request names no client (client_id is missing).".into())
+    let client_id =
+        client_id.ok_or_else(|| AuthorizeError::Page("The request names no client (client_id is missing).".into()))?;
+    let client = clients.get(client_id).await.map_err(|_| AuthorizeError::Unavailable)?.ok_or_else(|| {
+        AuthorizeError::Page("The application that sent you here is not registered with this service.".into())
     })?;
-    let client = clients
-        .get(client_id)
-        .await
-        .map_err(|_| AuthorizeError::Unavailable)?
-        .ok_or_else(|| {
-            AuthorizeError::Page(
-                "The application that sent you here is not registered with this service.".into(),
-            )
-        })?;
     let redirect_uri = params.get("redirect_uri").map_err(page)?.ok_or_else(|| {
-        AuthorizeError::Page(
-            "The application did not say where to send you back (redirect_uri is missing).".into(),
-        )
+        AuthorizeError::Page("The application did not say where to send you back (redirect_uri is missing).".into())
     })?;
-    let redirect_url = client
-        .registered_redirect_uri(redirect_uri)
-        .ok_or_else(|| {
-            AuthorizeError::Page(
-                "The application asked to send you back to an address it has not registered."
-                    .into(),
-            )
-        })?;
+    let redirect_url = client.registered_redirect_uri(redirect_uri).ok_or_else(|| {
+        AuthorizeError::Page("The application asked to send you back to an address it has not registered.".into())
+    })?;
 
     // 2. From here on, errors go back to the client, with its state.
     let state = params.get("state").ok().flatten().map(str::to_string);
@@ -169,90 +147,49 @@ pub async fn parse_authorization_request(
     };
     let err = |code: ErrorCode, d: &str| redirect(OAuthError::new(code, d));
     if let Some(name) = params.first_duplicate() {
-        return Err(err(
-            ErrorCode::InvalidRequest,
-            &format!("{name} is included more than once"),
-        ));
+        return Err(err(ErrorCode::InvalidRequest, &format!("{name} is included more than once")));
     }
     if params.get("request").map_err(redirect)?.is_some() {
-        return Err(err(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        ));
+        return Err(err(ErrorCode::RequestNotSupported, "request objects are not supported"));
     }
     if params.get("request_uri").map_err(redirect)?.is_some() {
-        return Err(err(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        ));
+        return Err(err(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
     }
     match params.get("response_type").map_err(redirect)? {
         None => return Err(err(ErrorCode::InvalidRequest, "response_type is required")),
         Some("code") => {}
-        Some(_) => {
-            return Err(err(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ))
-        }
+        Some(_) => return Err(err(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
     }
     match params.get("response_mode").map_err(redirect)? {
         None | Some("query") => {}
-        Some(_) => {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "only response_mode=query is supported",
-            ))
-        }
+        Some(_) => return Err(err(ErrorCode::InvalidRequest, "only response_mode=query is supported")),
     }
     let scope = params.get("scope").map_err(redirect)?.unwrap_or("");
-    if !scope.split(' ').all(|s| {
-        s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-    }) {
-        return Err(err(
-            ErrorCode::InvalidScope,
-            "scope contains invalid characters",
-        ));
+    if !scope
+        .split(' ')
+        .all(|s| s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)))
+    {
+        return Err(err(ErrorCode::InvalidScope, "scope contains invalid characters"));
     }
     let requested: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
     if !requested.contains(&"openid") {
         return Err(err(ErrorCode::InvalidScope, "the openid scope is required"));
     }
-    let scope: Vec<String> = SUPPORTED_SCOPES
-        .iter()
-        .filter(|s| requested.contains(s))
-        .map(|s| s.to_string())
-        .collect();
+    let scope: Vec<String> = SUPPORTED_SCOPES.iter().filter(|s| requested.contains(s)).map(|s| s.to_string()).collect();
 
     let method = params.get("code_challenge_method").map_err(redirect)?;
     let challenge = params.get("code_challenge").map_err(redirect)?;
     let code_challenge = match (challenge, method) {
         (None, None) => None,
-        (None, Some(_)) => {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method without code_challenge",
-            ))
-        }
+        (None, Some(_)) => return Err(err(ErrorCode::InvalidRequest, "code_challenge_method without code_challenge")),
         (Some(_), None) => {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method is required and must be S256",
-            ))
+            return Err(err(ErrorCode::InvalidRequest, "code_challenge_method is required and must be S256"))
         }
         (Some(_), Some(m)) if m != "S256" => {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method must be S256",
-            ))
+            return Err(err(ErrorCode::InvalidRequest, "code_challenge_method must be S256"))
         }
         (Some(c), Some(_)) => {
-            if c.len() != 43
-                || !c
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
+            if c.len() != 43 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 return Err(err(
                     ErrorCode::InvalidRequest,
                     "code_challenge must be a base64url SHA-256 (43 characters)",
@@ -262,10 +199,7 @@ pub async fn parse_authorization_request(
         }
     };
     if client.is_public() && code_challenge.is_none() {
-        return Err(err(
-            ErrorCode::InvalidRequest,
-            "PKCE (code_challenge with S256) is required for public clients",
-        ));
+        return Err(err(ErrorCode::InvalidRequest, "PKCE (code_challenge with S256) is required for public clients"));
     }
 
     let nonce = params.get("nonce").map_err(redirect)?;
@@ -281,13 +215,7 @@ pub async fn parse_authorization_request(
     }
 
     let mut prompt = Vec::new();
-    for value in params
-        .get("prompt")
-        .map_err(redirect)?
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-    {
+    for value in params.get("prompt").map_err(redirect)?.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
         let p = match value {
             "none" => Prompt::None,
             "login" => Prompt::Login,
@@ -300,20 +228,14 @@ pub async fn parse_authorization_request(
         }
     }
     if prompt.contains(&Prompt::None) && prompt.len() > 1 {
-        return Err(err(
-            ErrorCode::InvalidRequest,
-            "prompt=none cannot be combined with other values",
-        ));
+        return Err(err(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
     }
 
     let max_age = match params.get("max_age").map_err(redirect)? {
         None => None,
-        Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            err(
-                ErrorCode::InvalidRequest,
-                "max_age must be a non-negative integer",
-            )
-        })?),
+        Some(v) => Some(
+            v.parse::<u64>().map_err(|_| err(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
+        ),
     };
     let login_hint = params.get("login_hint").map_err(redirect)?;
     if login_hint.is_some_and(|h| h.len() > 512) {

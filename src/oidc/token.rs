@@ -2,6 +2,7 @@
 //! authorization code grant.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -29,7 +30,10 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let Ok(body) = body else {
+        return OAuthError::invalid_request("the request body is too large or unreadable").into_response();
+    };
     match exchange(&app, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
@@ -40,46 +44,25 @@ pub async fn method_not_allowed() -> Response {
     OAuthError::invalid_request("the token endpoint accepts only POST").into_response()
 }
 
-async fn exchange(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, OAuthError> {
+async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
     if !is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
-    let body = std::str::from_utf8(body)
-        .map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
+    let body = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
     let params = Params::parse(body)?;
     if let Some(name) = params.first_duplicate() {
-        return Err(OAuthError::invalid_request(format!(
-            "{name} is included more than once"
-        )));
+        return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
     }
-    let client = app
-        .clients
-        .authenticate(headers, &params.clone().into_map())
-        .await?;
+    let client = app.clients.authenticate(headers, &params.clone().into_map()).await?;
     match params.require("grant_type")? {
         "authorization_code" => {}
-        _ => {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "only authorization_code is supported",
-            ))
-        }
+        _ => return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "only authorization_code is supported")),
     }
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
     let verifier = params.get("code_verifier")?;
     if let Some(v) = verifier {
-        if !(43..=128).contains(&v.len())
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-        {
+        if !(43..=128).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
             return Err(OAuthError::invalid_request("code_verifier is malformed"));
         }
     }
@@ -93,10 +76,7 @@ async fn exchange(
         .redeem_code(
             &hash_secret(code),
             now,
-            NewAccessToken {
-                token_hash: &token_hash,
-                expires_at: now + expires_in as i64,
-            },
+            NewAccessToken { token_hash: &token_hash, expires_at: now + expires_in as i64 },
             |c| {
                 if c.expires_at <= now {
                     return Err("the code has expired");
@@ -117,9 +97,7 @@ async fn exchange(
                     (Some(_), None) => return Err("code_verifier is required"),
                     // RFC 9700 §2.1.1: a verifier for a code issued without a
                     // challenge is a downgrade attempt.
-                    (None, Some(_)) => {
-                        return Err("code_verifier was sent but the request had no code_challenge")
-                    }
+                    (None, Some(_)) => return Err("code_verifier was sent but the request had no code_challenge"),
                     (None, None) => {}
                 }
                 Ok(())
@@ -134,9 +112,7 @@ async fn exchange(
             tracing::warn!(client = %client.client_id, "authorization code reused; revoked what it issued");
             return Err(OAuthError::invalid_grant("the code has already been used"));
         }
-        CodeRedemption::Unknown => {
-            return Err(OAuthError::invalid_grant("unknown or expired code"))
-        }
+        CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("unknown or expired code")),
     };
 
     let subject = app
@@ -146,11 +122,7 @@ async fn exchange(
         .map_err(|_| OAuthError::unavailable())?
         .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let scopes: Vec<String> = code.scope.split(' ').map(str::to_string).collect();
-    let profile = if client.id_token_claims {
-        identity::claims(&subject, &scopes)
-    } else {
-        Default::default()
-    };
+    let profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
     let claims = IdTokenClaims {
         iss: app.issuer(),
         sub: &subject.sub,
@@ -166,14 +138,9 @@ async fn exchange(
         tracing::error!(error = %e, "could not sign an ID token");
         OAuthError::new(ErrorCode::ServerError, "could not sign the ID token")
     })?;
-    let mut response = axum::Json(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        id_token,
-        scope: code.scope,
-    })
-    .into_response();
+    let mut response =
+        axum::Json(TokenResponse { access_token, token_type: "Bearer", expires_in, id_token, scope: code.scope })
+            .into_response();
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

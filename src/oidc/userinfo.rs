@@ -1,6 +1,7 @@
 //! `GET|POST /userinfo` (OIDC Core §5.3), a protected resource per RFC 6750.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -13,11 +14,7 @@ use crate::identity;
 use crate::web::is_form;
 use crate::AppState;
 
-pub async fn userinfo_get(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn userinfo_get(State(app): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     respond(&app, &headers, query.as_deref(), None).await
 }
 
@@ -25,29 +22,25 @@ pub async fn userinfo_post(
     State(app): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let Ok(body) = body else {
+        return OAuthError::invalid_request("the request body is too large or unreadable")
+            .with_challenge(Challenge::Bearer)
+            .into_response();
+    };
     respond(&app, &headers, query.as_deref(), Some(&body)).await
 }
 
 pub async fn method_not_allowed() -> Response {
-    OAuthError::invalid_request("userinfo accepts GET and POST")
-        .with_challenge(Challenge::Bearer)
-        .into_response()
+    OAuthError::invalid_request("userinfo accepts GET and POST").with_challenge(Challenge::Bearer).into_response()
 }
 
-async fn respond(
-    app: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
+async fn respond(app: &AppState, headers: &HeaderMap, query: Option<&str>, body: Option<&[u8]>) -> Response {
     match userinfo(app, headers, query, body).await {
         Ok(claims) => {
             let mut response = axum::Json(claims).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => e.into_response(),
@@ -56,31 +49,22 @@ async fn respond(
 
 /// The bearer token, from the header or (POST) the form body — never from
 /// the query string (RFC 9700 §4.3.2) — and from one place only.
-fn bearer(
-    headers: &HeaderMap,
-    query: Option<&str>,
-    body: Option<&[u8]>,
-) -> Result<Option<String>, OAuthError> {
+fn bearer(headers: &HeaderMap, query: Option<&str>, body: Option<&[u8]>) -> Result<Option<String>, OAuthError> {
     let bad = |d: &str| OAuthError::invalid_request(d).with_challenge(Challenge::Bearer);
-    if query
-        .and_then(|q| Params::parse(q).ok())
-        .is_some_and(|p| p.get("access_token").ok().flatten().is_some())
-    {
+    if query.and_then(|q| Params::parse(q).ok()).is_some_and(|p| p.get("access_token").ok().flatten().is_some()) {
         return Err(bad("access tokens in the query string are not accepted"));
     }
     let from_header = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| bad("malformed Authorization header"))?;
+            let v = v.to_str().map_err(|_| bad("malformed Authorization header"))?;
             match v.split_once(' ') {
-                Some((scheme, token))
-                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
                     Some(token.trim().to_string())
                 }
-                _ => return Err(bad("use the Bearer scheme")),
+                // RFC 6750 §3.1: an unsupported scheme counts as no
+                // credentials: a bare challenge, no error code.
+                _ => return Err(OAuthError::invalid_token("")),
             }
         }
     };
@@ -88,10 +72,7 @@ fn bearer(
         Some(body) if is_form(headers) && !body.is_empty() => {
             let body = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8"))?;
             let params = Params::parse(body).map_err(|e| e.with_challenge(Challenge::Bearer))?;
-            params
-                .get("access_token")
-                .map_err(|e| e.with_challenge(Challenge::Bearer))?
-                .map(str::to_string)
+            params.get("access_token").map_err(|e| e.with_challenge(Challenge::Bearer))?.map(str::to_string)
         }
         _ => None,
     };
@@ -119,9 +100,7 @@ async fn userinfo(
         .active_access_token(&hash_secret(&token), app.clock.now())
         .await
         .map_err(|_| OAuthError::unavailable())?
-        .ok_or_else(|| {
-            OAuthError::invalid_token("the access token is invalid, expired or revoked")
-        })?;
+        .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
     let subject = app
         .store
         .subject(&grant.subject)

@@ -37,12 +37,16 @@ impl Store {
         .transpose()
     }
 
-    /// Keep `app` unless another registration for the same instance won the
-    /// race; either way return the app that is stored.
+    /// Keep `app` unless another registration for the same instance, with
+    /// the same redirect URI, won the race; either way return the app that is
+    /// stored. An app registered for another redirect URI (the issuer moved)
+    /// is replaced.
     pub async fn insert_upstream_app(&self, app: &UpstreamAppRow) -> Result<UpstreamAppRow> {
         sqlx::query(
             "INSERT INTO upstream_apps (instance, client_id, client_secret, redirect_uri, scopes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance) DO UPDATE SET client_id = excluded.client_id, \
+             client_secret = excluded.client_secret, redirect_uri = excluded.redirect_uri, scopes = excluded.scopes, \
+             created_at = excluded.created_at WHERE upstream_apps.redirect_uri <> excluded.redirect_uri",
         )
         .bind(&app.instance)
         .bind(&app.client_id)
@@ -53,17 +57,11 @@ impl Store {
         .execute(self.pool())
         .await?;
         self.upstream_app(&app.instance).await?.ok_or_else(|| {
-            super::StoreError::Corrupt(format!(
-                "upstream app for {} vanished after insert",
-                app.instance
-            ))
+            super::StoreError::Corrupt(format!("upstream app for {} vanished after insert", app.instance))
         })
     }
 
     pub async fn count_upstream_apps(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM upstream_apps")
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM upstream_apps").fetch_one(self.pool()).await?.try_get("n")?)
     }
 }

@@ -59,23 +59,25 @@ pub struct NewAccessToken<'a> {
 }
 
 impl Store {
+    /// End login transaction `txn_id` and store the code it yields, in one
+    /// database transaction. False (and nothing stored) if the login
+    /// transaction was already gone: only one request can issue its code.
+    pub async fn issue_code(&self, txn_id: &str, c: &AuthorizationCodeRow) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let deleted =
+            sqlx::query("DELETE FROM login_transactions WHERE id = $1").bind(txn_id).execute(&mut *tx).await?;
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_code(&mut *tx, c).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Store a code outside any login transaction (benchmarks and tools).
     pub async fn insert_code(&self, c: &AuthorizationCodeRow) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&c.code_hash)
-        .bind(&c.client_id)
-        .bind(&c.redirect_uri)
-        .bind(&c.subject)
-        .bind(&c.scope)
-        .bind(&c.nonce)
-        .bind(&c.code_challenge)
-        .bind(c.auth_time)
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        insert_code(&mut *conn, c).await
     }
 
     /// Spend the code `code_hash` at `now`. If `check` accepts it, record the
@@ -119,18 +121,19 @@ impl Store {
                 }
             }
             None => {
-                let known =
-                    sqlx::query("SELECT used_at FROM authorization_codes WHERE code_hash = $1")
-                        .bind(code_hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let known = sqlx::query("SELECT used_at FROM authorization_codes WHERE code_hash = $1")
+                    .bind(code_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 match known {
                     Some(_) => {
-                        sqlx::query("UPDATE access_tokens SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL")
-                            .bind(code_hash)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "UPDATE access_tokens SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL",
+                        )
+                        .bind(code_hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                         CodeRedemption::Reused
                     }
                     None => CodeRedemption::Unknown,
@@ -140,4 +143,23 @@ impl Store {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&c.code_hash)
+    .bind(&c.client_id)
+    .bind(&c.redirect_uri)
+    .bind(&c.subject)
+    .bind(&c.scope)
+    .bind(&c.nonce)
+    .bind(&c.code_challenge)
+    .bind(c.auth_time)
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -69,11 +69,7 @@ impl Store {
     /// Connect (creating the SQLite file if needed) and apply migrations.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
@@ -95,10 +91,7 @@ impl Store {
                     Ok(())
                 })
             });
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let pool = options.connect(&url).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
@@ -106,16 +99,8 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
         }
         Ok(())
     }
@@ -126,6 +111,36 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Delete expired rows, at most `BATCH` per statement so that no purge
+    /// holds long locks. Codes are kept until the tokens they issued have
+    /// expired too (`code_grace`), so that a late reuse still revokes them.
+    /// Returns how many rows went.
+    pub async fn purge_expired(&self, now: i64, code_grace: i64) -> Result<u64> {
+        const BATCH: i64 = 1000;
+        let mut total = 0;
+        for (table, key, cutoff) in [
+            ("login_transactions", "id", now),
+            ("browser_sessions", "id_hash", now),
+            ("access_tokens", "token_hash", now),
+            ("authorization_codes", "code_hash", now - code_grace),
+        ] {
+            loop {
+                let done = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+                ))
+                .bind(cutoff)
+                .bind(BATCH)
+                .execute(&self.pool)
+                .await?;
+                total += done.rows_affected();
+                if (done.rows_affected() as i64) < BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(total)
     }
 
     pub async fn close(&self) {

@@ -31,8 +31,7 @@ impl SessionStore for SessionStoreAdapter {
         // A collision of 128-bit random IDs is not expected; if one happens,
         // draw a new ID rather than overwrite somebody else's session.
         for _ in 0..3 {
-            let data =
-                serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+            let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
             let inserted = sqlx::query(
                 "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING",
             )
@@ -67,14 +66,12 @@ impl SessionStore for SessionStoreAdapter {
 
     async fn load(&self, id: &Id) -> SessionResult<Option<Record>> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let row = sqlx::query(
-            "SELECT data, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2",
-        )
-        .bind(hash_secret(&id.to_string()))
-        .bind(now)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(backend)?;
+        let row = sqlx::query("SELECT data, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
+            .bind(hash_secret(&id.to_string()))
+            .bind(now)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let data: String = row.try_get("data").map_err(backend)?;
         let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;

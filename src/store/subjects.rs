@@ -32,21 +32,22 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<SubjectRow> {
     })
 }
 
-const COLUMNS: &str =
-    "sub, actor_uri, instance, account_id, handle, profile, created_at, updated_at";
+const COLUMNS: &str = "sub, actor_uri, instance, account_id, handle, profile, created_at, updated_at";
 
 impl Store {
     /// Insert the subject for `s.actor_uri`, or refresh the profile of the
     /// existing one. The `sub` of an existing row never changes; the row as
-    /// stored is returned.
-    pub async fn upsert_subject(&self, s: &SubjectRow) -> Result<SubjectRow> {
-        let profile =
-            serde_json::to_string(&s.profile).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    /// stored is returned. `None` when the actor URI is known with another
+    /// instance-local account id: the account was replaced (a reinstalled or
+    /// re-registered domain), and the new one must not inherit the `sub`.
+    pub async fn upsert_subject(&self, s: &SubjectRow) -> Result<Option<SubjectRow>> {
+        let profile = serde_json::to_string(&s.profile).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(&format!(
             "INSERT INTO subjects ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (actor_uri) DO UPDATE SET account_id = excluded.account_id, handle = excluded.handle, \
+             ON CONFLICT (actor_uri) DO UPDATE SET handle = excluded.handle, \
              profile = excluded.profile, \
              updated_at = CASE WHEN subjects.profile = excluded.profile THEN subjects.updated_at ELSE excluded.updated_at END \
+             WHERE subjects.account_id = excluded.account_id \
              RETURNING {COLUMNS}"
         ))
         .bind(&s.sub)
@@ -57,10 +58,10 @@ impl Store {
         .bind(profile)
         .bind(s.created_at)
         .bind(s.updated_at)
-        .fetch_one(self.pool())
-        .await
-        .map_err(StoreError::from)
-        .and_then(from_row)
+        .fetch_optional(self.pool())
+        .await?
+        .map(from_row)
+        .transpose()
     }
 
     pub async fn subject(&self, sub: &str) -> Result<Option<SubjectRow>> {

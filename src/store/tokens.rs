@@ -14,11 +14,7 @@ pub struct AccessTokenRow {
 
 impl Store {
     /// The token, if it exists, is unrevoked and has not expired at `now`.
-    pub async fn active_access_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<AccessTokenRow>> {
+    pub async fn active_access_token(&self, token_hash: &str, now: i64) -> Result<Option<AccessTokenRow>> {
         let row = sqlx::query(
             "SELECT client_id, subject, scope, expires_at FROM access_tokens \
              WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",

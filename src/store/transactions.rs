@@ -14,6 +14,8 @@ pub struct LoginTransactionRow {
     pub request: String,
     pub instance: Option<String>,
     pub upstream_state: Option<String>,
+    /// The PKCE verifier for the instance's code.
+    pub upstream_verifier: Option<String>,
     pub subject: Option<String>,
     pub auth_time: Option<i64>,
     pub created_at: i64,
@@ -28,6 +30,7 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
         request: row.try_get("request")?,
         instance: row.try_get("instance")?,
         upstream_state: row.try_get("upstream_state")?,
+        upstream_verifier: row.try_get("upstream_verifier")?,
         subject: row.try_get("subject")?,
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
@@ -35,70 +38,64 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
     })
 }
 
-const COLUMNS: &str =
-    "id, browser_id, csrf_token, request, instance, upstream_state, subject, auth_time, created_at, expires_at";
+pub(super) const COLUMNS: &str = "id, browser_id, csrf_token, request, instance, upstream_state, upstream_verifier, \
+                                  subject, auth_time, created_at, expires_at";
 
 impl Store {
     pub async fn insert_transaction(&self, t: &LoginTransactionRow) -> Result<()> {
-        sqlx::query(&format!("INSERT INTO login_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-            .bind(&t.id)
-            .bind(&t.browser_id)
-            .bind(&t.csrf_token)
-            .bind(&t.request)
-            .bind(&t.instance)
-            .bind(&t.upstream_state)
-            .bind(&t.subject)
-            .bind(t.auth_time)
-            .bind(t.created_at)
-            .bind(t.expires_at)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO login_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&t.id)
+        .bind(&t.browser_id)
+        .bind(&t.csrf_token)
+        .bind(&t.request)
+        .bind(&t.instance)
+        .bind(&t.upstream_state)
+        .bind(&t.upstream_verifier)
+        .bind(&t.subject)
+        .bind(t.auth_time)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     /// A transaction that has not expired at `now`.
     pub async fn transaction(&self, id: &str, now: i64) -> Result<Option<LoginTransactionRow>> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM login_transactions WHERE id = $1 AND expires_at > $2"
-        ))
-        .bind(id)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?
-        .map(from_row)
-        .transpose()
+        sqlx::query(&format!("SELECT {COLUMNS} FROM login_transactions WHERE id = $1 AND expires_at > $2"))
+            .bind(id)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+            .map(from_row)
+            .transpose()
     }
 
     /// The unexpired transaction waiting for the instance to answer `state`.
-    pub async fn transaction_by_upstream_state(
-        &self,
-        state: &str,
-        now: i64,
-    ) -> Result<Option<LoginTransactionRow>> {
-        sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM login_transactions WHERE upstream_state = $1 AND expires_at > $2"
-        ))
-        .bind(state)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?
-        .map(from_row)
-        .transpose()
+    pub async fn transaction_by_upstream_state(&self, state: &str, now: i64) -> Result<Option<LoginTransactionRow>> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM login_transactions WHERE upstream_state = $1 AND expires_at > $2"))
+            .bind(state)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+            .map(from_row)
+            .transpose()
     }
 
-    /// Record that the person went to `instance` with `state`.
-    pub async fn set_transaction_upstream(
-        &self,
-        id: &str,
-        instance: &str,
-        state: &str,
-    ) -> Result<()> {
-        sqlx::query("UPDATE login_transactions SET instance = $2, upstream_state = $3, subject = NULL, auth_time = NULL WHERE id = $1")
-            .bind(id)
-            .bind(instance)
-            .bind(state)
-            .execute(self.pool())
-            .await?;
+    /// Record that the person went to `instance` with `state` and a PKCE verifier.
+    pub async fn set_transaction_upstream(&self, id: &str, instance: &str, state: &str, verifier: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE login_transactions SET instance = $2, upstream_state = $3, upstream_verifier = $4, \
+             subject = NULL, auth_time = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(instance)
+        .bind(state)
+        .bind(verifier)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -112,7 +109,7 @@ impl Store {
         auth_time: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE login_transactions SET subject = $3, auth_time = $4, upstream_state = NULL \
+            "UPDATE login_transactions SET subject = $3, auth_time = $4, upstream_state = NULL, upstream_verifier = NULL \
              WHERE id = $1 AND upstream_state = $2",
         )
         .bind(id)
@@ -124,20 +121,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Delete the transaction; true if this call deleted it (so that only one
-    /// of two racing requests goes on to issue a code).
+    /// Delete the transaction; true if this call deleted it.
     pub async fn delete_transaction(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM login_transactions WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query("DELETE FROM login_transactions WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
     pub async fn count_transactions(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM login_transactions")
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM login_transactions").fetch_one(self.pool()).await?.try_get("n")?)
     }
 }

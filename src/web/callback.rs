@@ -1,6 +1,6 @@
 //! `GET /callback`: the instance sends the person back here.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tower_sessions::Session;
@@ -13,31 +13,18 @@ use crate::AppState;
 pub async fn callback(
     State(app): State<AppState>,
     session: Session,
+    Path(key): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = match Params::parse(query.as_deref().unwrap_or("")) {
         Ok(p) => p,
-        Err(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The address you were sent back to is malformed.",
-                None,
-            )
-        }
+        Err(_) => return error_page(StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None),
     };
     let one = |name: &str| params.get(name).ok().flatten().map(str::to_string);
     if params.first_duplicate().is_some() {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The address you were sent back to is malformed.",
-            None,
-        );
+        return error_page(StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None);
     }
-    let callback = CallbackParams {
-        state: one("state"),
-        code: one("code"),
-        error: one("error"),
-    };
+    let callback = CallbackParams { key, state: one("state"), iss: one("iss"), code: one("code"), error: one("error") };
     let browser = existing_browser_id(&session).await;
     match login::finish_upstream(&app, browser.as_deref(), callback).await {
         Ok(next) => next_response(&app, next),

@@ -15,8 +15,7 @@ pub fn verify(txn: &Transaction, given: Option<&str>) -> Result<(), LoginError> 
         Some(token) if constant_time_eq(token, &txn.row.csrf_token) => Ok(()),
         _ => Err(LoginError::Page {
             status: StatusCode::FORBIDDEN,
-            message: "The form was not sent from this sign-in page. Reload the page and try again."
-                .into(),
+            message: "The form was not sent from this sign-in page. Reload the page and try again.".into(),
             restart: None,
         }),
     }

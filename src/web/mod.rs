@@ -27,7 +27,7 @@ pub fn routes(_app: &AppState) -> Router<AppState> {
     Router::new()
         .route("/login/{txn}", get(pages::picker).post(pages::choose))
         .route("/consent/{txn}", get(pages::consent).post(pages::decide))
-        .route("/callback", get(callback::callback))
+        .route("/callback/{key}", get(callback::callback))
         .fallback(not_found)
 }
 
@@ -43,20 +43,13 @@ pub fn layers(router: Router, app: &AppState) -> Router {
         }
     };
     let sessions = SessionManagerLayer::new(SessionStoreAdapter::new(app.store.clone()))
-        .with_name(if secure {
-            "__Host-fedi_oidc"
-        } else {
-            "fedi_oidc"
-        })
+        .with_name(if secure { "__Host-fedi_oidc" } else { "fedi_oidc" })
         .with_secure(secure)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path(if secure { "/".to_string() } else { path })
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            app.config.login_ttl_secs as i64,
-        )));
-    let header =
-        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(app.config.login_ttl_secs as i64)));
+    let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     router
         .layer(sessions)
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -68,16 +61,38 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
         ))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, crate::REQUEST_TIMEOUT))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(cors())
+        // Spans name the method and path only: query strings carry codes,
+        // states and hints that must not reach the logs.
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
 }
 
-/// The random id that binds login transactions to this browser.
-pub async fn browser_id(session: &Session) -> Result<String, LoginError> {
+/// CORS for the endpoints a browser-based client calls directly. They use
+/// no cookies, so any origin may call them without credentials.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(|_, request| {
+            let path = request.uri.path();
+            ["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"].iter().any(|p| path.ends_with(p))
+        }))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The random id that binds login transactions to this browser. Every new
+/// login renews the session's idle expiry, so the session outlives the
+/// newest transaction.
+pub async fn browser_id(session: &Session, idle: time::Duration) -> Result<String, LoginError> {
     const KEY: &str = "browser_id";
     let unavailable = |e: tower_sessions::session::Error| {
         tracing::error!(error = %e, "session store failed");
         LoginError::Unavailable
     };
+    session.set_expiry(Some(Expiry::OnInactivity(idle)));
     if let Some(id) = session.get::<String>(KEY).await.map_err(unavailable)? {
         return Ok(id);
     }
@@ -96,10 +111,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
 /// 303 See Other to `location`: the browser follows with a GET and never
@@ -109,16 +121,10 @@ pub fn see_other(location: &str) -> Response {
         Ok(value) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
             response.headers_mut().insert(header::LOCATION, value);
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(_) => error_page(
-            StatusCode::BAD_REQUEST,
-            "The address to continue to is invalid.",
-            None,
-        ),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "The address to continue to is invalid.", None),
     }
 }
 
@@ -127,18 +133,12 @@ pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Respon
     match templates::render(template, ctx) {
         Ok(body) => {
             let mut response = (status, Html(body)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => {
             tracing::error!(error = %e, template, "template failed to render");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Something went wrong. Please try again.",
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "Something went wrong. Please try again.").into_response()
         }
     }
 }
@@ -150,11 +150,7 @@ pub fn error_page(status: StatusCode, message: &str, restart: Option<&str>) -> R
         StatusCode::BAD_GATEWAY => "Your server could not sign you in",
         _ => "This sign-in cannot continue",
     };
-    html(
-        status,
-        "error.html",
-        context! { service => "fedi-oidc", title, message, restart },
-    )
+    html(status, "error.html", context! { service => "fedi-oidc", title, message, restart })
 }
 
 /// Where the flow goes next, as an HTTP response.
@@ -169,18 +165,10 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
 /// The one place where login errors become HTTP.
 pub fn into_response(e: LoginError) -> Response {
     match e {
-        LoginError::Page {
-            status,
-            message,
-            restart,
-        } => error_page(status, &message, restart.as_deref()),
-        LoginError::Picker {
-            txn_id,
-            csrf_token,
-            client_name,
-            input,
-            message,
-        } => pages::render_picker(&txn_id, &csrf_token, &client_name, &input, Some(&message)),
+        LoginError::Page { status, message, restart } => error_page(status, &message, restart.as_deref()),
+        LoginError::Picker { action, csrf_token, client_name, input, message } => {
+            pages::render_picker(&action, &csrf_token, &client_name, &input, Some(&message))
+        }
         LoginError::ToClient(url) => see_other(url.as_str()),
         LoginError::Unavailable => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -197,9 +185,5 @@ impl IntoResponse for LoginError {
 }
 
 async fn not_found() -> Response {
-    error_page(
-        StatusCode::NOT_FOUND,
-        "There is nothing at this address.",
-        None,
-    )
+    error_page(StatusCode::NOT_FOUND, "There is nothing at this address.", None)
 }

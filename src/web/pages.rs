@@ -1,39 +1,29 @@
 //! The instance picker and the consent page.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
 use tower_sessions::Session;
 
-use super::{
-    csrf, error_page, existing_browser_id, html, into_response, is_form, next_response, see_other,
-};
+use super::{csrf, error_page, existing_browser_id, html, into_response, is_form, next_response, see_other};
 use crate::login::{self, LoginError, Next, Transaction};
 use crate::oidc::request::Params;
 use crate::AppState;
 
 const SERVICE: &str = "fedi-oidc";
 
-pub fn render_picker(
-    txn_id: &str,
-    csrf_token: &str,
-    client_name: &str,
-    input: &str,
-    error: Option<&str>,
-) -> Response {
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+/// The picker; `action` is the absolute path its form posts to.
+pub fn render_picker(action: &str, csrf_token: &str, client_name: &str, input: &str, error: Option<&str>) -> Response {
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     html(
         status,
         "login.html",
         context! {
             service => SERVICE,
-            action => format!("./{txn_id}"),
+            action,
             csrf_token,
             client_name,
             input,
@@ -48,12 +38,7 @@ async fn load(app: &AppState, session: &Session, txn: &str) -> Result<Transactio
 }
 
 async fn client_name(app: &AppState, txn: &Transaction) -> Result<String, LoginError> {
-    Ok(app
-        .clients
-        .get(&txn.request.client_id)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_else(|| txn.request.client_id.clone()))
+    Ok(app.clients.get(&txn.request.client_id).await?.map(|c| c.name).unwrap_or_else(|| txn.request.client_id.clone()))
 }
 
 /// Form fields of a POST, with the CSRF token checked.
@@ -66,31 +51,19 @@ fn form(headers: &HeaderMap, body: &[u8], txn: &Transaction) -> Result<Params, L
     if !is_form(headers) {
         return Err(bad());
     }
-    let params = std::str::from_utf8(body)
-        .ok()
-        .and_then(|b| Params::parse(b).ok())
-        .ok_or_else(bad)?;
+    let params = std::str::from_utf8(body).ok().and_then(|b| Params::parse(b).ok()).ok_or_else(bad)?;
     csrf::verify(txn, params.get(csrf::FIELD).ok().flatten())?;
     Ok(params)
 }
 
 /// `GET /login/{txn}`: the instance picker.
-pub async fn picker(
-    State(app): State<AppState>,
-    session: Session,
-    Path(txn): Path<String>,
-) -> Response {
+pub async fn picker(State(app): State<AppState>, session: Session, Path(txn): Path<String>) -> Response {
     let result = async {
         let txn = load(&app, &session, &txn).await?;
         let name = client_name(&app, &txn).await?;
         let input = txn.request.login_hint.clone().unwrap_or_default();
-        Ok::<_, LoginError>(render_picker(
-            &txn.row.id,
-            &txn.row.csrf_token,
-            &name,
-            &input,
-            None,
-        ))
+        let action = app.path(&format!("/login/{}", txn.row.id));
+        Ok::<_, LoginError>(render_picker(&action, &txn.row.csrf_token, &name, &input, None))
     }
     .await;
     result.unwrap_or_else(into_response)
@@ -102,11 +75,11 @@ pub async fn choose(
     session: Session,
     Path(txn): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
         let txn = load(&app, &session, &txn).await?;
-        let params = form(&headers, &body, &txn)?;
+        let params = form(&headers, body.as_deref().unwrap_or_default(), &txn)?;
         let input = params.get("account").ok().flatten().unwrap_or("");
         let url = login::choose_instance(&app, &txn, input).await?;
         Ok::<_, LoginError>(see_other(url.as_str()))
@@ -116,28 +89,20 @@ pub async fn choose(
 }
 
 /// `GET /consent/{txn}`: what the client will receive.
-pub async fn consent(
-    State(app): State<AppState>,
-    session: Session,
-    Path(txn): Path<String>,
-) -> Response {
+pub async fn consent(State(app): State<AppState>, session: Session, Path(txn): Path<String>) -> Response {
     let result = async {
         let txn = load(&app, &session, &txn).await?;
         let Some(subject) = &txn.row.subject else {
             return Ok(next_response(&app, Next::Picker(txn.row.id.clone())));
         };
-        let subject = app
-            .store
-            .subject(subject)
-            .await?
-            .ok_or(LoginError::Unavailable)?;
+        let subject = app.store.subject(subject).await?.ok_or(LoginError::Unavailable)?;
         let name = client_name(&app, &txn).await?;
         Ok::<_, LoginError>(html(
             StatusCode::OK,
             "consent.html",
             context! {
                 service => SERVICE,
-                action => format!("./{}", txn.row.id),
+                action => app.path(&format!("/consent/{}", txn.row.id)),
                 csrf_token => txn.row.csrf_token,
                 client_name => name,
                 handle => format!("@{}", subject.handle),
@@ -155,21 +120,15 @@ pub async fn decide(
     session: Session,
     Path(txn): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
         let txn = load(&app, &session, &txn).await?;
-        let params = form(&headers, &body, &txn)?;
+        let params = form(&headers, body.as_deref().unwrap_or_default(), &txn)?;
         let allow = match params.get("decision").ok().flatten() {
             Some("allow") => true,
             Some("deny") => false,
-            _ => {
-                return Ok(error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Choose Allow or Deny.",
-                    None,
-                ))
-            }
+            _ => return Ok(error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny.", None)),
         };
         let url = login::decide_consent(&app, &txn, allow).await?;
         Ok::<_, LoginError>(see_other(url.as_str()))

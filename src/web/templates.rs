@@ -14,8 +14,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     ] {
         // The templates are part of the binary; a syntax error in one is
         // caught by the test suite, not at run time.
-        env.add_template(name, source)
-            .expect("embedded templates are valid");
+        env.add_template(name, source).expect("embedded templates are valid");
     }
     env
 });

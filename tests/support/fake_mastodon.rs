@@ -45,8 +45,7 @@ pub const DEFAULT_VERSION: &str = "4.3.8";
 
 /// `Rails.configuration.x.vapid_public_key` stand-in (the example key from the
 /// Mastodon API documentation).
-const VAPID_KEY: &str =
-    "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=";
+const VAPID_KEY: &str = "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=";
 
 const INSTANCE_TITLE: &str = "Fake Mastodon";
 const INSTANCE_DESCRIPTION: &str = "A fake Mastodon server used by the fedi-oidc test-suite.";
@@ -109,10 +108,7 @@ pub const SERVER_SCOPES: &[&str] = &[
 const VERIFY_CREDENTIALS_SCOPES: &[&str] = &["profile", "read", "read:accounts"];
 
 /// Doorkeeper::OAuth::NonStandard::IETF_WG_OAUTH2_OOB_METHODS
-const OOB_URIS: &[&str] = &[
-    "urn:ietf:wg:oauth:2.0:oob",
-    "urn:ietf:wg:oauth:2.0:oob:auto",
-];
+const OOB_URIS: &[&str] = &["urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob:auto"];
 
 /// Doorkeeper `authorization_code_expires_in` default (Mastodon keeps it).
 const DEFAULT_CODE_TTL: Duration = Duration::from_secs(600);
@@ -124,14 +120,13 @@ const APP_REGISTRATION_PERIOD: Duration = Duration::from_secs(600);
 
 // Doorkeeper error descriptions (config/locales/doorkeeper.en.yml in Mastodon,
 // falling back to the doorkeeper gem's config/locales/en.yml).
-const DESC_INVALID_REQUEST: &str = "The request is missing a required parameter, includes an unsupported parameter value, or is otherwise malformed.";
+const DESC_INVALID_REQUEST: &str =
+    "The request is missing a required parameter, includes an unsupported parameter value, or is otherwise malformed.";
 const DESC_INVALID_REDIRECT_URI: &str = "The redirect uri included is not valid.";
 const DESC_INVALID_CLIENT: &str = "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.";
 const DESC_INVALID_GRANT: &str = "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
-const DESC_UNSUPPORTED_GRANT_TYPE: &str =
-    "The authorization grant type is not supported by the authorization server.";
-const DESC_UNSUPPORTED_RESPONSE_TYPE: &str =
-    "The authorization server does not support this response type.";
+const DESC_UNSUPPORTED_GRANT_TYPE: &str = "The authorization grant type is not supported by the authorization server.";
+const DESC_UNSUPPORTED_RESPONSE_TYPE: &str = "The authorization server does not support this response type.";
 const DESC_INVALID_SCOPE: &str = "The requested scope is invalid, unknown, or malformed.";
 const DESC_ACCESS_DENIED: &str = "The resource owner or authorization server denied the request.";
 const DESC_INVALID_CODE_CHALLENGE_METHOD: &str = "The code_challenge_method must be S256.";
@@ -284,10 +279,7 @@ impl RecordedRequest {
     /// First header with this (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
     /// A parameter as Rails would see it (query overrides body).
@@ -327,24 +319,14 @@ impl Drop for FakeMastodon {
 impl FakeMastodon {
     /// Bind `127.0.0.1:0` and serve in a background task.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("fake mastodon: bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fake mastodon: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake mastodon: local_addr");
         let state: Shared = Arc::new(Mutex::new(Inner::new(addr)));
         let app = Router::new().fallback(dispatch).with_state(state.clone());
         let handle = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
-        FakeMastodon {
-            addr,
-            state,
-            handle,
-        }
+        FakeMastodon { addr, state, handle }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -493,12 +475,7 @@ impl FakeMastodon {
 
     /// Requests to one path.
     pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
-        self.lock()
-            .requests
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
+        self.lock().requests.iter().filter(|r| r.path == path).cloned().collect()
     }
 
     /// Drop every application, with its codes and tokens (Mastodon deletes
@@ -536,10 +513,7 @@ struct App {
 
 impl App {
     fn redirect_uris(&self) -> Vec<String> {
-        self.redirect_uri
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
+        self.redirect_uri.split_whitespace().map(str::to_string).collect()
     }
 
     fn public(&self) -> RegisteredApp {
@@ -669,22 +643,14 @@ impl Inner {
     /// Doorkeeper `find_or_create_access_token` with `reuse_access_token`
     /// (config/initializers/doorkeeper.rb): a live token of the same app,
     /// resource owner and scope set is handed back instead of a new one.
-    fn find_or_create_token(
-        &mut self,
-        client_id: &str,
-        account_id: Option<&str>,
-        scopes: &[String],
-    ) -> Token {
+    fn find_or_create_token(&mut self, client_id: &str, account_id: Option<&str>, scopes: &[String]) -> Token {
         if self.reuse_access_token {
             let mut wanted: Vec<&String> = scopes.iter().collect();
             wanted.sort();
             let reusable = self.tokens.iter().find(|t| {
                 let mut have: Vec<&String> = t.scopes.iter().collect();
                 have.sort();
-                !t.revoked
-                    && t.client_id == client_id
-                    && t.account_id.as_deref() == account_id
-                    && have == wanted
+                !t.revoked && t.client_id == client_id && t.account_id.as_deref() == account_id && have == wanted
             });
             if let Some(existing) = reusable {
                 return existing.clone();
@@ -708,10 +674,7 @@ impl Inner {
     /// the throttled response.
     fn throttle_app_registration(&mut self, ip: IpAddr) -> Option<Response> {
         let now = SystemTime::now();
-        let window = self.throttle.entry(ip).or_insert(ThrottleWindow {
-            start: now,
-            count: 0,
-        });
+        let window = self.throttle.entry(ip).or_insert(ThrottleWindow { start: now, count: 0 });
         if now.duration_since(window.start).unwrap_or_default() >= APP_REGISTRATION_PERIOD {
             window.start = now;
             window.count = 0;
@@ -741,11 +704,7 @@ impl PVal {
     fn flatten(&self) -> String {
         match self {
             PVal::Str(s) => s.clone(),
-            PVal::Arr(items) => items
-                .iter()
-                .map(PVal::flatten)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            PVal::Arr(items) => items.iter().map(PVal::flatten).collect::<Vec<_>>().join("\n"),
             PVal::Obj => "[object]".to_string(),
             PVal::Null => String::new(),
         }
@@ -798,10 +757,7 @@ fn parse_form(input: &str) -> Params {
 }
 
 fn flatten_params(params: &Params) -> HashMap<String, String> {
-    params
-        .iter()
-        .map(|(k, v)| (k.clone(), v.flatten()))
-        .collect()
+    params.iter().map(|(k, v)| (k.clone(), v.flatten())).collect()
 }
 
 /// Rails "permitted scalar" (`params.permit(:key)`): strings, numbers and
@@ -825,32 +781,15 @@ impl Incoming {
     fn new(method: &str, uri: &Uri, headers: &HeaderMap, body: &[u8], peer: SocketAddr) -> Self {
         let header_list: Vec<(String, String)> = headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let header = |name: &str| {
-            header_list
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let header = |name: &str| header_list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let content_type = header("content-type");
         let query_string = uri.query().unwrap_or("").to_string();
         let query_params = parse_form(&query_string);
         let body_text = String::from_utf8_lossy(body).into_owned();
 
-        let mime = content_type
-            .as_deref()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         let mut body_error = false;
         let body_params: Params = if mime == "application/x-www-form-urlencoded" {
             parse_form(&body_text)
@@ -859,10 +798,7 @@ impl Incoming {
                 Vec::new()
             } else {
                 match serde_json::from_str::<Value>(&body_text) {
-                    Ok(Value::Object(map)) => map
-                        .iter()
-                        .map(|(k, v)| (k.clone(), PVal::from_json(v)))
-                        .collect(),
+                    Ok(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), PVal::from_json(v))).collect(),
                     // Rails wraps a non-object JSON body as `_json`.
                     Ok(other) => vec![("_json".to_string(), PVal::from_json(&other))],
                     Err(_) => {
@@ -896,12 +832,7 @@ impl Incoming {
             body: body_text,
             peer: Some(peer),
         };
-        Incoming {
-            record,
-            params,
-            body_error,
-            peer,
-        }
+        Incoming { record, params, body_error, peer }
     }
 
     fn scalar(&self, key: &str) -> Option<String> {
@@ -918,22 +849,10 @@ impl Incoming {
 // Dispatch
 // ---------------------------------------------------------------------------
 
-async fn dispatch(
-    State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
+async fn dispatch(State(state): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
-    let incoming = Incoming::new(
-        parts.method.as_str(),
-        &parts.uri,
-        &parts.headers,
-        &bytes,
-        peer,
-    );
+    let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024).await.unwrap_or_default();
+    let incoming = Incoming::new(parts.method.as_str(), &parts.uri, &parts.headers, &bytes, peer);
 
     let behaviour = {
         let mut g = lock(&state);
@@ -1014,9 +933,7 @@ fn create_app(g: &mut Inner, r: &Incoming) -> Response {
     // `app_params[:scopes] || Doorkeeper.configuration.default_scopes`; an
     // array is not a permitted scalar, so it silently becomes the default
     // (mastodon/mastodon#30152).
-    let scopes_raw = r
-        .scalar("scopes")
-        .unwrap_or_else(|| DEFAULT_SCOPE.to_string());
+    let scopes_raw = r.scalar("scopes").unwrap_or_else(|| DEFAULT_SCOPE.to_string());
     let scopes = parse_scopes(&scopes_raw);
     let website = r.scalar("website");
 
@@ -1142,9 +1059,7 @@ fn validate_redirect_uri(value: Option<&str>, errors: &mut Vec<String>) {
 /// Mastodon's URLValidator: http(s) with a host.
 fn valid_website(w: &str) -> bool {
     match url::Url::parse(w) {
-        Ok(u) => {
-            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-        }
+        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()),
         Err(_) => false,
     }
 }
@@ -1164,11 +1079,8 @@ fn valid_website(w: &str) -> bool {
 // `set_redirect_on_errors`). Passing requests are auto-approved (or denied)
 // instead of showing the consent form.
 fn authorize(g: &mut Inner, r: &Incoming) -> Response {
-    let params: HashMap<String, String> = if r.record.method == "POST" {
-        r.record.params.clone()
-    } else {
-        r.record.query.clone()
-    };
+    let params: HashMap<String, String> =
+        if r.record.method == "POST" { r.record.params.clone() } else { r.record.query.clone() };
     g.last_authorize = Some(params.clone());
     let state = r.present("state");
 
@@ -1190,15 +1102,7 @@ fn authorize(g: &mut Inner, r: &Incoming) -> Response {
     };
     let redirect_uri = match r.present("redirect_uri") {
         Some(u) if valid_for_authorization(&u, &app.redirect_uri) => u,
-        _ => {
-            return pre_auth_error(
-                g,
-                "invalid_redirect_uri",
-                DESC_INVALID_REDIRECT_URI,
-                None,
-                None,
-            )
-        }
+        _ => return pre_auth_error(g, "invalid_redirect_uri", DESC_INVALID_REDIRECT_URI, None, None),
     };
     let redirect = Some(redirect_uri.as_str());
 
@@ -1235,13 +1139,7 @@ fn authorize(g: &mut Inner, r: &Incoming) -> Response {
         }
     });
     if !scope_valid(&scope_str, &app.scopes) {
-        return pre_auth_error(
-            g,
-            "invalid_scope",
-            DESC_INVALID_SCOPE,
-            redirect,
-            state.as_deref(),
-        );
+        return pre_auth_error(g, "invalid_scope", DESC_INVALID_SCOPE, redirect, state.as_deref());
     }
     let scopes = parse_scopes(&scope_str);
 
@@ -1295,17 +1193,10 @@ fn authorize(g: &mut Inner, r: &Incoming) -> Response {
 
     if oob {
         // Doorkeeper's oob_redirect: `{ action: :show, code: ... }`
-        let location = format!(
-            "{}/oauth/authorize/native?code={}",
-            g.base_url,
-            form_encode_component(&code)
-        );
+        let location = format!("{}/oauth/authorize/native?code={}", g.base_url, form_encode_component(&code));
         return redirect_response(&location);
     }
-    let location = uri_with_query(
-        &redirect_uri,
-        &[("code", Some(code.as_str())), ("state", state.as_deref())],
-    );
+    let location = uri_with_query(&redirect_uri, &[("code", Some(code.as_str())), ("state", state.as_deref())]);
     redirect_response(&location)
 }
 
@@ -1325,19 +1216,12 @@ fn pre_auth_error(
         StatusCode::BAD_REQUEST
     };
     // ErrorResponse#redirectable?
-    let redirectable = !matches!(
-        name,
-        "invalid_redirect_uri" | "invalid_client" | "unauthorized_client"
-    );
+    let redirectable = !matches!(name, "invalid_redirect_uri" | "invalid_client" | "unauthorized_client");
     if g.redirect_on_errors && redirectable {
         if let Some(uri) = redirect_uri.filter(|u| !OOB_URIS.contains(u)) {
             let location = uri_with_query(
                 uri,
-                &[
-                    ("error", Some(name)),
-                    ("error_description", Some(description)),
-                    ("state", state),
-                ],
+                &[("error", Some(name)), ("error_description", Some(description)), ("state", state)],
             );
             return redirect_response(&location);
         }
@@ -1345,10 +1229,7 @@ fn pre_auth_error(
     html_page(
         status,
         "An error has occurred",
-        &format!(
-            "<div class=\"form-container\"><div class=\"flash-message\">{}</div></div>",
-            html_escape(description)
-        ),
+        &format!("<div class=\"form-container\"><div class=\"flash-message\">{}</div></div>", html_escape(description)),
     )
 }
 
@@ -1386,11 +1267,7 @@ fn token(g: &mut Inner, r: &Incoming) -> Response {
     let grant_type = match r.present("grant_type") {
         Some(t) => t,
         None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Missing required parameter: grant_type.",
-            )
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: grant_type.")
         }
     };
     // grant_flows %w(authorization_code password client_credentials)
@@ -1402,24 +1279,14 @@ fn token(g: &mut Inner, r: &Incoming) -> Response {
             Some(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", DESC_INVALID_GRANT),
             None => invalid_client(),
         },
-        _ => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            DESC_UNSUPPORTED_GRANT_TYPE,
-        ),
+        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", DESC_UNSUPPORTED_GRANT_TYPE),
     }
 }
 
 fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
     let code = match r.present("code") {
         Some(c) => c,
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Missing required parameter: code.",
-            )
-        }
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: code."),
     };
     let grant = g.grants.get(&code).cloned();
     let code_verifier = r.present("code_verifier");
@@ -1427,20 +1294,12 @@ fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
 
     // validate :params
     if grant.as_ref().is_some_and(|gr| gr.code_challenge.is_some()) && code_verifier.is_none() {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Missing required parameter: code_verifier.",
-        );
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: code_verifier.");
     }
     let redirect_uri = match redirect_uri {
         Some(u) => u,
         None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Missing required parameter: redirect_uri.",
-            )
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: redirect_uri.")
         }
     };
     // validate :client
@@ -1450,11 +1309,7 @@ fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
     };
     // validate :grant — same application, not expired, not already used
     let grant = match grant {
-        Some(gr)
-            if gr.client_id == app.client_id && !gr.revoked && gr.expires_at > Instant::now() =>
-        {
-            gr
-        }
+        Some(gr) if gr.client_id == app.client_id && !gr.revoked && gr.expires_at > Instant::now() => gr,
         _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", DESC_INVALID_GRANT),
     };
     // validate :redirect_uri
@@ -1528,10 +1383,7 @@ fn token_response(token: &Token) -> Response {
 /// must match.
 fn authenticate_client(g: &Inner, r: &Incoming) -> Option<App> {
     let (uid, secret) = client_credentials(r)?;
-    g.apps
-        .iter()
-        .find(|a| a.client_id == uid && a.client_secret == secret)
-        .cloned()
+    g.apps.iter().find(|a| a.client_id == uid && a.client_secret == secret).cloned()
 }
 
 fn client_credentials(r: &Incoming) -> Option<(String, String)> {
@@ -1549,20 +1401,15 @@ fn client_credentials(r: &Incoming) -> Option<(String, String)> {
 fn basic_credentials(authorization: Option<&str>) -> Option<(String, String)> {
     // /^Basic (.*)/m then Base64.decode64(...).split(/:/, 2)
     let encoded = authorization?.strip_prefix("Basic ")?.trim();
-    let decoded = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(encoded).ok())?;
+    let decoded =
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(encoded).ok())?;
     let decoded = String::from_utf8_lossy(&decoded).into_owned();
     let (uid, secret) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
     Some((uid.to_string(), secret.to_string()))
 }
 
 fn invalid_client() -> Response {
-    oauth_error(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        DESC_INVALID_CLIENT,
-    )
+    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", DESC_INVALID_CLIENT)
 }
 
 // ---------------------------------------------------------------------------
@@ -1583,11 +1430,7 @@ fn revoke(g: &mut Inner, r: &Incoming) -> Response {
         None => return revocation_error(),
     };
     let token_value = r.scalar("token").unwrap_or_default();
-    let idx = match g
-        .tokens
-        .iter()
-        .position(|t| !token_value.is_empty() && t.token == token_value)
-    {
+    let idx = match g.tokens.iter().position(|t| !token_value.is_empty() && t.token == token_value) {
         Some(i) => i,
         None => return doorkeeper_json(StatusCode::OK, json!({})),
     };
@@ -1623,27 +1466,15 @@ fn verify_credentials(g: &mut Inner, r: &Incoming) -> Response {
         Ok(t) => t,
         Err(description) => return doorkeeper_unauthorized(description),
     };
-    if !token
-        .scopes
-        .iter()
-        .any(|s| VERIFY_CREDENTIALS_SCOPES.contains(&s.as_str()))
-    {
+    if !token.scopes.iter().any(|s| VERIFY_CREDENTIALS_SCOPES.contains(&s.as_str())) {
         return doorkeeper_forbidden(VERIFY_CREDENTIALS_SCOPES);
     }
     let account = match token.account_id.as_ref().and_then(|id| g.accounts.get(id)) {
         Some(a) => a.clone(),
         // app-only (client_credentials) token: require_user!
-        None => {
-            return api_json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": MSG_REQUIRES_USER }),
-            )
-        }
+        None => return api_json(StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": MSG_REQUIRES_USER })),
     };
-    api_json(
-        StatusCode::OK,
-        credential_account_json(&account, &g.base_url),
-    )
+    api_json(StatusCode::OK, credential_account_json(&account, &g.base_url))
 }
 
 /// Doorkeeper `access_token_methods :from_bearer_authorization,
@@ -1666,9 +1497,7 @@ fn authenticate_token(g: &Inner, r: &Incoming) -> Result<Token, &'static str> {
 }
 
 fn doorkeeper_unauthorized(description: &str) -> Response {
-    let www = format!(
-        "Bearer realm=\"Doorkeeper\", error=\"invalid_token\", error_description=\"{description}\""
-    );
+    let www = format!("Bearer realm=\"Doorkeeper\", error=\"invalid_token\", error_description=\"{description}\"");
     response(
         StatusCode::UNAUTHORIZED,
         &[
@@ -1699,11 +1528,7 @@ fn doorkeeper_forbidden(required: &[&str]) -> Response {
 /// REST::AccountSerializer + REST::CredentialAccountSerializer for a local
 /// account.
 fn credential_account_json(a: &FakeAccount, base: &str) -> Value {
-    let avatar = if a.avatar.is_empty() {
-        format!("{base}/avatars/original/missing.png")
-    } else {
-        a.avatar.clone()
-    };
+    let avatar = if a.avatar.is_empty() { format!("{base}/avatars/original/missing.png") } else { a.avatar.clone() };
     let header = format!("{base}/headers/original/missing.png");
     json!({
         "id": a.id,
@@ -1931,11 +1756,7 @@ fn oauth_metadata(g: &Inner) -> Response {
 // route: JSON `{"error":"Not Found"}` when JSON was asked for, else the HTML
 // error page.
 fn rails_not_found(r: &Incoming) -> Response {
-    let wants_json = r
-        .record
-        .accept
-        .as_deref()
-        .is_some_and(|a| a.contains("json"));
+    let wants_json = r.record.accept.as_deref().is_some_and(|a| a.contains("json"));
     if wants_json {
         api_json(StatusCode::NOT_FOUND, json!({ "error": "Not Found" }))
     } else {
@@ -1995,11 +1816,7 @@ fn garbage_response(path: &str) -> Response {
         "/nodeinfo/2.0" => r#"{"software":"mastodon","version":2}"#,
         _ => "{{{ this is definitely not json",
     };
-    response(
-        StatusCode::OK,
-        &[("content-type", "application/json; charset=utf-8")],
-        body.to_string(),
-    )
+    response(StatusCode::OK, &[("content-type", "application/json; charset=utf-8")], body.to_string())
 }
 
 fn nginx_not_found() -> Response {
@@ -2020,9 +1837,7 @@ fn response(status: StatusCode, headers: &[(&str, &str)], body: String) -> Respo
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    builder
-        .body(Body::from(body))
-        .expect("fake mastodon: build response")
+    builder.body(Body::from(body)).expect("fake mastodon: build response")
 }
 
 /// Api::BaseController JSON (`set_cache_headers`: `private, no-store`).
@@ -2033,21 +1848,14 @@ fn api_json(status: StatusCode, body: Value) -> Response {
 fn json_with(status: StatusCode, cache_control: &str, body: Value) -> Response {
     response(
         status,
-        &[
-            ("content-type", "application/json; charset=utf-8"),
-            ("cache-control", cache_control),
-        ],
+        &[("content-type", "application/json; charset=utf-8"), ("cache-control", cache_control)],
         body.to_string(),
     )
 }
 
 /// Doorkeeper metal-controller JSON (`render json: ...`).
 fn doorkeeper_json(status: StatusCode, body: Value) -> Response {
-    response(
-        status,
-        &[("content-type", "application/json; charset=utf-8")],
-        body.to_string(),
-    )
+    response(status, &[("content-type", "application/json; charset=utf-8")], body.to_string())
 }
 
 fn error_body(name: &str, description: &str, state: Option<&str>) -> Value {
@@ -2060,9 +1868,7 @@ fn error_body(name: &str, description: &str, state: Option<&str>) -> Value {
 
 /// Doorkeeper::OAuth::ErrorResponse rendered by the token endpoint.
 fn oauth_error(status: StatusCode, name: &str, description: &str) -> Response {
-    let www = format!(
-        "Bearer realm=\"Doorkeeper\", error=\"{name}\", error_description=\"{description}\""
-    );
+    let www = format!("Bearer realm=\"Doorkeeper\", error=\"{name}\", error_description=\"{description}\"");
     response(
         status,
         &[
@@ -2081,15 +1887,9 @@ fn redirect_response(location: &str) -> Response {
         &[
             ("location", location),
             ("content-type", "text/html; charset=utf-8"),
-            (
-                "cache-control",
-                "no-cache, no-store, max-age=0, must-revalidate",
-            ),
+            ("cache-control", "no-cache, no-store, max-age=0, must-revalidate"),
         ],
-        format!(
-            "<html><body>You are being <a href=\"{}\">redirected</a>.</body></html>",
-            html_escape(location)
-        ),
+        format!("<html><body>You are being <a href=\"{}\">redirected</a>.</body></html>", html_escape(location)),
     )
 }
 
@@ -2148,9 +1948,7 @@ fn valid_for_authorization(url: &str, registered: &str) -> bool {
     if !uri_usable_for_authorization(url) {
         return false;
     }
-    registered
-        .split_whitespace()
-        .any(|other| uris_match(url, other))
+    registered.split_whitespace().any(|other| uris_match(url, other))
 }
 
 fn uri_usable_for_authorization(url: &str) -> bool {
@@ -2198,13 +1996,8 @@ fn uri_with_query(url: &str, extra: &[(&str, Option<&str>)]) -> String {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let mut pairs: Vec<(String, String)> = existing
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut pairs: Vec<(String, String)> =
+        existing.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     for (k, v) in extra {
         let v = v.unwrap_or("").to_string();
         if let Some(pos) = pairs.iter().position(|(pk, _)| pk == k) {
@@ -2214,9 +2007,7 @@ fn uri_with_query(url: &str, extra: &[(&str, Option<&str>)]) -> String {
         }
     }
     pairs.retain(|(_, v)| !is_blank(v));
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs.iter())
-        .finish();
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter()).finish();
     format!("{base}?{query}")
 }
 
@@ -2260,10 +2051,9 @@ impl RubyUri {
                 && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         };
         let (scheme, rest) = match before_fragment.find(':') {
-            Some(i) if is_scheme(&before_fragment[..i]) => (
-                Some(before_fragment[..i].to_string()),
-                &before_fragment[i + 1..],
-            ),
+            Some(i) if is_scheme(&before_fragment[..i]) => {
+                (Some(before_fragment[..i].to_string()), &before_fragment[i + 1..])
+            }
             _ => (None, before_fragment),
         };
         if scheme.is_none() && !rest.starts_with("//") {
@@ -2274,11 +2064,7 @@ impl RubyUri {
             }
         }
 
-        let mut uri = RubyUri {
-            scheme,
-            fragment,
-            ..RubyUri::default()
-        };
+        let mut uri = RubyUri { scheme, fragment, ..RubyUri::default() };
         let path_and_query;
         if let Some(after) = rest.strip_prefix("//") {
             let end = after.find(['/', '?']).unwrap_or(after.len());
@@ -2346,10 +2132,7 @@ fn form_encode_component(s: &str) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// `Time#iso8601(6)` in UTC: `2024-05-01T12:10:00.000000Z`.
@@ -2366,12 +2149,7 @@ fn iso8601(secs: u64, micros: u32) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3_600,
-        (rem % 3_600) / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", rem / 3_600, (rem % 3_600) / 60, rem % 60)
 }
 
 fn html_escape(s: &str) -> String {
@@ -2401,9 +2179,5 @@ fn strip_tags(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
 }

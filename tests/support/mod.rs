@@ -13,8 +13,8 @@ use fedi_oidc::config::{ClientConfig, Config};
 use fedi_oidc::{AppState, ManualClock};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 use reqwest::header::LOCATION;
 use sqlx::Connection;
@@ -62,8 +62,7 @@ macro_rules! dual_db_tests {
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("FEDI_OIDC_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("FEDI_OIDC_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// Whether PostgreSQL tests run. Without PostgreSQL they are skipped with a
@@ -76,11 +75,7 @@ async fn postgres_available() -> bool {
     }
     let url = postgres_admin_url();
     let ok = matches!(
-        tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            sqlx::PgConnection::connect(&url)
-        )
-        .await,
+        tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await,
         Ok(Ok(_))
     );
     let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -124,10 +119,7 @@ impl Drop for TestApp {
             let admin = postgres_admin_url();
             // A fresh runtime on its own thread: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async {
                     let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
                     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -182,28 +174,16 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("tempdir");
     let (database_url, pg_database) = match db {
-        Db::Sqlite => (
-            format!("sqlite:{}", dir.path().join("test.db").display()),
-            None,
-        ),
+        Db::Sqlite => (format!("sqlite:{}", dir.path().join("test.db").display()), None),
         Db::Postgres => {
             if !postgres_available().await {
                 return None;
             }
             let admin = postgres_admin_url();
-            let name = format!(
-                "fedi_test_{}",
-                fedi_oidc::clock::random_token(9)
-                    .to_lowercase()
-                    .replace(['-', '_'], "x")
-            );
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("connect to PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(&mut conn)
-                .await
-                .expect("create database");
+            let name =
+                format!("fedi_test_{}", fedi_oidc::clock::random_token(9).to_lowercase().replace(['-', '_'], "x"));
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create database");
             let mut url = Url::parse(&admin).expect("admin url");
             url.set_path(&format!("/{name}"));
             (url.to_string(), Some(name))
@@ -229,53 +209,27 @@ pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Opti
     };
     customize(&mut config);
     let clock = ManualClock::default();
-    let app = fedi_oidc::build(config, Arc::new(clock.clone()))
-        .await
-        .expect("build app");
+    let app = fedi_oidc::build(config, Arc::new(clock.clone())).await.expect("build app");
     let state = app.state.clone();
     let server = tokio::spawn(async move {
         let _ = fedi_oidc::serve(app, listener, std::future::pending()).await;
     });
-    Some(TestApp {
-        addr,
-        issuer,
-        state,
-        clock,
-        http: no_redirects(),
-        db,
-        database_url,
-        dir,
-        pg_database,
-        server,
-    })
+    Some(TestApp { addr, issuer, state, clock, http: no_redirects(), db, database_url, dir, pg_database, server })
 }
 
 /// An HTTP client that follows no redirects (what OIDC libraries require to
 /// avoid SSRF, and what lets the tests look at every hop).
 pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// A person's browser: a cookie jar, no automatic redirects.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
 }
 
-pub type Rp = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
+pub type Rp =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// A login the relying party started.
 pub struct Started {
@@ -292,12 +246,9 @@ impl TestApp {
 
     /// The relying party, configured from our discovery document.
     pub async fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
-        let metadata = CoreProviderMetadata::discover_async(
-            IssuerUrl::new(self.issuer.clone()).unwrap(),
-            &self.http,
-        )
-        .await
-        .expect("discovery");
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
+            .await
+            .expect("discovery");
         CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(client_id.into()),
@@ -310,11 +261,8 @@ impl TestApp {
     /// scopes openid + `scopes`).
     pub fn start(&self, rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Started {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = rp.authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        );
+        let mut request =
+            rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
         for s in scopes {
             request = request.add_scope(Scope::new(s.to_string()));
         }
@@ -322,12 +270,7 @@ impl TestApp {
             request = request.add_extra_param(*k, *v);
         }
         let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
-        Started {
-            url,
-            csrf,
-            nonce,
-            verifier: Some(verifier),
-        }
+        Started { url, csrf, nonce, verifier: Some(verifier) }
     }
 }
 
@@ -337,11 +280,7 @@ pub enum Outcome {
     /// Sent back to the relying party's redirect URI with these parameters.
     Rp(Url),
     /// Stopped on one of our pages (or the instance's) with this status and body.
-    Page {
-        status: u16,
-        url: String,
-        body: String,
-    },
+    Page { status: u16, url: String, body: String },
 }
 
 impl Outcome {
@@ -363,10 +302,7 @@ impl Outcome {
 
     pub fn param(&self, name: &str) -> Option<String> {
         match self {
-            Outcome::Rp(url) => url
-                .query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned()),
+            Outcome::Rp(url) => url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()),
             Outcome::Page { .. } => None,
         }
     }
@@ -392,12 +328,7 @@ pub fn hidden(body: &str, name: &str) -> Option<String> {
 /// Follow a login in `browser` from `start`, typing `account` into the
 /// picker and answering consent with `consent`. Stops at the RP or at the
 /// first page that is neither the picker nor the consent page.
-pub async fn drive(
-    browser: &reqwest::Client,
-    start: &str,
-    account: &str,
-    consent: Consent,
-) -> Outcome {
+pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consent: Consent) -> Outcome {
     let mut url = Url::parse(start).unwrap();
     let mut typed = false;
     for _ in 0..20 {
@@ -428,11 +359,7 @@ pub async fn drive(
                 }
                 None => {
                     let status = r.status().as_u16();
-                    return Outcome::Page {
-                        status,
-                        url: url.to_string(),
-                        body: r.text().await.unwrap(),
-                    };
+                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
                 }
             }
         }
@@ -456,19 +383,11 @@ pub async fn drive(
                 }
                 None => {
                     let status = r.status().as_u16();
-                    return Outcome::Page {
-                        status,
-                        url: url.to_string(),
-                        body: r.text().await.unwrap(),
-                    };
+                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
                 }
             }
         }
-        return Outcome::Page {
-            status,
-            url: url.to_string(),
-            body,
-        };
+        return Outcome::Page { status, url: url.to_string(), body };
     }
     panic!("too many redirects");
 }
