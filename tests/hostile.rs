@@ -21,6 +21,10 @@ dual_db_tests!(
     forms_require_the_csrf_token,
     instance_cannot_vouch_for_a_foreign_account,
     discovery_and_jwks_are_consistent,
+    code_from_another_instance_is_refused_before_any_upstream_call,
+    failed_login_hint_shows_a_working_picker,
+    loopback_redirect_uri_may_change_port_only,
+    browser_endpoints_and_api_cors,
 );
 
 fn authorize_url(app: &TestApp, params: &[(&str, &str)]) -> String {
@@ -489,4 +493,130 @@ async fn discovery_and_jwks_are_consistent(db: Db) {
     // Unknown paths get our 404 page, not a 500.
     let r = app.http.get(app.url("/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Start a login in `b` and send it to `instance`; return the instance's
+/// authorization URL (which carries our upstream state).
+async fn send_to_instance(app: &TestApp, b: &reqwest::Client, instance: &str) -> url::Url {
+    let r = b.get(authorize_url(app, &good_params())).send().await.unwrap();
+    let picker = app.url(r.headers()["location"].to_str().unwrap());
+    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token").unwrap();
+    let r = b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", instance)]).send().await.unwrap();
+    url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+/// The mix-up / code injection attack of RFC 9700 §4.4: a code or answer
+/// arriving on one instance's callback for a login that went to another is
+/// refused before we talk to any instance.
+async fn code_from_another_instance_is_refused_before_any_upstream_call(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let honest = FakeMastodon::start().await;
+    let evil = FakeMastodon::start().await;
+    let attacker = browser();
+    // The attacker's login goes to the evil instance...
+    let at_evil = send_to_instance(&app, &attacker, &evil.host()).await;
+    let state = at_evil.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    // ...and we also have an app on the honest one.
+    let at_honest = send_to_instance(&app, &browser(), &honest.host()).await;
+    let honest_callback = at_honest.query_pairs().find(|(k, _)| k == "redirect_uri").unwrap().1.into_owned();
+    let evil_callback = at_evil.query_pairs().find(|(k, _)| k == "redirect_uri").unwrap().1.into_owned();
+    assert_ne!(honest_callback, evil_callback, "each instance has its own callback");
+    let token_calls = || honest.requests_to("/oauth/token").len() + evil.requests_to("/oauth/token").len();
+
+    // A code delivered to the honest instance's callback with the attacker's state.
+    let r = attacker.get(format!("{honest_callback}?code=stolen&state={state}")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("different server"));
+    // An answer on the right callback naming another issuer (RFC 9207).
+    let r = attacker
+        .get(format!("{evil_callback}?code=x&state={state}&iss={}", urlencode(&honest.base_url())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(token_calls(), 0, "no code was sent to any instance");
+    // The right callback with the right issuer still works.
+    let r = attacker.get(at_evil.as_str()).send().await.unwrap();
+    let back = r.headers()["location"].to_str().unwrap().to_string();
+    let r = attacker.get(format!("{back}&iss={}", urlencode(&evil.base_url()))).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(token_calls(), 1);
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn failed_login_hint_shows_a_working_picker(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let hint = format!("@alice@127.0.0.1:{dead}");
+    let params = with(good_params(), "login_hint", Some(Box::leak(hint.clone().into_boxed_str())));
+    let b = browser();
+    let r = b.get(authorize_url(&app, &params)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("could not reach"));
+    // The form posts to the transaction's picker, wherever the page was shown.
+    let action = body.split("action=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#x2f;", "/");
+    assert!(action.starts_with("/login/"), "{action}");
+    let csrf = hidden(&body, "csrf_token").unwrap();
+    let r = b
+        .post(app.url(&action))
+        .form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(&fake.base_url()));
+}
+
+async fn loopback_redirect_uri_may_change_port_only(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    // Registered: http://127.0.0.1:9/rp/callback
+    let ok = with(good_params(), "redirect_uri", Some("http://127.0.0.1:51234/rp/callback"));
+    let r = browser().get(authorize_url(&app, &ok)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
+    for bad in ["http://127.0.0.1:51234/rp/other", "http://localhost:9/rp/callback", "http://127.0.0.2:9/rp/callback"] {
+        let params = with(good_params(), "redirect_uri", Some(bad));
+        let r = browser().get(authorize_url(&app, &params)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(r.headers().get("location").is_none());
+    }
+}
+
+async fn browser_endpoints_and_api_cors(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let origin = "https://spa.example";
+    for path in ["/jwks", "/.well-known/openid-configuration"] {
+        let r = app.http.get(app.url(path)).header("origin", origin).send().await.unwrap();
+        assert_eq!(r.headers()["access-control-allow-origin"], origin, "{path}");
+    }
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/token"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert!(r.headers().get("access-control-allow-credentials").is_none());
+    // Pages are not for other origins, and frame nowhere.
+    let r = browser().get(authorize_url(&app, &good_params())).header("origin", origin).send().await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    // Each new login renews the browser session (sliding expiry).
+    let b = browser();
+    let first = b.get(authorize_url(&app, &good_params())).send().await.unwrap();
+    assert!(first.headers().get("set-cookie").is_some());
+    let second = b.get(authorize_url(&app, &good_params())).send().await.unwrap();
+    let cookie = second.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 }

@@ -22,6 +22,9 @@ dual_db_tests!(
     login_hint_skips_the_picker,
     profile_change_keeps_sub_and_updates_claims,
     prompt_login_and_max_age_force_a_fresh_login_at_the_instance,
+    replaced_account_does_not_inherit_the_sub,
+    public_clients_always_ask_for_consent,
+    expired_rows_are_purged,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -153,7 +156,7 @@ async fn second_login_registers_no_app_keeps_sub_and_remembers_consent(db: Db) {
         return;
     };
     let fake = FakeMastodon::start().await;
-    let first = login_once(&app, &fake, &browser(), Consent::Allow).await;
+    let first = login_once(&app, &fake, &browser(), Consent::Required).await;
     // A different browser: no shared cookies, so consent must come from the database.
     let second = login_once(&app, &fake, &browser(), Consent::NotExpected).await;
     assert_eq!(first.subject(), second.subject(), "sub is stable across logins");
@@ -433,4 +436,63 @@ async fn prompt_login_and_max_age_force_a_fresh_login_at_the_instance(db: Db) {
         let params = fake.last_authorize_params().unwrap();
         assert_eq!(params.get("force_login").map(String::as_str), Some("true"), "{extra:?}");
     }
+}
+
+async fn replaced_account_does_not_inherit_the_sub(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let original = FakeAccount::new("dave");
+    fake.set_account(original.clone());
+    login_once(&app, &fake, &browser(), Consent::Allow).await;
+    // The domain is reinstalled: the same actor URI, another account.
+    let mut impostor = FakeAccount::new("dave");
+    impostor.id = "999999999999999999".into();
+    fake.set_account(impostor);
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let (status, body) = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.page();
+    assert_eq!(status, 502);
+    assert!(body.contains("cannot vouch"), "{body}");
+}
+
+async fn public_clients_always_ask_for_consent(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(PUBLIC, None).await;
+    for _ in 0..2 {
+        let started = app.start(&rp, &["profile"], &[]);
+        let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Required).await;
+        assert!(outcome.param("code").is_some());
+    }
+}
+
+async fn expired_rows_are_purged(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    // A finished login (code redeemed, token issued) and an abandoned one.
+    let (_, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let verifier = started.verifier.unwrap().secret().clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    assert_eq!(token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await.status(), 200);
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let abandoned = app.start(&rp, &[], &[]);
+    browser().get(abandoned.url.clone()).send().await.unwrap();
+    assert_eq!(app.state.store.count_transactions().await.unwrap(), 1);
+    assert_eq!(app.state.purge_expired().await.unwrap(), 0, "nothing has expired yet");
+
+    app.clock.advance(1801);
+    assert!(app.state.purge_expired().await.unwrap() >= 1);
+    assert_eq!(app.state.store.count_transactions().await.unwrap(), 0);
+    // The used code outlives its own expiry while its token lives: a late
+    // reuse still revokes (and is refused).
+    let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_grant");
+    app.clock.advance(3600);
+    assert!(app.state.purge_expired().await.unwrap() >= 2, "code and token go once the token expired");
 }

@@ -67,6 +67,11 @@ fn bad_configuration_names_the_setting_in_one_line() {
             "[[clients]]\nclient_id = \"a\"\nname = \"A\"\nredirect_uris = [\"http://a.example/cb\"]\npublic = true",
             "clients[0].redirect_uris",
         ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nname = \"A\"\nredirect_uris = [\"http://127.0.0.1/cb\"]\npublic = true\ntrusted = true",
+            "clients[0].trusted",
+        ),
+        ("issuer = \"https://id.example\"\ndev_allow_insecure_instances = true", "dev_allow_insecure_instances"),
     ];
     for (toml, setting) in cases {
         let path = dir.path().join("config.toml");

@@ -312,6 +312,8 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consent {
     Allow,
+    /// Allow, and fail the test if the consent page does not appear.
+    Required,
     Deny,
     /// Fail the test if the consent page appears.
     NotExpected,
@@ -331,8 +333,10 @@ pub fn hidden(body: &str, name: &str) -> Option<String> {
 pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consent: Consent) -> Outcome {
     let mut url = Url::parse(start).unwrap();
     let mut typed = false;
+    let mut saw_consent = false;
     for _ in 0..20 {
         if url.as_str().starts_with(RP_REDIRECT) {
+            assert!(saw_consent || consent != Consent::Required, "the consent page did not appear");
             return Outcome::Rp(url);
         }
         let response = browser.get(url.clone()).send().await.expect("request");
@@ -364,8 +368,9 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
             }
         }
         if status == 200 && path.contains("/consent/") {
+            saw_consent = true;
             let decision = match consent {
-                Consent::Allow => "allow",
+                Consent::Allow | Consent::Required => "allow",
                 Consent::Deny => "deny",
                 Consent::NotExpected => panic!("the consent page appeared unexpectedly"),
             };
