@@ -169,115 +169,127 @@ async fn prompt_none_is_login_required(db: Db) {
 }
 
 async fn token_endpoint_rejects_malformed_requests(db: Db) {
-    let Some(app) = spawn_app(db).await else {
-        return;
-    };
-    let basic = (CONFIDENTIAL, CONFIDENTIAL_SECRET);
-    let json_error = |r: reqwest::Response| async move {
-        let status = r.status().as_u16();
-        assert_eq!(r.headers()["cache-control"], "no-store");
-        let body: serde_json::Value = r.json().await.expect("JSON error body");
-        (status, body["error"].as_str().unwrap_or("").to_string())
-    };
-    // Wrong method, wrong content type, garbage body.
-    let r = app.http.get(app.url("/token")).send().await.unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_request".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(basic.0, Some(basic.1))
-        .json(&serde_json::json!({"grant_type": "authorization_code"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_request".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(vec![0xff, 0xfe, 0x00])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_request".into()));
-    // Unsupported grant, missing code, unknown code, duplicate parameter.
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(basic.0, Some(basic.1))
-        .form(&[("grant_type", "password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "unsupported_grant_type".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(basic.0, Some(basic.1))
-        .form(&[("grant_type", "authorization_code"), ("redirect_uri", RP_REDIRECT)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_request".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(basic.0, Some(basic.1))
-        .form(&[("grant_type", "authorization_code"), ("code", "nope"), ("redirect_uri", RP_REDIRECT)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_grant".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(basic.0, Some(basic.1))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=authorization_code&code=a&code=b&redirect_uri=x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_request".into()));
-    // Two authentication methods at once; malformed Basic; no authentication.
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(basic.0, Some(basic.1))
-        .form(&[("grant_type", "authorization_code"), ("client_secret", CONFIDENTIAL_SECRET)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (400, "invalid_request".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .header("authorization", "Basic !!!")
-        .form(&[("grant_type", "authorization_code")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (401, "invalid_client".into()));
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (401, "invalid_client".into()));
-    // A public client cannot present a secret; a confidential one cannot skip it.
-    let r = app
-        .http
-        .post(app.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("client_id", CONFIDENTIAL), ("code", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_error(r).await, (401, "invalid_client".into()));
-    // Oversized body.
-    let big = "a".repeat(200_000);
-    let r = app.http.post(app.url("/token")).form(&[("grant_type", big.as_str())]).send().await.unwrap();
-    assert!(r.status().is_client_error(), "{}", r.status());
+    let Some(app) = spawn_app(db).await else { return };
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CONFIDENTIAL}:{CONFIDENTIAL_SECRET}"))
+    );
+    let form = "application/x-www-form-urlencoded";
+    let big = format!("grant_type={}", "a".repeat(200_000));
+    // (what, method, Authorization, Content-Type, body, expected status, expected error)
+    let cases: Vec<(&str, reqwest::Method, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        ("GET", reqwest::Method::GET, None, None, vec![], 400, "invalid_request"),
+        (
+            "JSON body",
+            reqwest::Method::POST,
+            Some(&basic),
+            Some("application/json"),
+            br#"{"grant_type":"authorization_code"}"#.to_vec(),
+            400,
+            "invalid_request",
+        ),
+        ("not UTF-8", reqwest::Method::POST, None, Some(form), vec![0xff, 0xfe, 0x00], 400, "invalid_request"),
+        ("oversized", reqwest::Method::POST, Some(&basic), Some(form), big.into_bytes(), 400, "invalid_request"),
+        (
+            "unsupported grant",
+            reqwest::Method::POST,
+            Some(&basic),
+            Some(form),
+            b"grant_type=password".to_vec(),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "missing code",
+            reqwest::Method::POST,
+            Some(&basic),
+            Some(form),
+            b"grant_type=authorization_code&redirect_uri=x".to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown code",
+            reqwest::Method::POST,
+            Some(&basic),
+            Some(form),
+            b"grant_type=authorization_code&code=nope&redirect_uri=x".to_vec(),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "duplicate parameter",
+            reqwest::Method::POST,
+            Some(&basic),
+            Some(form),
+            b"grant_type=authorization_code&code=a&code=b&redirect_uri=x".to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "two auth methods",
+            reqwest::Method::POST,
+            Some(&basic),
+            Some(form),
+            format!("grant_type=authorization_code&client_secret={CONFIDENTIAL_SECRET}").into_bytes(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "malformed Basic",
+            reqwest::Method::POST,
+            Some("Basic !!!"),
+            Some(form),
+            b"grant_type=authorization_code".to_vec(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "no authentication",
+            reqwest::Method::POST,
+            None,
+            Some(form),
+            b"grant_type=authorization_code&code=x".to_vec(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "confidential without secret",
+            reqwest::Method::POST,
+            None,
+            Some(form),
+            format!("grant_type=authorization_code&client_id={CONFIDENTIAL}&code=x").into_bytes(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "public with a secret",
+            reqwest::Method::POST,
+            None,
+            Some(form),
+            format!("grant_type=authorization_code&client_id={PUBLIC}&client_secret=x&code=x").into_bytes(),
+            401,
+            "invalid_client",
+        ),
+    ];
+    for (what, method, auth, content_type, body, status, error) in cases {
+        let mut request = app.http.request(method, app.url("/token")).body(body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{what}");
+        if status == 401 {
+            assert!(r.headers().contains_key("www-authenticate"), "{what}");
+        }
+        let body: serde_json::Value = r.json().await.expect("a JSON error body");
+        assert_eq!(body["error"], error, "{what}");
+    }
 }
 
 async fn userinfo_rejects_bad_tokens(db: Db) {

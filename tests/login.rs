@@ -214,6 +214,11 @@ async fn token_request(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str
     request.send().await.unwrap()
 }
 
+/// The token request body for `code` with PKCE `verifier`.
+fn code_form<'a>(code: &'a str, verifier: &'a str) -> [(&'static str, &'a str); 4] {
+    [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", RP_REDIRECT), ("code_verifier", verifier)]
+}
+
 async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
@@ -221,12 +226,7 @@ async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     let fake = FakeMastodon::start().await;
     let (_rp, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let verifier = started.verifier.unwrap().secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(&code, &verifier);
     let first = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["cache-control"], "no-store");
@@ -253,12 +253,7 @@ async fn wrong_client_secret_is_invalid_client(db: Db) {
     let fake = FakeMastodon::start().await;
     let (_rp, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let verifier = started.verifier.unwrap().secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(&code, &verifier);
     let r = token_request(&app, &form, Some((CONFIDENTIAL, "wrong-secret"))).await;
     assert_eq!(r.status(), 401);
     assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
@@ -287,12 +282,7 @@ async fn pkce_mismatch_is_invalid_grant(db: Db) {
     let fake = FakeMastodon::start().await;
     let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let wrong = "a".repeat(43);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", wrong.as_str()),
-    ];
+    let form = code_form(&code, &wrong);
     let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
     assert_eq!(r.status(), 400);
     let err: serde_json::Value = r.json().await.unwrap();
@@ -314,12 +304,7 @@ async fn expired_code_is_invalid_grant(db: Db) {
     let (_rp, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     app.clock.advance(61);
     let verifier = started.verifier.unwrap().secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(&code, &verifier);
     let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
     assert_eq!(r.status(), 400);
     let err: serde_json::Value = r.json().await.unwrap();
@@ -472,12 +457,7 @@ async fn expired_rows_are_purged(db: Db) {
     // A finished login (code redeemed, token issued) and an abandoned one.
     let (_, started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let verifier = started.verifier.unwrap().secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = code_form(&code, &verifier);
     assert_eq!(token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await.status(), 200);
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let abandoned = app.start(&rp, &[], &[]);

@@ -19,6 +19,22 @@ impl SessionStoreAdapter {
     pub fn new(store: Store) -> Self {
         SessionStoreAdapter { store }
     }
+
+    /// Insert `record`; `on_conflict` says what happens to an existing row.
+    /// Returns the number of rows written.
+    async fn write(&self, record: &Record, on_conflict: &str) -> SessionResult<u64> {
+        let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        let done = sqlx::query(&format!(
+            "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) {on_conflict}"
+        ))
+        .bind(hash_secret(&record.id.to_string()))
+        .bind(data)
+        .bind(record.expiry_date.unix_timestamp())
+        .execute(self.store.pool())
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> Error {
@@ -31,17 +47,7 @@ impl SessionStore for SessionStoreAdapter {
         // A collision of 128-bit random IDs is not expected; if one happens,
         // draw a new ID rather than overwrite somebody else's session.
         for _ in 0..3 {
-            let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-            let inserted = sqlx::query(
-                "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING",
-            )
-            .bind(hash_secret(&record.id.to_string()))
-            .bind(data)
-            .bind(record.expiry_date.unix_timestamp())
-            .execute(self.store.pool())
-            .await
-            .map_err(backend)?;
-            if inserted.rows_affected() == 1 {
+            if self.write(record, "DO NOTHING").await? == 1 {
                 return Ok(());
             }
             record.id = Id::default();
@@ -50,17 +56,7 @@ impl SessionStore for SessionStoreAdapter {
     }
 
     async fn save(&self, record: &Record) -> SessionResult<()> {
-        let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(hash_secret(&record.id.to_string()))
-        .bind(data)
-        .bind(record.expiry_date.unix_timestamp())
-        .execute(self.store.pool())
-        .await
-        .map_err(backend)?;
+        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at").await?;
         Ok(())
     }
 

@@ -41,19 +41,28 @@ async fn client_name(app: &AppState, txn: &Transaction) -> Result<String, LoginE
     Ok(app.clients.get(&txn.request.client_id).await?.map(|c| c.name).unwrap_or_else(|| txn.request.client_id.clone()))
 }
 
-/// Form fields of a POST, with the CSRF token checked.
-fn form(headers: &HeaderMap, body: &[u8], txn: &Transaction) -> Result<Params, LoginError> {
+/// A form posted to one of this browser's transactions: the transaction and
+/// the form's fields, with the CSRF token checked.
+async fn submitted(
+    app: &AppState,
+    session: &Session,
+    txn: &str,
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<(Transaction, Params), LoginError> {
+    let txn = load(app, session, txn).await?;
     let bad = || LoginError::Page {
         status: StatusCode::BAD_REQUEST,
         message: "The form could not be read.".into(),
         restart: None,
     };
+    let body = body.as_ref().map_err(|_| bad())?;
     if !is_form(headers) {
         return Err(bad());
     }
     let params = std::str::from_utf8(body).ok().and_then(|b| Params::parse(b).ok()).ok_or_else(bad)?;
-    csrf::verify(txn, params.get(csrf::FIELD).ok().flatten())?;
-    Ok(params)
+    csrf::verify(&txn, params.get(csrf::FIELD).ok().flatten())?;
+    Ok((txn, params))
 }
 
 /// `GET /login/{txn}`: the instance picker.
@@ -78,8 +87,7 @@ pub async fn choose(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        let txn = load(&app, &session, &txn).await?;
-        let params = form(&headers, body.as_deref().unwrap_or_default(), &txn)?;
+        let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
         let input = params.get("account").ok().flatten().unwrap_or("");
         let url = login::choose_instance(&app, &txn, input).await?;
         Ok::<_, LoginError>(see_other(url.as_str()))
@@ -123,8 +131,7 @@ pub async fn decide(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        let txn = load(&app, &session, &txn).await?;
-        let params = form(&headers, body.as_deref().unwrap_or_default(), &txn)?;
+        let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
         let allow = match params.get("decision").ok().flatten() {
             Some("allow") => true,
             Some("deny") => false,

@@ -331,13 +331,36 @@ pub fn hidden(body: &str, name: &str) -> Option<String> {
 /// picker and answering consent with `consent`. Stops at the RP or at the
 /// first page that is neither the picker nor the consent page.
 pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consent: Consent) -> Outcome {
+    match drive_inner(browser, start, account, consent).await {
+        Ok(outcome) | Err(outcome) => outcome,
+    }
+}
+
+/// Post a form; the redirect's target, or the page that answered instead.
+async fn submit(browser: &reqwest::Client, url: &Url, form: &[(&str, &str)]) -> Result<Url, Outcome> {
+    let r = browser.post(url.clone()).form(form).send().await.unwrap();
+    match r.headers().get(LOCATION) {
+        Some(l) => Ok(url.join(l.to_str().unwrap()).unwrap()),
+        None => {
+            let status = r.status().as_u16();
+            Err(Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() })
+        }
+    }
+}
+
+async fn drive_inner(
+    browser: &reqwest::Client,
+    start: &str,
+    account: &str,
+    consent: Consent,
+) -> Result<Outcome, Outcome> {
     let mut url = Url::parse(start).unwrap();
     let mut typed = false;
     let mut saw_consent = false;
     for _ in 0..20 {
         if url.as_str().starts_with(RP_REDIRECT) {
             assert!(saw_consent || consent != Consent::Required, "the consent page did not appear");
-            return Outcome::Rp(url);
+            return Ok(Outcome::Rp(url));
         }
         let response = browser.get(url.clone()).send().await.expect("request");
         let status = response.status().as_u16();
@@ -350,22 +373,8 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
         if status == 200 && path.contains("/login/") && !typed {
             typed = true;
             let csrf = hidden(&body, "csrf_token").expect("csrf token on picker");
-            let r = browser
-                .post(url.clone())
-                .form(&[("csrf_token", csrf.as_str()), ("account", account)])
-                .send()
-                .await
-                .unwrap();
-            match r.headers().get(LOCATION) {
-                Some(l) => {
-                    url = url.join(l.to_str().unwrap()).unwrap();
-                    continue;
-                }
-                None => {
-                    let status = r.status().as_u16();
-                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
-                }
-            }
+            url = submit(browser, &url, &[("csrf_token", csrf.as_str()), ("account", account)]).await?;
+            continue;
         }
         if status == 200 && path.contains("/consent/") {
             saw_consent = true;
@@ -375,24 +384,10 @@ pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consen
                 Consent::NotExpected => panic!("the consent page appeared unexpectedly"),
             };
             let csrf = hidden(&body, "csrf_token").expect("csrf token on consent page");
-            let r = browser
-                .post(url.clone())
-                .form(&[("csrf_token", csrf.as_str()), ("decision", decision)])
-                .send()
-                .await
-                .unwrap();
-            match r.headers().get(LOCATION) {
-                Some(l) => {
-                    url = url.join(l.to_str().unwrap()).unwrap();
-                    continue;
-                }
-                None => {
-                    let status = r.status().as_u16();
-                    return Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() };
-                }
-            }
+            url = submit(browser, &url, &[("csrf_token", csrf.as_str()), ("decision", decision)]).await?;
+            continue;
         }
-        return Outcome::Page { status, url: url.to_string(), body };
+        return Ok(Outcome::Page { status, url: url.to_string(), body });
     }
     panic!("too many redirects");
 }
