@@ -81,13 +81,15 @@ pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationReque
         instance: None,
         upstream_state: None,
         upstream_verifier: None,
+        expected_username: None,
         subject: None,
         auth_time: None,
         created_at: now,
         expires_at: now + app.config.login_ttl_secs as i64,
     };
     app.store.insert_transaction(&row).await?;
-    let hint = request.login_hint.clone();
+    // prompt=select_account: the person chooses, whatever the hint says.
+    let hint = request.login_hint.clone().filter(|_| !request.prompt.contains(&Prompt::SelectAccount));
     let txn = Transaction { row, request };
     if let Some(hint) = hint {
         if handle::parse(&hint, app.config.dev_allow_insecure_instances).is_ok() {
@@ -152,7 +154,9 @@ pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> 
         use sha2::Digest;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
     };
-    app.store.set_transaction_upstream(&txn.row.id, &instance.origin(), &state, &verifier).await?;
+    app.store
+        .set_transaction_upstream(&txn.row.id, &instance.origin(), &state, &verifier, target.username.as_deref())
+        .await?;
     // prompt=login and max_age ask for an interaction now: make sure the
     // instance shows its approval screen (it cannot be made to ask for the
     // password again; see README, "auth_time").
@@ -264,6 +268,21 @@ pub async fn finish_upstream(
         tracing::warn!(instance = %name, error = %e, "could not revoke the instance's token");
     }
     let account = account.map_err(fail)?;
+    // The person said who they are: never vouch for somebody else, for
+    // example an account the browser happened to be signed in to there.
+    if let Some(expected) = &txn.row.expected_username {
+        if !expected.eq_ignore_ascii_case(&account.username) {
+            return Err(LoginError::Page {
+                status: StatusCode::FORBIDDEN,
+                message: format!(
+                    "You asked to sign in as @{expected}@{name}, but {name} signed you in as @{}@{name}. \
+                     Switch accounts there, or choose your server again.",
+                    account.username
+                ),
+                restart,
+            });
+        }
+    }
     let subject = identity::subject_for(&app.store, app.clock.as_ref(), &account).await.map_err(|e| match e {
         IdentityError::Store(e) => LoginError::from(e),
         e => {

@@ -22,6 +22,7 @@ dual_db_tests!(
     instance_cannot_vouch_for_a_foreign_account,
     discovery_and_jwks_are_consistent,
     code_from_another_instance_is_refused_before_any_upstream_call,
+    rate_limited_instance_asks_to_try_later,
     failed_login_hint_shows_a_working_picker,
     loopback_redirect_uri_may_change_port_only,
     browser_endpoints_and_api_cors,
@@ -631,4 +632,23 @@ async fn browser_endpoints_and_api_cors(db: Db) {
     let second = b.get(authorize_url(&app, &good_params())).send().await.unwrap();
     let cookie = second.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+}
+
+async fn rate_limited_instance_asks_to_try_later(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    fake.set_rate_limit(true);
+    // Someone else used up this address's registrations (Mastodon: 5 per 10 minutes).
+    let http = reqwest::Client::new();
+    for i in 0..5 {
+        http.post(fake.url("/api/v1/apps"))
+            .form(&[("client_name", format!("other{i}")), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob".into())])
+            .send()
+            .await
+            .unwrap();
+    }
+    let (status, body) = submit_picker(&app, &fake.host()).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("busy"), "{body}");
+    assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 0);
 }

@@ -25,6 +25,9 @@ dual_db_tests!(
     replaced_account_does_not_inherit_the_sub,
     public_clients_always_ask_for_consent,
     expired_rows_are_purged,
+    another_account_than_typed_is_refused,
+    select_account_shows_the_picker_despite_a_hint,
+    issuer_with_a_path_works_end_to_end,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -475,4 +478,54 @@ async fn expired_rows_are_purged(db: Db) {
     assert_eq!(err["error"], "invalid_grant");
     app.clock.advance(3600);
     assert!(app.state.purge_expired().await.unwrap() >= 2, "code and token go once the token expired");
+}
+
+async fn another_account_than_typed_is_refused(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    // The browser is signed in to bob at the instance; the person typed alice.
+    fake.set_account(FakeAccount::new("bob"));
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let (status, body) =
+        drive(&browser(), started.url.as_str(), &format!("@alice@{}", fake.host()), Consent::NotExpected).await.page();
+    assert_eq!(status, 403);
+    assert!(body.contains("@alice@") && body.contains("@bob@"), "{body}");
+    assert!(body.contains("Choose your server again"), "a way back to the picker");
+    assert_eq!(fake.live_tokens(), 0, "the token was revoked all the same");
+    // Typing the server alone accepts whoever signs in there.
+    let started = app.start(&rp, &[], &[]);
+    assert!(drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.param("code").is_some());
+}
+
+async fn select_account_shows_the_picker_despite_a_hint(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let hint = format!("@alice@{}", fake.host());
+    let started = app.start(&rp, &[], &[("login_hint", hint.as_str()), ("prompt", "select_account")]);
+    let b = browser();
+    let r = b.get(started.url.clone()).send().await.unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("/login/"), "{location}");
+    let body = b.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains(&format!("value=\"@alice@{}\"", fake.host())), "the hint pre-fills the picker");
+}
+
+async fn issuer_with_a_path_works_end_to_end(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| c.issuer = format!("{}/id/fedi", c.issuer)).await else { return };
+    assert!(app.issuer.ends_with("/id/fedi"));
+    let fake = FakeMastodon::start().await;
+    let metadata: serde_json::Value =
+        app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(metadata["token_endpoint"], app.url("/token"));
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &["profile"], &[]);
+    let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await;
+    let (claims, _) = finish(&app, &rp, started, outcome).await;
+    assert_eq!(claims.issuer().as_str(), app.issuer);
+    // Nothing is served outside the issuer's path.
+    let root = app.issuer.trim_end_matches("/id/fedi").to_string();
+    let r = app.http.get(format!("{root}/.well-known/openid-configuration")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -37,6 +37,7 @@ CREATE TABLE login_transactions (
     instance       TEXT,
     upstream_state TEXT UNIQUE,
     upstream_verifier TEXT,
+    expected_username TEXT,
     subject        TEXT REFERENCES subjects (sub) ON DELETE CASCADE,
     auth_time      INTEGER,
     created_at     INTEGER NOT NULL,

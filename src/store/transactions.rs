@@ -16,6 +16,8 @@ pub struct LoginTransactionRow {
     pub upstream_state: Option<String>,
     /// The PKCE verifier for the instance's code.
     pub upstream_verifier: Option<String>,
+    /// The username the person typed, if they typed one.
+    pub expected_username: Option<String>,
     pub subject: Option<String>,
     pub auth_time: Option<i64>,
     pub created_at: i64,
@@ -31,6 +33,7 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
         instance: row.try_get("instance")?,
         upstream_state: row.try_get("upstream_state")?,
         upstream_verifier: row.try_get("upstream_verifier")?,
+        expected_username: row.try_get("expected_username")?,
         subject: row.try_get("subject")?,
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
@@ -39,12 +42,13 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
 }
 
 pub(super) const COLUMNS: &str = "id, browser_id, csrf_token, request, instance, upstream_state, upstream_verifier, \
+                                  expected_username, \
                                   subject, auth_time, created_at, expires_at";
 
 impl Store {
     pub async fn insert_transaction(&self, t: &LoginTransactionRow) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO login_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO login_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&t.id)
         .bind(&t.browser_id)
@@ -53,6 +57,7 @@ impl Store {
         .bind(&t.instance)
         .bind(&t.upstream_state)
         .bind(&t.upstream_verifier)
+        .bind(&t.expected_username)
         .bind(&t.subject)
         .bind(t.auth_time)
         .bind(t.created_at)
@@ -84,16 +89,25 @@ impl Store {
             .transpose()
     }
 
-    /// Record that the person went to `instance` with `state` and a PKCE verifier.
-    pub async fn set_transaction_upstream(&self, id: &str, instance: &str, state: &str, verifier: &str) -> Result<()> {
+    /// Record that the person went to `instance` with `state` and a PKCE
+    /// verifier, saying they are `username` there (if they said).
+    pub async fn set_transaction_upstream(
+        &self,
+        id: &str,
+        instance: &str,
+        state: &str,
+        verifier: &str,
+        username: Option<&str>,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE login_transactions SET instance = $2, upstream_state = $3, upstream_verifier = $4, \
-             subject = NULL, auth_time = NULL WHERE id = $1",
+             expected_username = $5, subject = NULL, auth_time = NULL WHERE id = $1",
         )
         .bind(id)
         .bind(instance)
         .bind(state)
         .bind(verifier)
+        .bind(username)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -208,6 +208,7 @@ pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Opti
         ..Config::default()
     };
     customize(&mut config);
+    let issuer = config.issuer.clone();
     let clock = ManualClock::default();
     let app = fedi_oidc::build(config, Arc::new(clock.clone())).await.expect("build app");
     let state = app.state.clone();
