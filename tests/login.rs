@@ -28,6 +28,7 @@ dual_db_tests!(
     another_account_than_typed_is_refused,
     select_account_shows_the_picker_despite_a_hint,
     issuer_with_a_path_works_end_to_end,
+    consent_page_names_client_account_and_destination,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -528,4 +529,42 @@ async fn issuer_with_a_path_works_end_to_end(db: Db) {
     let root = app.issuer.trim_end_matches("/id/fedi").to_string();
     let r = app.http.get(format!("{root}/.well-known/openid-configuration")).send().await.unwrap();
     assert_eq!(r.status(), 404);
+}
+
+async fn consent_page_names_client_account_and_destination(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let hint = format!("@alice@{}", fake.host());
+    let started = app.start(&rp, &["profile"], &[("login_hint", hint.as_str())]);
+    let b = browser();
+    // authorize -> instance -> callback -> consent page
+    let mut url = started.url.to_string();
+    for _ in 0..3 {
+        let r = b.get(&url).send().await.unwrap();
+        url = url::Url::parse(&url).unwrap().join(r.headers()["location"].to_str().unwrap()).unwrap().to_string();
+    }
+    assert!(url.contains("/consent/"), "{url}");
+    let page = b.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Confidential Test RP"));
+    assert!(body.contains(&format!("@alice@{}", fake.host())));
+    assert!(body.contains("sent back to <strong>127.0.0.1</strong>"), "{body}");
+    assert!(body.contains("Use another account or server"));
+    // Another browser cannot see or answer this consent page.
+    let other = browser();
+    assert_eq!(other.get(&url).send().await.unwrap().status(), 400);
+    let csrf = hidden(&body, "csrf_token").unwrap();
+    let r = other.post(&url).form(&[("csrf_token", csrf.as_str()), ("decision", "allow")]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // A decision that is neither allow nor deny changes nothing.
+    let r = b.post(&url).form(&[("csrf_token", csrf.as_str()), ("decision", "maybe")]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = b.post(&url).form(&[("csrf_token", csrf.as_str()), ("decision", "allow")]).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(RP_REDIRECT));
+    // The form cannot be replayed.
+    let r = b.post(&url).form(&[("csrf_token", csrf.as_str()), ("decision", "allow")]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
 }

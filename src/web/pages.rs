@@ -114,6 +114,8 @@ pub async fn consent(State(app): State<AppState>, session: Session, Path(txn): P
                 csrf_token => txn.row.csrf_token,
                 client_name => name,
                 handle => format!("@{}", subject.handle),
+                return_to => url::Url::parse(&txn.request.redirect_uri).ok().and_then(|u| u.host_str().map(str::to_string)),
+                switch => app.path(&format!("/login/{}", txn.row.id)),
                 profile => txn.request.has_scope("profile"),
             },
         ))
