@@ -95,18 +95,12 @@ async fn userinfo(
     if token.len() > 512 {
         return Err(OAuthError::invalid_token("the access token is invalid"));
     }
-    let grant = app
+    let (grant, subject) = app
         .store
         .active_access_token(&hash_secret(&token), app.clock.now())
         .await
         .map_err(|_| OAuthError::unavailable())?
         .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
-    let subject = app
-        .store
-        .subject(&grant.subject)
-        .await
-        .map_err(|_| OAuthError::unavailable())?
-        .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), Value::String(subject.sub.clone()));

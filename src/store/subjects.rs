@@ -18,7 +18,7 @@ pub struct SubjectRow {
     pub updated_at: i64,
 }
 
-fn from_row(row: sqlx::any::AnyRow) -> Result<SubjectRow> {
+pub(super) fn from_row(row: sqlx::any::AnyRow) -> Result<SubjectRow> {
     let profile: String = row.try_get("profile")?;
     Ok(SubjectRow {
         sub: row.try_get("sub")?,

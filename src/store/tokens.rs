@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Result, Store};
+use super::{Result, Store, SubjectRow};
 
 #[derive(Debug, Clone)]
 pub struct AccessTokenRow {
@@ -13,24 +13,29 @@ pub struct AccessTokenRow {
 }
 
 impl Store {
-    /// The token, if it exists, is unrevoked and has not expired at `now`.
-    pub async fn active_access_token(&self, token_hash: &str, now: i64) -> Result<Option<AccessTokenRow>> {
+    /// The token and its subject, if the token exists, is unrevoked and has
+    /// not expired at `now`. One query: this is the userinfo hot path.
+    pub async fn active_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(AccessTokenRow, SubjectRow)>> {
         let row = sqlx::query(
-            "SELECT client_id, subject, scope, expires_at FROM access_tokens \
-             WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+            "SELECT t.client_id, t.scope, t.expires_at, s.sub, s.actor_uri, s.instance, s.account_id, s.handle, \
+             s.profile, s.created_at, s.updated_at FROM access_tokens t JOIN subjects s ON s.sub = t.subject \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(AccessTokenRow {
-                client_id: r.try_get("client_id")?,
-                subject: r.try_get("subject")?,
-                scope: r.try_get("scope")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        let Some(row) = row else { return Ok(None) };
+        let token = AccessTokenRow {
+            client_id: row.try_get("client_id")?,
+            subject: row.try_get("sub")?,
+            scope: row.try_get("scope")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        Ok(Some((token, super::subjects::from_row(row)?)))
     }
 }
