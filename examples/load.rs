@@ -6,7 +6,7 @@
 //! Run: `cargo run --release --example load -- --seconds 10 --concurrency 32`
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports, unused_macros)]
+#[allow(unused_imports, unused_macros)]
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -179,7 +179,8 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
     let form = "application/x-www-form-urlencoded";
     let big = format!("grant_type={}", "a".repeat(200_000));
     // (what, method, Authorization, Content-Type, body, expected status, expected error)
-    let cases: Vec<(&str, reqwest::Method, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, reqwest::Method, Option<&'a str>, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("GET", reqwest::Method::GET, None, None, vec![], 400, "invalid_request"),
         (
             "JSON body",

@@ -124,8 +124,8 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     assert_eq!(authorize.get("code_challenge").map(String::len), Some(43));
     let token_request = fake.last_token_request().expect("token request at the instance");
     assert!(token_request.authorization.is_none(), "no HTTP Basic towards instances");
-    assert!(token_request.params.get("client_secret").is_some());
-    assert!(token_request.params.get("code_verifier").is_some());
+    assert!(token_request.params.contains_key("client_secret"));
+    assert!(token_request.params.contains_key("code_verifier"));
     // Every server-to-server call (all but the browser visiting /oauth/authorize) names us.
     let ours: Vec<_> = fake.requests().into_iter().filter(|r| r.path != "/oauth/authorize").collect();
     assert!(ours.len() >= 4);

@@ -33,12 +33,15 @@ impl Params {
             if value.len() > MAX_PARAM_LEN {
                 return Err(OAuthError::invalid_request(format!("{name} is too long")));
             }
-            if params.values.contains_key(&name) {
-                if !params.duplicated.contains(&name) {
-                    params.duplicated.push(name);
+            match params.values.entry(name) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if !params.duplicated.contains(e.key()) {
+                        params.duplicated.push(e.key().clone());
+                    }
                 }
-            } else {
-                params.values.insert(name, value);
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(value);
+                }
             }
         }
         Ok(params)

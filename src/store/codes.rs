@@ -69,7 +69,7 @@ impl Store {
         if deleted.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_code(&mut *tx, c).await?;
+        insert_code(&mut tx, c).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -77,7 +77,7 @@ impl Store {
     /// Store a code outside any login transaction (benchmarks and tools).
     pub async fn insert_code(&self, c: &AuthorizationCodeRow) -> Result<()> {
         let mut conn = self.pool().acquire().await?;
-        insert_code(&mut *conn, c).await
+        insert_code(&mut conn, c).await
     }
 
     /// Spend the code `code_hash` at `now`. If `check` accepts it, record the
