@@ -536,7 +536,11 @@ async fn code_from_another_instance_is_refused_before_any_upstream_call(db: Db) 
     let honest_callback = at_honest.query_pairs().find(|(k, _)| k == "redirect_uri").unwrap().1.into_owned();
     let evil_callback = at_evil.query_pairs().find(|(k, _)| k == "redirect_uri").unwrap().1.into_owned();
     assert_ne!(honest_callback, evil_callback, "each instance has its own callback");
-    let token_calls = || honest.requests_to("/oauth/token").len() + evil.requests_to("/oauth/token").len();
+    // Code exchanges only (app checks use client_credentials).
+    let exchanges = |f: &FakeMastodon| {
+        f.requests_to("/oauth/token").iter().filter(|r| r.param("grant_type") == Some("authorization_code")).count()
+    };
+    let token_calls = || exchanges(&honest) + exchanges(&evil);
 
     // A code delivered to the honest instance's callback with the attacker's state.
     let r = attacker.get(format!("{honest_callback}?code=stolen&state={state}")).send().await.unwrap();

@@ -29,6 +29,7 @@ dual_db_tests!(
     select_account_shows_the_picker_despite_a_hint,
     issuer_with_a_path_works_end_to_end,
     consent_page_names_client_account_and_destination,
+    app_survives_cleanup_and_is_registered_again_when_forgotten,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -130,7 +131,8 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     let ours: Vec<_> = fake.requests().into_iter().filter(|r| r.path != "/oauth/authorize").collect();
     assert!(ours.len() >= 4);
     assert!(ours.iter().all(|r| r.user_agent.as_deref().is_some_and(|ua| ua.starts_with("fedi-oidc/"))));
-    assert_eq!(fake.live_tokens(), 0, "we keep no Mastodon tokens");
+    assert_eq!(fake.live_account_tokens(), 0, "we keep no token that acts for an account");
+    assert_eq!(fake.live_tokens(), 1, "only the app-level token that keeps our app alive");
     assert_eq!(fake.tokens_revoked(), 1);
     let state = fake.last_authorize_params().unwrap().get("state").cloned().unwrap();
     assert!(state.len() <= 32, "upstream state is short: {state}");
@@ -493,7 +495,7 @@ async fn another_account_than_typed_is_refused(db: Db) {
     assert_eq!(status, 403);
     assert!(body.contains("@alice@") && body.contains("@bob@"), "{body}");
     assert!(body.contains("Choose your server again"), "a way back to the picker");
-    assert_eq!(fake.live_tokens(), 0, "the token was revoked all the same");
+    assert_eq!(fake.live_account_tokens(), 0, "the token was revoked all the same");
     // Typing the server alone accepts whoever signs in there.
     let started = app.start(&rp, &[], &[]);
     assert!(drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.param("code").is_some());
@@ -567,4 +569,33 @@ async fn consent_page_names_client_account_and_destination(db: Db) {
     // The form cannot be replayed.
     let r = b.post(&url).form(&[("csrf_token", csrf.as_str()), ("decision", "allow")]).send().await.unwrap();
     assert_eq!(r.status(), 400);
+}
+
+async fn app_survives_cleanup_and_is_registered_again_when_forgotten(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    login_once(&app, &fake, &browser(), Consent::Allow).await;
+    // Mastodon's daily clean-up deletes apps without tokens; ours holds an
+    // app-level token, so it stays.
+    assert_eq!(fake.vacuum(), 0, "our app survives Mastodon's clean-up");
+    let checks = || {
+        fake.requests_to("/oauth/token").iter().filter(|r| r.param("grant_type") == Some("client_credentials")).count()
+    };
+    assert_eq!(checks(), 1, "one app token, taken at registration");
+
+    // Within the check interval nothing is asked; after it, the app is checked.
+    login_once(&app, &fake, &browser(), Consent::NotExpected).await;
+    assert_eq!(checks(), 1);
+    app.clock.advance(13 * 3600);
+    login_once(&app, &fake, &browser(), Consent::NotExpected).await;
+    assert_eq!(checks(), 2);
+    assert_eq!(fake.apps_registered(), 1);
+
+    // The instance forgets the app (an admin deleted it): the next login after
+    // the interval registers again, transparently.
+    fake.forget_apps();
+    app.clock.advance(13 * 3600);
+    login_once(&app, &fake, &browser(), Consent::NotExpected).await;
+    assert_eq!(fake.apps_registered(), 2);
+    assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
 }

@@ -15,7 +15,9 @@ CREATE TABLE upstream_apps (
     client_secret TEXT NOT NULL,
     redirect_uri  TEXT NOT NULL,
     scopes        TEXT NOT NULL,
-    created_at    BIGINT NOT NULL
+    created_at    BIGINT NOT NULL,
+    -- When we last confirmed the instance still knows the app.
+    checked_at    BIGINT NOT NULL
 );
 
 CREATE TABLE subjects (

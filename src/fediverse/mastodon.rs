@@ -8,7 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::http::UpstreamHttp;
-use super::{AppRegistration, Instance, ServerFamily, UpstreamAccount, UpstreamApp, UpstreamError};
+use super::{AppRegistration, AppStatus, Instance, ServerFamily, UpstreamAccount, UpstreamApp, UpstreamError};
 
 /// The least scope that allows `GET /api/v1/accounts/verify_credentials`.
 pub const SCOPE: &str = "read:accounts";
@@ -152,6 +152,31 @@ impl ServerFamily for Mastodon {
             locked: a.locked.unwrap_or(false),
             created_at: a.created_at,
         })
+    }
+
+    /// A `client_credentials` token: it proves the app still exists, and as
+    /// an app-only token (it acts for no account) that we never revoke, it
+    /// keeps `Vacuum::ApplicationsVacuum` from deleting the app. We do not
+    /// store it; Doorkeeper's `reuse_access_token` hands back the same one.
+    async fn check_app(&self, app: &UpstreamApp) -> Result<AppStatus, UpstreamError> {
+        let reply = self
+            .http
+            .post_form(
+                app.instance.url("/oauth/token"),
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &app.client_id),
+                    ("client_secret", &app.client_secret),
+                    ("scope", &app.scopes),
+                ],
+            )
+            .await?;
+        match reply.status {
+            200..=299 => Ok(AppStatus::Known),
+            401 => Ok(AppStatus::Forgotten),
+            _ if reply.error_code().as_deref() == Some("invalid_client") => Ok(AppStatus::Forgotten),
+            _ => Err(reply.unexpected("app check")),
+        }
     }
 
     async fn revoke(&self, app: &UpstreamApp, token: &str) -> Result<(), UpstreamError> {

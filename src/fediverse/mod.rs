@@ -101,4 +101,17 @@ pub trait ServerFamily: Send + Sync + std::fmt::Debug {
 
     /// Revoke the token: we keep no tokens of the instance.
     async fn revoke(&self, app: &UpstreamApp, token: &str) -> Result<(), UpstreamError>;
+
+    /// Whether the instance still knows our app, and keep it known: servers
+    /// delete apps that hold no tokens (Mastodon after a day), and we revoke
+    /// every token a login gives us.
+    async fn check_app(&self, app: &UpstreamApp) -> Result<AppStatus, UpstreamError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppStatus {
+    /// The instance knows the app.
+    Known,
+    /// The instance rejected the app's credentials: it was deleted.
+    Forgotten,
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{AppRegistration, Instance, ServerFamily, UpstreamApp, UpstreamError};
+use super::{AppRegistration, AppStatus, Instance, ServerFamily, UpstreamApp, UpstreamError};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError, UpstreamAppRow};
 
@@ -20,6 +20,10 @@ pub enum RegistryError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// How often we confirm that an instance still knows our app (and so keep
+/// it from being cleaned up): Mastodon deletes token-less apps after a day.
+pub const CHECK_INTERVAL_SECS: i64 = 12 * 3600;
 
 /// The path segment naming an instance in its callback URL
 /// (`/callback/{key}`): 96 bits of SHA-256 of its origin.
@@ -55,27 +59,61 @@ impl AppRegistry {
     }
 
     /// Our stored app on `instance`, if it is registered for the redirect
-    /// URI we use now.
-    pub async fn stored(&self, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
+    /// URI we use now, with when it was last checked.
+    async fn stored_row(&self, instance: &Instance) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
         let expected = self.redirect_uri(instance);
         Ok(self.store.upstream_app(&instance.origin()).await?.filter(|row| row.redirect_uri == expected).map(|row| {
-            UpstreamApp {
+            let app = UpstreamApp {
                 instance: instance.clone(),
                 client_id: row.client_id,
                 client_secret: row.client_secret,
                 redirect_uri: row.redirect_uri,
                 scopes: row.scopes,
-            }
+            };
+            (app, row.checked_at)
         }))
     }
 
-    /// Our app on `instance`, registering it if we have none yet.
+    /// Our stored app on `instance`, as it is.
+    pub async fn stored(&self, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
+        Ok(self.stored_row(instance).await?.map(|(app, _)| app))
+    }
+
+    /// A stored app the instance still knows, checking (and so keeping it
+    /// alive) when the last check is older than [`CHECK_INTERVAL_SECS`]. An
+    /// app the instance forgot is dropped, so that it is registered again.
+    async fn usable(&self, family: &dyn ServerFamily, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
+        let Some((app, checked_at)) = self.stored_row(instance).await? else { return Ok(None) };
+        let now = self.clock.now();
+        if now - checked_at < CHECK_INTERVAL_SECS {
+            return Ok(Some(app));
+        }
+        match family.check_app(&app).await {
+            Ok(AppStatus::Known) => {
+                self.store.touch_upstream_app(&instance.origin(), &app.client_id, now).await?;
+                Ok(Some(app))
+            }
+            Ok(AppStatus::Forgotten) => {
+                tracing::info!(instance = %instance, "the instance forgot our app; registering again");
+                self.store.delete_upstream_app(&instance.origin(), &app.client_id).await?;
+                Ok(None)
+            }
+            // The instance is having trouble: try the login with what we have.
+            Err(e) => {
+                tracing::info!(instance = %instance, error = %e, "could not check our app");
+                Ok(Some(app))
+            }
+        }
+    }
+
+    /// Our app on `instance`, registering it if we have none (or the
+    /// instance forgot ours).
     pub async fn get_or_register(
         &self,
         family: &dyn ServerFamily,
         instance: &Instance,
     ) -> Result<UpstreamApp, RegistryError> {
-        if let Some(app) = self.stored(instance).await? {
+        if let Some(app) = self.usable(family, instance).await? {
             return Ok(app);
         }
         let origin = instance.origin();
@@ -97,6 +135,11 @@ impl AppRegistry {
         };
         let app = family.register_app(instance, &registration).await?;
         tracing::info!(instance = %origin, family = family.name(), "registered our app on the instance");
+        // An app-level token keeps the new app from being cleaned up.
+        if let Err(e) = family.check_app(&app).await {
+            tracing::warn!(instance = %origin, error = %e, "could not take an app token; the app may be deleted");
+        }
+        let now = self.clock.now();
         let row = self
             .store
             .insert_upstream_app(&UpstreamAppRow {
@@ -105,7 +148,8 @@ impl AppRegistry {
                 client_secret: app.client_secret.clone(),
                 redirect_uri: app.redirect_uri.clone(),
                 scopes: app.scopes.clone(),
-                created_at: self.clock.now(),
+                created_at: now,
+                checked_at: now,
             })
             .await?;
         Ok(UpstreamApp {

@@ -12,6 +12,7 @@ pub struct UpstreamAppRow {
     pub redirect_uri: String,
     pub scopes: String,
     pub created_at: i64,
+    pub checked_at: i64,
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<UpstreamAppRow> {
@@ -22,13 +23,15 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<UpstreamAppRow> {
         redirect_uri: row.try_get("redirect_uri")?,
         scopes: row.try_get("scopes")?,
         created_at: row.try_get("created_at")?,
+        checked_at: row.try_get("checked_at")?,
     })
 }
 
 impl Store {
     pub async fn upstream_app(&self, instance: &str) -> Result<Option<UpstreamAppRow>> {
         sqlx::query(
-            "SELECT instance, client_id, client_secret, redirect_uri, scopes, created_at FROM upstream_apps WHERE instance = $1",
+            "SELECT instance, client_id, client_secret, redirect_uri, scopes, created_at, checked_at FROM upstream_apps \
+             WHERE instance = $1",
         )
         .bind(instance)
         .fetch_optional(self.pool())
@@ -43,10 +46,11 @@ impl Store {
     /// is replaced.
     pub async fn insert_upstream_app(&self, app: &UpstreamAppRow) -> Result<UpstreamAppRow> {
         sqlx::query(
-            "INSERT INTO upstream_apps (instance, client_id, client_secret, redirect_uri, scopes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance) DO UPDATE SET client_id = excluded.client_id, \
+            "INSERT INTO upstream_apps (instance, client_id, client_secret, redirect_uri, scopes, created_at, checked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance) DO UPDATE SET client_id = excluded.client_id, \
              client_secret = excluded.client_secret, redirect_uri = excluded.redirect_uri, scopes = excluded.scopes, \
-             created_at = excluded.created_at WHERE upstream_apps.redirect_uri <> excluded.redirect_uri",
+             created_at = excluded.created_at, checked_at = excluded.checked_at \
+             WHERE upstream_apps.redirect_uri <> excluded.redirect_uri",
         )
         .bind(&app.instance)
         .bind(&app.client_id)
@@ -54,11 +58,33 @@ impl Store {
         .bind(&app.redirect_uri)
         .bind(&app.scopes)
         .bind(app.created_at)
+        .bind(app.checked_at)
         .execute(self.pool())
         .await?;
         self.upstream_app(&app.instance).await?.ok_or_else(|| {
             super::StoreError::Corrupt(format!("upstream app for {} vanished after insert", app.instance))
         })
+    }
+
+    /// The instance confirmed at `now` that it still knows our app.
+    pub async fn touch_upstream_app(&self, instance: &str, client_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE upstream_apps SET checked_at = $3 WHERE instance = $1 AND client_id = $2")
+            .bind(instance)
+            .bind(client_id)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Forget app `client_id` on `instance` (the instance deleted it).
+    pub async fn delete_upstream_app(&self, instance: &str, client_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM upstream_apps WHERE instance = $1 AND client_id = $2")
+            .bind(instance)
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn count_upstream_apps(&self) -> Result<i64> {

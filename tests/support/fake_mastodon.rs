@@ -487,6 +487,31 @@ impl FakeMastodon {
         g.grants.clear();
         g.tokens.clear();
     }
+
+    /// Mastodon's daily clean-up, as if every app were more than a day old:
+    /// `Vacuum::AccessTokensVacuum` deletes revoked tokens and grants, then
+    /// `Vacuum::ApplicationsVacuum` deletes every app with no owner, no
+    /// users, no tokens and no grants (app/lib/vacuum/*.rb). Returns how
+    /// many apps went.
+    pub fn vacuum(&self) -> usize {
+        let mut g = self.lock();
+        g.tokens.retain(|t| !t.revoked);
+        g.grants.retain(|_, gr| !gr.revoked);
+        let in_use: Vec<String> = g
+            .tokens
+            .iter()
+            .map(|t| t.client_id.clone())
+            .chain(g.grants.values().map(|gr| gr.client_id.clone()))
+            .collect();
+        let before = g.apps.len();
+        g.apps.retain(|a| in_use.contains(&a.client_id));
+        before - g.apps.len()
+    }
+
+    /// Live tokens that act for an account (not app-only tokens).
+    pub fn live_account_tokens(&self) -> usize {
+        self.lock().tokens.iter().filter(|t| !t.revoked && t.account_id.is_some()).count()
+    }
 }
 
 // ---------------------------------------------------------------------------
