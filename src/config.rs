@@ -39,6 +39,9 @@ pub struct Config {
     pub id_token_ttl_secs: u64,
     /// How long a person has to finish signing in, in seconds.
     pub login_ttl_secs: u64,
+    /// Idle lifetime of the browser session cookie, in seconds. It binds
+    /// logins to the browser and remembers the instances it signed in at.
+    pub session_ttl_secs: u64,
     /// Timeouts for calls to instances.
     pub upstream_connect_timeout_secs: u64,
     pub upstream_timeout_secs: u64,
@@ -85,6 +88,7 @@ impl Default for Config {
             access_token_ttl_secs: 3600,
             id_token_ttl_secs: 3600,
             login_ttl_secs: 1800,
+            session_ttl_secs: 30 * 86_400,
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 10,
             dev_allow_insecure_instances: false,
@@ -163,6 +167,9 @@ impl Config {
             if v == 0 || v > 86_400 {
                 return Err(bad(name, "must be between 1 and 86400"));
             }
+        }
+        if self.session_ttl_secs < self.login_ttl_secs || self.session_ttl_secs > 400 * 86_400 {
+            return Err(bad("session_ttl_secs", "must be at least login_ttl_secs and at most 400 days"));
         }
         if self.upstream_connect_timeout_secs > 5 || self.upstream_timeout_secs > 10 {
             return Err(bad("upstream_timeout_secs", "connect must be at most 5 s and total at most 10 s"));

@@ -66,8 +66,16 @@ pub struct Transaction {
 }
 
 /// Step 1: keep the request in a new transaction bound to `browser_id`.
-/// With a usable `login_hint`, go straight to the instance.
-pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationRequest) -> Result<Next, LoginError> {
+/// With a `login_hint` naming an instance this browser has signed in at
+/// before (`known_instances`), go straight to it; any other hint only fills
+/// in the picker, so that a crafted link cannot bounce a person from our
+/// domain to a host of the link author's choosing (RFC 9700 §4.11).
+pub async fn begin(
+    app: &AppState,
+    browser_id: &str,
+    known_instances: &[String],
+    request: AuthorizationRequest,
+) -> Result<Next, LoginError> {
     if request.prompt.contains(&Prompt::None) {
         // No provider session can satisfy the request without interaction.
         return Err(to_client(app, &request, OAuthError::new(ErrorCode::LoginRequired, "the person must sign in")));
@@ -92,8 +100,10 @@ pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationReque
     let hint = request.login_hint.clone().filter(|_| !request.prompt.contains(&Prompt::SelectAccount));
     let txn = Transaction { row, request };
     if let Some(hint) = hint {
-        if handle::parse(&hint, app.config.dev_allow_insecure_instances).is_ok() {
-            return choose_instance(app, &txn, &hint).await.map(Next::Redirect);
+        if let Ok(target) = handle::parse(&hint, app.config.dev_allow_insecure_instances) {
+            if known_instances.contains(&target.instance.origin()) {
+                return choose_instance(app, &txn, &hint).await.map(Next::Redirect);
+            }
         }
     }
     Ok(Next::Picker(txn.row.id))
@@ -200,12 +210,13 @@ pub struct CallbackParams {
     pub error: Option<String>,
 }
 
-/// Step 3: the instance sent the person back.
+/// Step 3: the instance sent the person back. On success, also returns the
+/// origin of the instance that vouched for them.
 pub async fn finish_upstream(
     app: &AppState,
     browser_id: Option<&str>,
     params: CallbackParams,
-) -> Result<Next, LoginError> {
+) -> Result<(Next, String), LoginError> {
     let state = params.state.filter(|s| s.len() <= 64).ok_or_else(|| {
         page(
             StatusCode::BAD_REQUEST,
@@ -307,9 +318,10 @@ pub async fn finish_upstream(
     let must_ask =
         txn.request.prompt.contains(&Prompt::Consent) || client.is_public() || !(client.trusted || consented);
     if must_ask {
-        return Ok(Next::Consent(txn.row.id));
+        return Ok((Next::Consent(txn.row.id), instance.origin()));
     }
-    authorization_response(app, &txn, &subject.sub, now).await.map(Next::Redirect)
+    let url = authorization_response(app, &txn, &subject.sub, now).await?;
+    Ok((Next::Redirect(url), instance.origin()))
 }
 
 fn client_gone() -> LoginError {

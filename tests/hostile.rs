@@ -568,30 +568,36 @@ fn urlencode(s: &str) -> String {
 
 async fn failed_login_hint_shows_a_working_picker(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
-    let fake = FakeMastodon::start().await;
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let hint = format!("@alice@127.0.0.1:{dead}");
-    let params = with(good_params(), "login_hint", Some(Box::leak(hint.clone().into_boxed_str())));
+    let broken = FakeMastodon::start().await;
+    let healthy = FakeMastodon::start().await;
     let b = browser();
+    // This browser signed in at `broken` before, so a hint for it goes straight there...
+    let params = with(good_params(), "client_id", Some(TRUSTED));
     let r = b.get(authorize_url(&app, &params)).send().await.unwrap();
+    let start = app.url(r.headers()["location"].to_str().unwrap());
+    assert!(drive(&b, &start, &broken.host(), Consent::NotExpected).await.param("code").is_some());
+    // ...but now it is broken: the picker is shown, at /authorize, with the error.
+    // (The instance was reinstalled as something else: we have to register again, and that fails.)
+    broken.set_behaviour(fake_mastodon::Behaviour::Html);
+    let stored = app.state.store.upstream_app(&broken.base_url()).await.unwrap().unwrap();
+    app.state.store.delete_upstream_app(&broken.base_url(), &stored.client_id).await.unwrap();
+    let hint = Box::leak(format!("@alice@{}", broken.host()).into_boxed_str());
+    let r = b.get(authorize_url(&app, &with(good_params(), "login_hint", Some(hint)))).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
-    assert!(body.contains("could not reach"));
+    assert!(body.contains("does not look like"), "{body}");
     // The form posts to the transaction's picker, wherever the page was shown.
     let action = body.split("action=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#x2f;", "/");
     assert!(action.starts_with("/login/"), "{action}");
     let csrf = hidden(&body, "csrf_token").unwrap();
     let r = b
         .post(app.url(&action))
-        .form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())])
+        .form(&[("csrf_token", csrf.as_str()), ("account", healthy.host().as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    assert!(r.headers()["location"].to_str().unwrap().starts_with(&fake.base_url()));
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(&healthy.base_url()));
 }
 
 async fn loopback_redirect_uri_may_change_port_only(db: Db) {

@@ -377,23 +377,38 @@ async fn trusted_client_skips_consent_and_keeps_claims_out_of_id_token(db: Db) {
 }
 
 async fn login_hint_skips_the_picker(db: Db) {
-    let Some(app) = spawn_app(db).await else {
-        return;
-    };
+    let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let hint = format!("@alice@{}", fake.host());
+    let b = browser();
+    // A hint naming an instance this browser never signed in at only fills
+    // in the picker: nobody can craft a link that bounces people from us to
+    // a host of their choosing. Nothing is sent to the hinted host.
     let started = app.start(&rp, &[], &[("login_hint", hint.as_str())]);
-    let browser = browser();
-    let r = browser.get(started.url.clone()).send().await.unwrap();
+    let r = b.get(started.url.clone()).send().await.unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("/login/"), "{location}");
+    assert!(fake.requests().is_empty());
+    let body = b.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains(&format!("value=\"{hint}\"")), "the picker is filled in");
+    let outcome = drive(&b, started.url.as_str(), &hint, Consent::Allow).await;
+    assert!(outcome.param("code").is_some());
+
+    // Once this browser has signed in there, the hint goes straight to the instance.
+    let started = app.start(&rp, &[], &[("login_hint", hint.as_str())]);
+    let r = b.get(started.url.clone()).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     assert!(
         location.starts_with(&format!("{}/oauth/authorize?", fake.base_url())),
         "straight to the instance: {location}"
     );
-    let outcome = drive(&browser, &location, "unused", Consent::Allow).await;
+    let outcome = drive(&b, &location, "unused", Consent::NotExpected).await;
     assert!(outcome.param("code").is_some());
+    // Another browser still gets the picker.
+    let r = browser().get(started.url.clone()).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
 }
 
 async fn profile_change_keeps_sub_and_updates_claims(db: Db) {
@@ -537,9 +552,12 @@ async fn consent_page_names_client_account_and_destination(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let hint = format!("@alice@{}", fake.host());
-    let started = app.start(&rp, &["profile"], &[("login_hint", hint.as_str())]);
     let b = browser();
+    // Sign in once so that this browser knows the instance; then a hint and
+    // prompt=consent lead straight to the instance and back to the consent page.
+    login_once(&app, &fake, &b, Consent::Allow).await;
+    let hint = format!("@alice@{}", fake.host());
+    let started = app.start(&rp, &["profile"], &[("login_hint", hint.as_str()), ("prompt", "consent")]);
     // authorize -> instance -> callback -> consent page
     let mut url = started.url.to_string();
     for _ in 0..3 {

@@ -48,7 +48,7 @@ pub fn layers(router: Router, app: &AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path(if secure { "/".to_string() } else { path })
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(app.config.login_ttl_secs as i64)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(app.config.session_ttl_secs as i64)));
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     router
         .layer(sessions)
@@ -83,27 +83,51 @@ fn cors() -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
-/// The random id that binds login transactions to this browser. Every new
-/// login renews the session's idle expiry, so the session outlives the
-/// newest transaction.
-pub async fn browser_id(session: &Session, idle: time::Duration) -> Result<String, LoginError> {
-    const KEY: &str = "browser_id";
-    let unavailable = |e: tower_sessions::session::Error| {
-        tracing::error!(error = %e, "session store failed");
-        LoginError::Unavailable
-    };
+/// What the browser session knows: the random id that binds login
+/// transactions to this browser, and the instances it signed in at.
+#[derive(Debug)]
+pub struct Browser {
+    pub id: String,
+    pub known_instances: Vec<String>,
+}
+
+const BROWSER_ID: &str = "browser_id";
+const KNOWN_INSTANCES: &str = "instances";
+/// How many instances a browser remembers.
+const MAX_KNOWN_INSTANCES: usize = 5;
+
+fn unavailable(e: tower_sessions::session::Error) -> LoginError {
+    tracing::error!(error = %e, "session store failed");
+    LoginError::Unavailable
+}
+
+/// This browser, creating its session if needed. Every new login renews the
+/// session's idle expiry, so the session outlives the newest transaction.
+pub async fn browser(session: &Session, idle: time::Duration) -> Result<Browser, LoginError> {
     session.set_expiry(Some(Expiry::OnInactivity(idle)));
-    if let Some(id) = session.get::<String>(KEY).await.map_err(unavailable)? {
-        return Ok(id);
+    let known_instances = session.get::<Vec<String>>(KNOWN_INSTANCES).await.map_err(unavailable)?.unwrap_or_default();
+    if let Some(id) = session.get::<String>(BROWSER_ID).await.map_err(unavailable)? {
+        return Ok(Browser { id, known_instances });
     }
     let id = random_token(16);
-    session.insert(KEY, &id).await.map_err(unavailable)?;
-    Ok(id)
+    session.insert(BROWSER_ID, &id).await.map_err(unavailable)?;
+    Ok(Browser { id, known_instances })
+}
+
+/// Remember that this browser signed in at `origin`.
+pub async fn remember_instance(session: &Session, origin: &str) {
+    let mut known = session.get::<Vec<String>>(KNOWN_INSTANCES).await.ok().flatten().unwrap_or_default();
+    known.retain(|o| o != origin);
+    known.insert(0, origin.to_string());
+    known.truncate(MAX_KNOWN_INSTANCES);
+    if let Err(e) = session.insert(KNOWN_INSTANCES, known).await {
+        tracing::warn!(error = %e, "could not remember the instance");
+    }
 }
 
 /// The browser id, if this browser has a session (never creates one).
 pub async fn existing_browser_id(session: &Session) -> Option<String> {
-    session.get::<String>("browser_id").await.ok().flatten()
+    session.get::<String>(BROWSER_ID).await.ok().flatten()
 }
 
 pub fn is_form(headers: &HeaderMap) -> bool {
