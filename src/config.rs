@@ -141,11 +141,12 @@ impl Config {
             "http" if is_loopback_host(&issuer) => {}
             _ => return Err(bad("issuer", "must be https (http is allowed only on localhost)")),
         }
-        self.bind_addr()?;
-        if self.dev_allow_insecure_instances && !is_loopback_host(&issuer) {
+        let bind = self.bind_addr()?;
+        if self.dev_allow_insecure_instances && !(is_loopback_host(&issuer) && bind.ip().is_loopback()) {
             return Err(bad(
                 "dev_allow_insecure_instances",
-                "is for development only and needs an issuer on localhost (it lets anyone make us fetch internal addresses)",
+                "is for development only and needs an issuer and bind address on loopback \
+                 (it lets anyone make us fetch internal addresses)",
             ));
         }
         if !(self.database_url.starts_with("sqlite:")

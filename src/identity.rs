@@ -48,14 +48,22 @@ pub async fn subject_for(
         }
     }
     let actor_uri = account.uri.as_deref().ok_or_else(|| IdentityError::Incomplete("no actor URI".into()))?;
-    let actor = url::Url::parse(actor_uri).map_err(|_| IdentityError::Incomplete("malformed actor URI".into()))?;
+    let actor = url::Url::parse(actor_uri)
+        .ok()
+        .filter(|u| u.as_str().len() <= MAX_URL_LEN)
+        .ok_or_else(|| IdentityError::Incomplete("malformed actor URI".into()))?;
     if !instance.owns(&actor) {
         return Err(IdentityError::ForeignAccount(actor_uri.to_string()));
     }
     let domain = instance.authority();
     let handle = format!("{}@{domain}", account.username);
     let mut profile = Map::new();
-    let name = if account.display_name.trim().is_empty() { &account.username } else { &account.display_name };
+    // Whatever the instance says goes into tokens and our database: bounded.
+    let name: String = if account.display_name.trim().is_empty() {
+        account.username.clone()
+    } else {
+        account.display_name.chars().take(MAX_NAME_CHARS).collect()
+    };
     profile.insert("name".into(), json!(name));
     profile.insert("preferred_username".into(), json!(handle));
     profile.insert("nickname".into(), json!(account.username));
@@ -83,9 +91,14 @@ pub async fn subject_for(
     })
 }
 
+/// Longest display name we keep (Mastodon allows 30 characters).
+const MAX_NAME_CHARS: usize = 100;
+/// Longest URL we put into a claim.
+const MAX_URL_LEN: usize = 2048;
+
 fn http_url(s: &str) -> Option<String> {
     let url = url::Url::parse(s).ok()?;
-    matches!(url.scheme(), "https" | "http").then(|| url.to_string())
+    (matches!(url.scheme(), "https" | "http") && url.as_str().len() <= MAX_URL_LEN).then(|| url.to_string())
 }
 
 /// The claims of `subject` that `scopes` release (besides `sub`).

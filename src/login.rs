@@ -192,6 +192,9 @@ fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
             format!("{instance} does not look like a Mastodon-compatible server.")
         }
         UpstreamError::Rejected { .. } => format!("{instance} refused to let us sign you in."),
+        UpstreamError::Redirected => format!(
+            "{instance} sends us to another address. If your account lives on another server, enter that server's name."
+        ),
         UpstreamError::Internal(_) => {
             format!("Something went wrong while contacting {instance}. Try again.")
         }
@@ -272,13 +275,22 @@ pub async fn finish_upstream(
         tracing::info!(instance = %name, error = %e, "upstream sign-in failed");
         back(describe_upstream(&name, &e))
     };
-    let token = app.family.exchange_code(&upstream, &code, &verifier).await.map_err(fail)?;
-    let account = app.family.account(&upstream, &token).await;
-    // We keep no tokens of the instance, whatever happened.
-    if let Err(e) = app.family.revoke(&upstream, &token).await {
-        tracing::warn!(instance = %name, error = %e, "could not revoke the instance's token");
-    }
-    let account = account.map_err(fail)?;
+    // Exchange, read, revoke: in a task of its own, so that the revocation
+    // happens even if this request is cut off half-way. We keep no tokens of
+    // the instance, whatever happened.
+    let (family, task_app) = (app.family.clone(), upstream.clone());
+    let account = tokio::spawn(async move {
+        let token = family.exchange_code(&task_app, &code, &verifier).await?;
+        let account = family.account(&task_app, &token).await;
+        if let Err(e) = family.revoke(&task_app, &token).await {
+            tracing::warn!(instance = %task_app.instance, error = %e, "could not revoke the instance's token");
+        }
+        account
+    })
+    .await
+    .map_err(|e| UpstreamError::Internal(e.to_string()))
+    .and_then(|r| r)
+    .map_err(fail)?;
     // The person said who they are: never vouch for somebody else, for
     // example an account the browser happened to be signed in to there.
     if let Some(expected) = &txn.row.expected_username {
@@ -302,7 +314,7 @@ pub async fn finish_upstream(
         }
     })?;
     let now = app.clock.now();
-    if !app.store.set_transaction_authenticated(&txn.row.id, &state, &subject.sub, now).await? {
+    if !app.store.set_transaction_authenticated(&txn.row.id, &state, &subject.sub, now, &random_token(16)).await? {
         return Err(expired());
     }
     let client = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?;

@@ -404,6 +404,14 @@ async fn garbage_html_and_slow_instances_show_the_picker_again(db: Db) {
         assert_eq!(status, 400, "{label}");
         assert!(body.contains(expect), "{label}: {body}");
         assert!(body.contains("name=\"account\""));
+        // The failure is remembered for a minute: the broken instance is not
+        // asked again meanwhile.
+        let registrations = fake.requests_to("/api/v1/apps").len();
+        let (status, body) = submit_picker(&app, &fake.host()).await;
+        assert_eq!(status, 400);
+        assert!(body.contains(expect), "{label} (cached): {body}");
+        assert_eq!(fake.requests_to("/api/v1/apps").len(), registrations, "{label}: not asked again");
+        app.clock.advance(61);
     }
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 0, "nothing half-written");
 }
@@ -622,6 +630,12 @@ async fn browser_endpoints_and_api_cors(db: Db) {
         let r = app.http.get(app.url(path)).header("origin", origin).send().await.unwrap();
         assert_eq!(r.headers()["access-control-allow-origin"], origin, "{path}");
     }
+    let r = app.http.get(app.url("/jwksX")).header("origin", origin).send().await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none(), "exact paths only");
+    let r = app.http.get(app.url("/userinfo")).header("origin", origin).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let exposed = r.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(exposed.contains("www-authenticate"), "scripts can read the Bearer challenge");
     let r = app
         .http
         .request(reqwest::Method::OPTIONS, app.url("/token"))

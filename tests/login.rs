@@ -30,6 +30,8 @@ dual_db_tests!(
     issuer_with_a_path_works_end_to_end,
     consent_page_names_client_account_and_destination,
     app_survives_cleanup_and_is_registered_again_when_forgotten,
+    consent_form_for_one_account_cannot_approve_another,
+    public_client_code_needs_a_verifier_at_the_token_endpoint,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -616,4 +618,114 @@ async fn app_survives_cleanup_and_is_registered_again_when_forgotten(db: Db) {
     login_once(&app, &fake, &browser(), Consent::NotExpected).await;
     assert_eq!(fake.apps_registered(), 2);
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
+}
+
+/// Follow redirects in `b` from `url` until a page answers; return its URL.
+async fn follow(b: &reqwest::Client, url: &str) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    for _ in 0..10 {
+        let r = b.get(url.clone()).send().await.unwrap();
+        match r.headers().get("location") {
+            Some(l) => url = url.join(l.to_str().unwrap()).unwrap(),
+            None => return url.to_string(),
+        }
+    }
+    panic!("too many redirects")
+}
+
+async fn consent_form_for_one_account_cannot_approve_another(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let b = browser();
+    let started = app.start(&rp, &["profile"], &[]);
+    let r = b.get(started.url.clone()).send().await.unwrap();
+    let picker = app.url(r.headers()["location"].to_str().unwrap());
+    let submit = |account: String| {
+        let (b, picker) = (b.clone(), picker.clone());
+        async move {
+            let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
+            let csrf = hidden(&body, "csrf_token").unwrap();
+            let r = b
+                .post(&picker)
+                .form(&[("csrf_token", csrf.as_str()), ("account", account.as_str())])
+                .send()
+                .await
+                .unwrap();
+            follow(&b, r.headers()["location"].to_str().unwrap()).await
+        }
+    };
+    // Tab 1: consent page for alice.
+    fake.set_account(FakeAccount::new("alice"));
+    let consent = submit(fake.host()).await;
+    let alice_page = b.get(&consent).send().await.unwrap().text().await.unwrap();
+    assert!(alice_page.contains("@alice@"));
+    let alice_csrf = hidden(&alice_page, "csrf_token").unwrap();
+    // Tab 2, same login: "use another account", bob signs in at the instance.
+    fake.set_account(FakeAccount::new("bob"));
+    assert_eq!(submit(fake.host()).await, consent);
+    // Allow on tab 1 (which showed alice) must not approve bob.
+    let r = b.post(&consent).form(&[("csrf_token", alice_csrf.as_str()), ("decision", "allow")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    // The page now shown is bob's, and its form works.
+    let bob_page = b.get(&consent).send().await.unwrap().text().await.unwrap();
+    assert!(bob_page.contains("@bob@"));
+    let bob_csrf = hidden(&bob_page, "csrf_token").unwrap();
+    let r = b.post(&consent).form(&[("csrf_token", bob_csrf.as_str()), ("decision", "allow")]).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(RP_REDIRECT));
+}
+
+async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let (_, _, code) = code_for(&app, &fake, PUBLIC, None).await;
+    // The code was issued with a challenge; without the verifier it is refused.
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_REDIRECT),
+        ("client_id", PUBLIC),
+    ];
+    let err: serde_json::Value = token_request(&app, &form, None).await.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_grant");
+    // Even a code stored without a challenge (a client made public later) needs one.
+    let now = fedi_oidc::Clock::now(&app.clock);
+    let subject: String = {
+        let (_, started, code) = code_for(&app, &fake, PUBLIC, None).await;
+        let verifier = started.verifier.unwrap().secret().clone();
+        let mut form = code_form(&code, &verifier).to_vec();
+        form.push(("client_id", PUBLIC));
+        let body: serde_json::Value = token_request(&app, &form, None).await.json().await.unwrap();
+        let id_token = body["id_token"].as_str().unwrap().to_string();
+        use base64::Engine;
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        claims["sub"].as_str().unwrap().to_string()
+    };
+    app.state
+        .store
+        .insert_code(&fedi_oidc::store::AuthorizationCodeRow {
+            code_hash: fedi_oidc::clock::hash_secret("no-challenge-code"),
+            client_id: PUBLIC.into(),
+            redirect_uri: RP_REDIRECT.into(),
+            subject,
+            scope: "openid".into(),
+            nonce: None,
+            code_challenge: None,
+            auth_time: now,
+            created_at: now,
+            expires_at: now + 60,
+        })
+        .await
+        .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "no-challenge-code"),
+        ("redirect_uri", RP_REDIRECT),
+        ("client_id", PUBLIC),
+    ];
+    let err: serde_json::Value = token_request(&app, &form, None).await.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_grant");
 }

@@ -72,6 +72,8 @@ fn bad_configuration_names_the_setting_in_one_line() {
             "clients[0].trusted",
         ),
         ("issuer = \"https://id.example\"\ndev_allow_insecure_instances = true", "dev_allow_insecure_instances"),
+        ("bind = \"0.0.0.0:8080\"\ndev_allow_insecure_instances = true", "dev_allow_insecure_instances"),
+        ("session_ttl_secs = 10", "session_ttl_secs"),
     ];
     for (toml, setting) in cases {
         let path = dir.path().join("config.toml");

@@ -57,6 +57,7 @@ impl Reply {
 
     pub fn unexpected(&self, what: &str) -> UpstreamError {
         match self.status {
+            300..=399 => UpstreamError::Redirected,
             404 | 405 => UpstreamError::NotCompatible(format!("{what}: not found (HTTP {})", self.status)),
             429 => UpstreamError::RateLimited,
             s if s >= 500 => UpstreamError::Unavailable(format!("{what}: HTTP {s}")),

@@ -69,6 +69,8 @@ pub enum UpstreamError {
     RateLimited,
     #[error("the server does not look like Mastodon-compatible software: {0}")]
     NotCompatible(String),
+    #[error("the server sent us elsewhere (redirects are not followed)")]
+    Redirected,
     #[error("the server refused the request (HTTP {status}: {error})")]
     Rejected { status: u16, error: String },
     #[error("internal error: {0}")]

@@ -25,6 +25,10 @@ pub enum RegistryError {
 /// it from being cleaned up): Mastodon deletes token-less apps after a day.
 pub const CHECK_INTERVAL_SECS: i64 = 12 * 3600;
 
+/// How long a failed registration is remembered, so that a broken instance
+/// is not asked again by every person (and every waiter) in the meantime.
+pub const FAILURE_TTL_SECS: i64 = 60;
+
 /// The path segment naming an instance in its callback URL
 /// (`/callback/{key}`): 96 bits of SHA-256 of its origin.
 pub fn callback_key(instance: &Instance) -> String {
@@ -40,6 +44,8 @@ pub struct AppRegistry {
     /// `{issuer}/callback`; each instance's key is appended.
     callback_base: String,
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Recent registration failures by origin, with when they happened.
+    failures: Mutex<HashMap<String, (i64, UpstreamError)>>,
 }
 
 impl AppRegistry {
@@ -50,7 +56,15 @@ impl AppRegistry {
         website: String,
         callback_base: String,
     ) -> Self {
-        AppRegistry { store, clock, client_name, website, callback_base, inflight: Mutex::new(HashMap::new()) }
+        AppRegistry {
+            store,
+            clock,
+            client_name,
+            website,
+            callback_base,
+            inflight: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Our redirect URI on `instance`.
@@ -133,7 +147,21 @@ impl AppRegistry {
             website: self.website.clone(),
             redirect_uri: self.redirect_uri(instance),
         };
-        let app = family.register_app(instance, &registration).await?;
+        let now = self.clock.now();
+        {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.retain(|_, (at, _)| now - *at < FAILURE_TTL_SECS);
+            if let Some((_, e)) = failures.get(&origin) {
+                return Err(e.clone().into());
+            }
+        }
+        let app = match family.register_app(instance, &registration).await {
+            Ok(app) => app,
+            Err(e) => {
+                self.failures.lock().unwrap_or_else(|p| p.into_inner()).insert(origin.clone(), (now, e.clone()));
+                return Err(e.into());
+            }
+        };
         tracing::info!(instance = %origin, family = family.name(), "registered our app on the instance");
         // An app-level token keeps the new app from being cleaned up.
         if let Err(e) = family.check_app(&app).await {

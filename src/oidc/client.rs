@@ -36,20 +36,13 @@ impl Client {
         if self.redirect_uris.iter().any(|r| r == uri) {
             return Url::parse(uri).ok();
         }
-        // Only the port may differ: the rest must match to the letter, so
-        // the given URI must already be in normalized form.
-        let given = Url::parse(uri).ok().filter(|u| u.as_str() == uri).filter(is_loopback_ip_http)?;
-        let without_port = |u: &Url| {
-            let mut u = u.clone();
-            u.set_port(None).ok()?;
-            Some(u.to_string())
-        };
-        let key = without_port(&given)?;
+        // Only the port may differ: the rest must match to the letter.
+        let given = Url::parse(uri).ok().filter(is_loopback_ip_http)?;
+        let key = without_port(uri)?;
         self.redirect_uris
             .iter()
-            .filter_map(|r| Url::parse(r).ok())
-            .filter(is_loopback_ip_http)
-            .any(|r| without_port(&r).as_deref() == Some(key.as_str()))
+            .filter(|r| Url::parse(r).ok().is_some_and(|u| is_loopback_ip_http(&u)))
+            .any(|r| without_port(r).as_deref() == Some(key.as_str()))
             .then_some(given)
     }
 }
@@ -165,6 +158,19 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
         percent_encoding::percent_decode_str(&s).decode_utf8().map(|v| v.into_owned()).map_err(|_| bad())
     };
     Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// `uri` as written, minus the `:port` of its authority.
+fn without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = match authority.rfind(':') {
+        // For `[::1]:8080` the last colon is the port's; for `[::1]` it is inside the brackets.
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
+    };
+    Some(format!("http://{host}{tail}"))
 }
 
 /// `http://127.x.y.z…` or `http://[::1]…`, not `localhost` (RFC 8252 §8.3).

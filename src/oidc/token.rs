@@ -98,6 +98,9 @@ async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
                     // RFC 9700 §2.1.1: a verifier for a code issued without a
                     // challenge is a downgrade attempt.
                     (None, Some(_)) => return Err("code_verifier was sent but the request had no code_challenge"),
+                    // A public client has only PKCE to prove it is the one
+                    // that asked.
+                    (None, None) if client.is_public() => return Err("code_verifier is required"),
                     (None, None) => {}
                 }
                 Ok(())

@@ -59,13 +59,18 @@ pub struct NewAccessToken<'a> {
 }
 
 impl Store {
-    /// End login transaction `txn_id` and store the code it yields, in one
-    /// database transaction. False (and nothing stored) if the login
-    /// transaction was already gone: only one request can issue its code.
+    /// End login transaction `txn_id`, authenticated as the code's subject,
+    /// and store the code it yields, in one database transaction. False (and
+    /// nothing stored) if the login transaction was already gone or now
+    /// stands for another account: only one request can issue its code.
     pub async fn issue_code(&self, txn_id: &str, c: &AuthorizationCodeRow) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
         let deleted =
-            sqlx::query("DELETE FROM login_transactions WHERE id = $1").bind(txn_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM login_transactions WHERE id = $1 AND subject = $2 AND upstream_state IS NULL")
+                .bind(txn_id)
+                .bind(&c.subject)
+                .execute(&mut *tx)
+                .await?;
         if deleted.rows_affected() != 1 {
             return Ok(false);
         }

@@ -113,23 +113,27 @@ impl Store {
         Ok(())
     }
 
-    /// The instance vouched for `subject`: the upstream state is spent. Only
-    /// one caller can spend a given state; returns false for the others.
+    /// The instance vouched for `subject`: the upstream state is spent and
+    /// the CSRF token replaced (a form shown before, for another account,
+    /// can no longer be submitted). Only one caller can spend a given state;
+    /// returns false for the others.
     pub async fn set_transaction_authenticated(
         &self,
         id: &str,
         state: &str,
         subject: &str,
         auth_time: i64,
+        csrf_token: &str,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE login_transactions SET subject = $3, auth_time = $4, upstream_state = NULL, upstream_verifier = NULL \
-             WHERE id = $1 AND upstream_state = $2",
+            "UPDATE login_transactions SET subject = $3, auth_time = $4, csrf_token = $5, upstream_state = NULL, \
+             upstream_verifier = NULL WHERE id = $1 AND upstream_state = $2",
         )
         .bind(id)
         .bind(state)
         .bind(subject)
         .bind(auth_time)
+        .bind(csrf_token)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

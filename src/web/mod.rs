@@ -14,7 +14,6 @@ use axum::routing::get;
 use axum::Router;
 use minijinja::context;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
@@ -60,8 +59,8 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
         ))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, crate::REQUEST_TIMEOUT))
-        .layer(cors())
+        .layer(axum::middleware::from_fn(time_limit))
+        .layer(cors(app.path("")))
         // Spans name the method and path only: query strings carry codes,
         // states and hints that must not reach the logs.
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -69,15 +68,33 @@ pub fn layers(router: Router, app: &AppState) -> Router {
         }))
 }
 
+/// Cut off any request that takes longer than [`crate::REQUEST_TIMEOUT`],
+/// with the protocol's error on API endpoints and our page elsewhere.
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = API_PATHS.iter().any(|p| request.uri().path().ends_with(p));
+    match tokio::time::timeout(crate::REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) if api => crate::oidc::error::OAuthError::unavailable().into_response(),
+        Err(_) => error_page(StatusCode::SERVICE_UNAVAILABLE, "This took too long. Please try again.", None),
+    }
+}
+
+/// Endpoints that relying parties and their scripts call directly.
+const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
+
 /// CORS for the endpoints a browser-based client calls directly. They use
 /// no cookies, so any origin may call them without credentials.
-fn cors() -> tower_http::cors::CorsLayer {
+fn cors(base: String) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(|_, request| {
+        .allow_origin(AllowOrigin::predicate(move |_, request| {
             let path = request.uri.path();
-            ["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"].iter().any(|p| path.ends_with(p))
+            // Inside the router nested under the issuer's path the prefix is
+            // already gone; accept it either way, but only exact paths.
+            let path = path.strip_prefix(base.as_str()).filter(|p| p.starts_with('/')).unwrap_or(path);
+            API_PATHS.contains(&path)
         }))
+        .expose_headers([header::WWW_AUTHENTICATE])
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(std::time::Duration::from_secs(3600))
