@@ -4,7 +4,7 @@
 //! 1. [`begin`]: store a login transaction bound to this browser;
 //! 2. [`choose_instance`]: resolve what the person typed, get or register our
 //!    app there and send them to the instance;
-//! 3. [`finish_upstream`]: at `/callback`, exchange the code, read and map the
+//! 3. [`finish_upstream`]: at `/callback/{key}`, exchange the code, read and map the
 //!    account, revoke the instance's token;
 //! 4. [`decide_consent`]: remember the person's answer;
 //! 5. [`authorization_response`]: issue the code and go back to the client.

@@ -1,4 +1,5 @@
-//! `GET /callback`: the instance sends the person back here.
+//! `GET /callback/{key}`: the instance sends the person back here; `key`
+//! names the instance (see `fediverse::registry::callback_key`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
