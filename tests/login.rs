@@ -227,6 +227,14 @@ fn code_form<'a>(code: &'a str, verifier: &'a str) -> [(&'static str, &'a str); 
     [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", RP_REDIRECT), ("code_verifier", verifier)]
 }
 
+/// A token request that must fail: its status and `error`.
+async fn token_error(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (u16, String) {
+    let r = token_request(app, form, basic).await;
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.expect("a JSON error");
+    (status, body["error"].as_str().unwrap_or_default().to_string())
+}
+
 async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
@@ -291,17 +299,15 @@ async fn pkce_mismatch_is_invalid_grant(db: Db) {
     let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let wrong = "a".repeat(43);
     let form = code_form(&code, &wrong);
-    let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
-    assert_eq!(r.status(), 400);
-    let err: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(
+        token_error(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await,
+        (400, "invalid_grant".into())
+    );
 
     // Without any verifier the code is refused too (it is spent by now anyway).
     let (_rp, _started, code) = code_for(&app, &fake, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", RP_REDIRECT)];
-    let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
-    let err: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(token_error(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await.1, "invalid_grant");
 }
 
 async fn expired_code_is_invalid_grant(db: Db) {
@@ -313,10 +319,10 @@ async fn expired_code_is_invalid_grant(db: Db) {
     app.clock.advance(61);
     let verifier = started.verifier.unwrap().secret().clone();
     let form = code_form(&code, &verifier);
-    let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
-    assert_eq!(r.status(), 400);
-    let err: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(
+        token_error(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await,
+        (400, "invalid_grant".into())
+    );
 }
 
 async fn denial_at_instance_returns_access_denied(db: Db) {
@@ -493,9 +499,7 @@ async fn expired_rows_are_purged(db: Db) {
     assert_eq!(app.state.store.count_transactions().await.unwrap(), 0);
     // The used code outlives its own expiry while its token lives: a late
     // reuse still revokes (and is refused).
-    let r = token_request(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await;
-    let err: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(token_error(&app, &form, Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await.1, "invalid_grant");
     app.clock.advance(3600);
     assert!(app.state.purge_expired().await.unwrap() >= 2, "code and token go once the token expired");
 }
@@ -686,8 +690,7 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
         ("redirect_uri", RP_REDIRECT),
         ("client_id", PUBLIC),
     ];
-    let err: serde_json::Value = token_request(&app, &form, None).await.json().await.unwrap();
-    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(token_error(&app, &form, None).await.1, "invalid_grant");
     // Even a code stored without a challenge (a client made public later) needs one.
     let now = fedi_oidc::Clock::now(&app.clock);
     let subject: String = {
@@ -726,6 +729,5 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
         ("redirect_uri", RP_REDIRECT),
         ("client_id", PUBLIC),
     ];
-    let err: serde_json::Value = token_request(&app, &form, None).await.json().await.unwrap();
-    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(token_error(&app, &form, None).await.1, "invalid_grant");
 }
