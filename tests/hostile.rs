@@ -23,6 +23,7 @@ dual_db_tests!(
     discovery_and_jwks_are_consistent,
     code_from_another_instance_is_refused_before_any_upstream_call,
     rate_limited_instance_asks_to_try_later,
+    garbage_everywhere_never_gets_a_5xx_or_a_foreign_redirect,
     failed_login_hint_shows_a_working_picker,
     loopback_redirect_uri_may_change_port_only,
     browser_endpoints_and_api_cors,
@@ -676,4 +677,111 @@ async fn rate_limited_instance_asks_to_try_later(db: Db) {
     assert_eq!(status, 400);
     assert!(body.contains("busy"), "{body}");
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 0);
+}
+
+/// A small deterministic generator, so that a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() as usize) % items.len()]
+    }
+    /// A value that is hostile in one way or another.
+    fn value(&mut self) -> String {
+        match self.next() % 10 {
+            0 => String::new(),
+            1 => "x".repeat((self.next() % 5000) as usize),
+            2 => "%ZZ%00%ff".into(),
+            3 => "\u{0}\u{1b}[31m\r\nSet-Cookie: a=b".into(),
+            4 => "𝕏😀\u{202e}ǅ".into(),
+            5 => "../../../../etc/passwd".into(),
+            6 => "<script>alert(1)</script>".into(),
+            7 => format!("{}", self.next()),
+            8 => RP_REDIRECT.into(),
+            _ => "https://evil.example/".into(),
+        }
+    }
+}
+
+async fn garbage_everywhere_never_gets_a_5xx_or_a_foreign_redirect(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let names = [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "prompt",
+        "max_age",
+        "login_hint",
+        "request",
+        "grant_type",
+        "code",
+        "code_verifier",
+        "client_secret",
+        "access_token",
+        "csrf_token",
+        "account",
+        "decision",
+        "error",
+        "iss",
+        "\u{0}",
+        "",
+    ];
+    let paths = ["/authorize", "/token", "/userinfo", "/callback/abc", "/login/abc", "/consent/abc", "/jwks", "/x"];
+    let mut rng = Lcg(0x5eed);
+    let b = browser();
+    for round in 0..300 {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        // Mostly-valid authorization requests, with one or two parameters spoiled.
+        if round % 2 == 0 {
+            pairs.extend(good_params().into_iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        }
+        for _ in 0..(rng.next() % 4) {
+            pairs.push((rng.pick(&names).to_string(), rng.value()));
+        }
+        let body = serde_urlencoded::to_string(&pairs).unwrap();
+        let path = rng.pick(&paths);
+        let url = format!("{}?{body}", app.url(path));
+        let request = match rng.next() % 3 {
+            0 => b.get(&url),
+            1 => b.post(app.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body.clone()),
+            _ => b
+                .post(app.url(path))
+                .header("content-type", rng.pick(&["application/json", "text/plain", "multipart/form-data"]))
+                .body(body.clone()),
+        };
+        let request = match rng.next() % 4 {
+            0 => request.header("authorization", format!("Bearer {}", rng.value().replace(['\r', '\n', '\u{0}'], ""))),
+            1 => request.header("authorization", "Basic Og=="),
+            _ => request,
+        };
+        let Ok(r) = request.send().await else { continue };
+        let status = r.status().as_u16();
+        assert!(status < 500, "round {round}: {path} answered {status} to {body:?}");
+        if let Some(location) = r.headers().get("location") {
+            let location = location.to_str().unwrap();
+            assert!(
+                location.starts_with(RP_REDIRECT) || location.starts_with('/') || location.starts_with(&app.issuer),
+                "round {round}: redirect to {location}"
+            );
+            if location.starts_with(RP_REDIRECT) {
+                // Only a request naming the registered client and URI earns a redirect back.
+                assert!(body.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Frp%2Fcallback"), "round {round}");
+            }
+        }
+        // API errors are OAuth JSON (a userinfo 401 may be a bare Bearer challenge).
+        let bare_challenge = path == "/userinfo" && status == 401;
+        if (path == "/token" || path == "/userinfo") && status >= 400 && !bare_challenge {
+            let json: Result<serde_json::Value, _> = r.json().await;
+            assert!(json.is_ok_and(|j| j["error"].is_string()), "round {round}: {path} {status} without a JSON error");
+        }
+    }
 }

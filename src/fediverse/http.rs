@@ -14,6 +14,9 @@ use url::Url;
 
 use super::UpstreamError;
 
+/// Longest we wait for a name to resolve.
+const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Largest response body we read from an instance.
 pub const MAX_BODY: usize = 1024 * 1024;
 
@@ -197,7 +200,12 @@ impl Resolve for PublicOnlyResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            // The system resolver runs on a blocking thread; give up on it
+            // after the connect budget rather than wait for a slow server.
+            let addrs: Vec<SocketAddr> = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "DNS lookup timed out"))??
+                .collect();
             let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
             if allowed.is_empty() {
                 let err: Box<dyn std::error::Error + Send + Sync> =
