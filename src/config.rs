@@ -42,6 +42,9 @@ pub struct Config {
     /// Idle lifetime of the browser session cookie, in seconds. It binds
     /// logins to the browser and remembers the instances it signed in at.
     pub session_ttl_secs: u64,
+    /// How long any request may take before it is cut off, in seconds: more
+    /// than the three upstream calls of a callback take together.
+    pub request_timeout_secs: u64,
     /// Timeouts for calls to instances.
     pub upstream_connect_timeout_secs: u64,
     pub upstream_timeout_secs: u64,
@@ -89,6 +92,7 @@ impl Default for Config {
             id_token_ttl_secs: 3600,
             login_ttl_secs: 1800,
             session_ttl_secs: 30 * 86_400,
+            request_timeout_secs: 45,
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 10,
             dev_allow_insecure_instances: false,
@@ -162,6 +166,7 @@ impl Config {
             ("access_token_ttl_secs", self.access_token_ttl_secs),
             ("id_token_ttl_secs", self.id_token_ttl_secs),
             ("login_ttl_secs", self.login_ttl_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
             ("upstream_connect_timeout_secs", self.upstream_connect_timeout_secs),
             ("upstream_timeout_secs", self.upstream_timeout_secs),
         ] {

@@ -172,7 +172,3 @@ pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, StartError
     let addr = config.bind_addr()?;
     tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr: addr.to_string(), source })
 }
-
-/// How long any request may take before it is cut off: more than the three
-/// upstream calls of a callback (10 s each at most) take together.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);

@@ -20,7 +20,7 @@ use crate::fediverse::{handle, UpstreamError};
 use crate::identity::{self, IdentityError};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::request::{AuthorizationRequest, Prompt};
-use crate::store::{AuthorizationCodeRow, LoginTransactionRow, StoreError};
+use crate::store::{AuthorizationCodeRow, LoginTransactionRow, StoreError, UpstreamVisit};
 use crate::AppState;
 
 /// Everything that can stop a login, by where the person ends up.
@@ -90,6 +90,7 @@ pub async fn begin(
         upstream_state: None,
         upstream_verifier: None,
         expected_username: None,
+        upstream_client_id: None,
         subject: None,
         auth_time: None,
         created_at: now,
@@ -164,9 +165,14 @@ pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> 
         use sha2::Digest;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
     };
-    app.store
-        .set_transaction_upstream(&txn.row.id, &instance.origin(), &state, &verifier, target.username.as_deref())
-        .await?;
+    let visit = UpstreamVisit {
+        instance: &instance.origin(),
+        client_id: &upstream.client_id,
+        state: &state,
+        verifier: &verifier,
+        username: target.username.as_deref(),
+    };
+    app.store.set_transaction_upstream(&txn.row.id, &visit).await?;
     // prompt=login and max_age ask for an interaction now: make sure the
     // instance shows its approval screen (it cannot be made to ask for the
     // password again; see README, "auth_time").
@@ -265,11 +271,16 @@ pub async fn finish_upstream(
     let code =
         params.code.ok_or_else(|| back("Your server sent you back without a sign-in code. Try again.".into()))?;
     let verifier = txn.row.upstream_verifier.clone().ok_or_else(expired)?;
+    // The code was issued to the app the person was sent with; if that app
+    // has been replaced since, the code is worthless.
     let upstream = app
         .apps
         .stored(&instance)
         .await?
-        .ok_or_else(|| back("We no longer have an app on your server. Try again.".into()))?;
+        .filter(|a| txn.row.upstream_client_id.as_deref() == Some(a.client_id.as_str()))
+        .ok_or_else(|| {
+            back("Our registration on your server changed while you were signing in. Please try again.".into())
+        })?;
     let name = instance.to_string();
     let fail = |e: UpstreamError| {
         tracing::info!(instance = %name, error = %e, "upstream sign-in failed");

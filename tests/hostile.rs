@@ -616,7 +616,17 @@ async fn loopback_redirect_uri_may_change_port_only(db: Db) {
     let r = browser().get(authorize_url(&app, &ok)).send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
-    for bad in ["http://127.0.0.1:51234/rp/other", "http://localhost:9/rp/callback", "http://127.0.0.2:9/rp/callback"] {
+    for bad in [
+        "http://127.0.0.1:51234/rp/other",
+        "http://localhost:9/rp/callback",
+        "http://127.0.0.2:9/rp/callback",
+        "http://127.0.0.1:5\\evil/rp/callback",
+        "http://127.0.0.1:5\\@evil.example/rp/callback",
+        "http://127.0.0.1:5@127.0.0.1/rp/callback",
+        "http://user:pw@127.0.0.1:5/rp/callback",
+        "http://127.0.0.1:5/rp/callback?extra=1",
+        "http://127.0.0.1:5/rp/callback#frag",
+    ] {
         let params = with(good_params(), "redirect_uri", Some(bad));
         let r = browser().get(authorize_url(&app, &params)).send().await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");
@@ -631,8 +641,10 @@ async fn browser_endpoints_and_api_cors(db: Db) {
         let r = app.http.get(app.url(path)).header("origin", origin).send().await.unwrap();
         assert_eq!(r.headers()["access-control-allow-origin"], origin, "{path}");
     }
-    let r = app.http.get(app.url("/jwksX")).header("origin", origin).send().await.unwrap();
-    assert!(r.headers().get("access-control-allow-origin").is_none(), "exact paths only");
+    for path in ["/jwksX", "/login/token", "/consent/userinfo"] {
+        let r = app.http.get(app.url(path)).header("origin", origin).send().await.unwrap();
+        assert!(r.headers().get("access-control-allow-origin").is_none(), "exact paths only: {path}");
+    }
     let r = app.http.get(app.url("/userinfo")).header("origin", origin).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let exposed = r.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();

@@ -32,6 +32,10 @@ dual_db_tests!(
     app_survives_cleanup_and_is_registered_again_when_forgotten,
     consent_form_for_one_account_cannot_approve_another,
     public_client_code_needs_a_verifier_at_the_token_endpoint,
+    code_is_issued_only_for_the_account_the_transaction_stands_for,
+    upstream_token_is_revoked_even_if_the_callback_is_cut_off,
+    slow_requests_get_our_page_not_a_blank_error,
+    failed_or_ambiguous_app_checks_keep_the_app,
 );
 
 /// Exchange the code with the RP library and verify the ID token.
@@ -417,6 +421,13 @@ async fn login_hint_skips_the_picker(db: Db) {
     // Another browser still gets the picker.
     let r = browser().get(started.url.clone()).send().await.unwrap();
     assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
+    // And this browser too, for an instance it has not used.
+    let other = FakeMastodon::start().await;
+    let other_hint = format!("@alice@{}", other.host());
+    let started = app.start(&rp, &[], &[("login_hint", other_hint.as_str())]);
+    let r = b.get(started.url.clone()).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
+    assert!(other.requests().is_empty(), "nothing is sent to an instance only named in a hint");
 }
 
 async fn profile_change_keeps_sub_and_updates_claims(db: Db) {
@@ -730,4 +741,137 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
         ("client_id", PUBLIC),
     ];
     assert_eq!(token_error(&app, &form, None).await.1, "invalid_grant");
+}
+
+async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) {
+    use fedi_oidc::store::{AuthorizationCodeRow, LoginTransactionRow, SubjectRow, UpstreamVisit};
+    let Some(app) = spawn_app(db).await else { return };
+    let store = &app.state.store;
+    let now = fedi_oidc::Clock::now(&app.clock);
+    let subject = |name: &str| SubjectRow {
+        sub: format!("sub-{name}"),
+        actor_uri: format!("https://example.social/users/{name}"),
+        instance: "https://example.social".into(),
+        account_id: name.into(),
+        handle: format!("{name}@example.social"),
+        profile: serde_json::json!({}),
+        created_at: now,
+        updated_at: now,
+    };
+    store.upsert_subject(&subject("a")).await.unwrap().unwrap();
+    store.upsert_subject(&subject("b")).await.unwrap().unwrap();
+    store
+        .insert_transaction(&LoginTransactionRow {
+            id: "t1".into(),
+            browser_id: "b".into(),
+            csrf_token: "c".into(),
+            request: "{}".into(),
+            instance: None,
+            upstream_state: None,
+            upstream_verifier: None,
+            expected_username: None,
+            upstream_client_id: None,
+            subject: None,
+            auth_time: None,
+            created_at: now,
+            expires_at: now + 600,
+        })
+        .await
+        .unwrap();
+    let visit = UpstreamVisit {
+        instance: "https://example.social",
+        client_id: "x",
+        state: "s1",
+        verifier: "v",
+        username: None,
+    };
+    store.set_transaction_upstream("t1", &visit).await.unwrap();
+    assert!(store.set_transaction_authenticated("t1", "s1", "sub-a", now, "c2").await.unwrap());
+    let code = |sub: &str, hash: &str| AuthorizationCodeRow {
+        code_hash: hash.into(),
+        client_id: CONFIDENTIAL.into(),
+        redirect_uri: RP_REDIRECT.into(),
+        subject: sub.into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: now,
+        created_at: now,
+        expires_at: now + 60,
+    };
+    // Another account than the one authenticated: refused, nothing stored.
+    assert!(!store.issue_code("t1", &code("sub-b", "h1")).await.unwrap());
+    // While the login is back at an instance (re-chosen), no code either.
+    store.set_transaction_upstream("t1", &UpstreamVisit { state: "s2", ..visit }).await.unwrap();
+    assert!(!store.issue_code("t1", &code("sub-a", "h2")).await.unwrap());
+    assert!(store.set_transaction_authenticated("t1", "s2", "sub-a", now, "c3").await.unwrap());
+    assert!(store.issue_code("t1", &code("sub-a", "h3")).await.unwrap());
+    assert!(!store.issue_code("t1", &code("sub-a", "h4")).await.unwrap(), "only once");
+    assert_eq!(store.count_transactions().await.unwrap(), 0);
+}
+
+async fn upstream_token_is_revoked_even_if_the_callback_is_cut_off(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    fake.set_path_delay("/api/v1/accounts/verify_credentials", std::time::Duration::from_millis(1500));
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let b = browser();
+    let r = b.get(started.url.clone()).send().await.unwrap();
+    let picker = app.url(r.headers()["location"].to_str().unwrap());
+    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token").unwrap();
+    let r =
+        b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())]).send().await.unwrap();
+    let r = b.get(r.headers()["location"].to_str().unwrap()).send().await.unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    // The person gives up while we are reading the account.
+    let gave_up = b.get(&callback).timeout(std::time::Duration::from_millis(300)).send().await;
+    assert!(gave_up.is_err(), "the request was cut off");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(fake.tokens_revoked(), 1, "the token was revoked all the same");
+    assert_eq!(fake.live_account_tokens(), 0);
+}
+
+async fn slow_requests_get_our_page_not_a_blank_error(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| {
+        c.request_timeout_secs = 1;
+        c.upstream_timeout_secs = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let fake = FakeMastodon::start().await;
+    fake.set_behaviour(fake_mastodon::Behaviour::Slow(std::time::Duration::from_secs(2)));
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let (status, body) = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await.page();
+    assert_eq!(status, 503);
+    assert!(body.contains("took too long"), "{body}");
+}
+
+async fn failed_or_ambiguous_app_checks_keep_the_app(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    login_once(&app, &fake, &browser(), Consent::Allow).await;
+    let checks = || {
+        fake.requests_to("/oauth/token").iter().filter(|r| r.param("grant_type") == Some("client_credentials")).count()
+    };
+    assert_eq!(checks(), 1);
+    // The check fails (the instance is having trouble): the login goes on
+    // with the app we have, and the check is retried later, not every time.
+    fake.inject("/oauth/token", Some(("grant_type", "client_credentials")), 503, r#"{"error":"unavailable"}"#);
+    app.clock.advance(13 * 3600);
+    login_once(&app, &fake, &browser(), Consent::NotExpected).await;
+    assert_eq!(checks(), 2);
+    login_once(&app, &fake, &browser(), Consent::NotExpected).await;
+    assert_eq!(checks(), 2, "not asked again right away");
+    // A bare 401 (say, from a proxy) is not proof that the app is gone.
+    fake.clear_injections();
+    fake.inject("/oauth/token", Some(("grant_type", "client_credentials")), 401, r#"{"error":"unauthorized"}"#);
+    app.clock.advance(11 * 60);
+    login_once(&app, &fake, &browser(), Consent::NotExpected).await;
+    assert_eq!(checks(), 3);
+    assert_eq!(fake.apps_registered(), 1, "the app was kept");
 }

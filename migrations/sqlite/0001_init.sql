@@ -40,6 +40,7 @@ CREATE TABLE login_transactions (
     upstream_state TEXT UNIQUE,
     upstream_verifier TEXT,
     expected_username TEXT,
+    upstream_client_id TEXT,
     subject        TEXT REFERENCES subjects (sub) ON DELETE CASCADE,
     auth_time      INTEGER,
     created_at     INTEGER NOT NULL,

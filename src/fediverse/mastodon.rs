@@ -171,10 +171,11 @@ impl ServerFamily for Mastodon {
                 ],
             )
             .await?;
+        // Only Doorkeeper's own verdict on the credentials counts: a bare
+        // 401 may come from a proxy in front of a perfectly good app.
         match reply.status {
             200..=299 => Ok(AppStatus::Known),
-            401 => Ok(AppStatus::Forgotten),
-            _ if reply.error_code().as_deref() == Some("invalid_client") => Ok(AppStatus::Forgotten),
+            400 | 401 if reply.error_code().as_deref() == Some("invalid_client") => Ok(AppStatus::Forgotten),
             _ => Err(reply.unexpected("app check")),
         }
     }

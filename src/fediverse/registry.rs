@@ -29,6 +29,13 @@ pub const CHECK_INTERVAL_SECS: i64 = 12 * 3600;
 /// is not asked again by every person (and every waiter) in the meantime.
 pub const FAILURE_TTL_SECS: i64 = 60;
 
+/// After a check that failed (the instance was down, slow, odd), when to
+/// try again: not on every login.
+pub const CHECK_RETRY_SECS: i64 = 600;
+
+/// `checked_at` for an instance where checks are useless.
+const NEVER_CHECK_AGAIN: i64 = i64::MAX / 4;
+
 /// The path segment naming an instance in its callback URL
 /// (`/callback/{key}`): 96 bits of SHA-256 of its origin.
 pub fn callback_key(instance: &Instance) -> String {
@@ -98,26 +105,35 @@ impl AppRegistry {
     /// app the instance forgot is dropped, so that it is registered again.
     async fn usable(&self, family: &dyn ServerFamily, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
         let Some((app, checked_at)) = self.stored_row(instance).await? else { return Ok(None) };
-        let now = self.clock.now();
-        if now - checked_at < CHECK_INTERVAL_SECS {
+        if self.clock.now() - checked_at < CHECK_INTERVAL_SECS {
             return Ok(Some(app));
         }
-        match family.check_app(&app).await {
-            Ok(AppStatus::Known) => {
-                self.store.touch_upstream_app(&instance.origin(), &app.client_id, now).await?;
-                Ok(Some(app))
-            }
-            Ok(AppStatus::Forgotten) => {
+        Ok(match self.check(family, &app).await? {
+            AppStatus::Known => Some(app),
+            AppStatus::Forgotten => {
                 tracing::info!(instance = %instance, "the instance forgot our app; registering again");
                 self.store.delete_upstream_app(&instance.origin(), &app.client_id).await?;
-                Ok(None)
+                None
             }
-            // The instance is having trouble: try the login with what we have.
+        })
+    }
+
+    /// Ask the instance about `app` and record when. A failed check counts
+    /// as `Known` (the login goes ahead with what we have) and is retried
+    /// after [`CHECK_RETRY_SECS`] rather than on every login.
+    async fn check(&self, family: &dyn ServerFamily, app: &UpstreamApp) -> Result<AppStatus, StoreError> {
+        let origin = app.instance.origin();
+        let now = self.clock.now();
+        let (status, checked_at) = match family.check_app(app).await {
+            Ok(AppStatus::Known) => (AppStatus::Known, now),
+            Ok(AppStatus::Forgotten) => return Ok(AppStatus::Forgotten),
             Err(e) => {
-                tracing::info!(instance = %instance, error = %e, "could not check our app");
-                Ok(Some(app))
+                tracing::info!(instance = %origin, error = %e, "could not check our app");
+                (AppStatus::Known, now - CHECK_INTERVAL_SECS + CHECK_RETRY_SECS)
             }
-        }
+        };
+        self.store.touch_upstream_app(&origin, &app.client_id, checked_at).await?;
+        Ok(status)
     }
 
     /// Our app on `instance`, registering it if we have none (or the
@@ -130,6 +146,29 @@ impl AppRegistry {
         if let Some(app) = self.usable(family, instance).await? {
             return Ok(app);
         }
+        let (app, registered_here) = self.register_once(family, instance).await?;
+        if registered_here {
+            // Outside the registration gate: the app-level token that keeps
+            // the new app from being cleaned up. Only the app we keep gets
+            // one; a registration that lost a race is left to the instance's
+            // clean-up. The row says "never checked" until this succeeds.
+            if self.check(family, &app).await? == AppStatus::Forgotten {
+                // This server refuses client_credentials for a brand-new app:
+                // the check tells us nothing there, so stop asking.
+                tracing::warn!(instance = %instance, "the instance refuses app tokens; not checking our app there");
+                self.store.touch_upstream_app(&instance.origin(), &app.client_id, NEVER_CHECK_AGAIN).await?;
+            }
+        }
+        Ok(app)
+    }
+
+    /// Register our app on `instance` unless someone did while we waited
+    /// for the gate. Returns the stored app, and whether this call stored it.
+    async fn register_once(
+        &self,
+        family: &dyn ServerFamily,
+        instance: &Instance,
+    ) -> Result<(UpstreamApp, bool), RegistryError> {
         let origin = instance.origin();
         let gate = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,13 +179,8 @@ impl AppRegistry {
         let _cleanup = GateCleanup { registry: self, origin: &origin, gate: &gate };
         let _turn = gate.lock().await;
         if let Some(app) = self.stored(instance).await? {
-            return Ok(app);
+            return Ok((app, false));
         }
-        let registration = AppRegistration {
-            client_name: self.client_name.clone(),
-            website: self.website.clone(),
-            redirect_uri: self.redirect_uri(instance),
-        };
         let now = self.clock.now();
         {
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,6 +189,11 @@ impl AppRegistry {
                 return Err(e.clone().into());
             }
         }
+        let registration = AppRegistration {
+            client_name: self.client_name.clone(),
+            website: self.website.clone(),
+            redirect_uri: self.redirect_uri(instance),
+        };
         let app = match family.register_app(instance, &registration).await {
             Ok(app) => app,
             Err(e) => {
@@ -163,11 +202,6 @@ impl AppRegistry {
             }
         };
         tracing::info!(instance = %origin, family = family.name(), "registered our app on the instance");
-        // An app-level token keeps the new app from being cleaned up.
-        if let Err(e) = family.check_app(&app).await {
-            tracing::warn!(instance = %origin, error = %e, "could not take an app token; the app may be deleted");
-        }
-        let now = self.clock.now();
         let row = self
             .store
             .insert_upstream_app(&UpstreamAppRow {
@@ -177,16 +211,18 @@ impl AppRegistry {
                 redirect_uri: app.redirect_uri.clone(),
                 scopes: app.scopes.clone(),
                 created_at: now,
-                checked_at: now,
+                checked_at: 0,
             })
             .await?;
-        Ok(UpstreamApp {
+        let ours = row.client_id == app.client_id;
+        let stored = UpstreamApp {
             instance: instance.clone(),
             client_id: row.client_id,
             client_secret: row.client_secret,
             redirect_uri: row.redirect_uri,
             scopes: row.scopes,
-        })
+        };
+        Ok((stored, ours))
     }
 }
 

@@ -36,13 +36,28 @@ impl Client {
         if self.redirect_uris.iter().any(|r| r == uri) {
             return Url::parse(uri).ok();
         }
-        // Only the port may differ: the rest must match to the letter.
+        // Only the port may differ. Compare what the URIs parse to (where
+        // the browser would really go), and refuse anything a parser could
+        // read differently from how it looks.
+        if uri.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+            return None;
+        }
         let given = Url::parse(uri).ok().filter(is_loopback_ip_http)?;
-        let key = without_port(uri)?;
+        if !given.username().is_empty() || given.password().is_some() {
+            return None;
+        }
+        // Written as it parses (but for the `/` of an empty path): no case
+        // folding, no escapes, nothing that reads two ways.
+        let normalized = given.as_str();
+        if normalized != uri && normalized.strip_suffix('/') != Some(uri) {
+            return None;
+        }
+        let key = without_port(&given)?;
         self.redirect_uris
             .iter()
-            .filter(|r| Url::parse(r).ok().is_some_and(|u| is_loopback_ip_http(&u)))
-            .any(|r| without_port(r).as_deref() == Some(key.as_str()))
+            .filter_map(|r| Url::parse(r).ok())
+            .filter(is_loopback_ip_http)
+            .any(|r| without_port(&r).as_ref() == Some(&key))
             .then_some(given)
     }
 }
@@ -160,17 +175,10 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     Ok(Some((unescape(id)?, unescape(secret)?)))
 }
 
-/// `uri` as written, minus the `:port` of its authority.
-fn without_port(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("http://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let host = match authority.rfind(':') {
-        // For `[::1]:8080` the last colon is the port's; for `[::1]` it is inside the brackets.
-        Some(i) if !authority[i..].contains(']') => &authority[..i],
-        _ => authority,
-    };
-    Some(format!("http://{host}{tail}"))
+fn without_port(url: &Url) -> Option<Url> {
+    let mut url = url.clone();
+    url.set_port(None).ok()?;
+    Some(url)
 }
 
 /// `http://127.x.y.z…` or `http://[::1]…`, not `localhost` (RFC 8252 §8.3).

@@ -17,7 +17,7 @@ pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken};
 pub use sessions::SessionStoreAdapter;
 pub use subjects::SubjectRow;
 pub use tokens::AccessTokenRow;
-pub use transactions::LoginTransactionRow;
+pub use transactions::{LoginTransactionRow, UpstreamVisit};
 
 use std::time::Duration;
 

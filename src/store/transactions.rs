@@ -18,6 +18,8 @@ pub struct LoginTransactionRow {
     pub upstream_verifier: Option<String>,
     /// The username the person typed, if they typed one.
     pub expected_username: Option<String>,
+    /// Our app's client_id at the instance the person was sent to.
+    pub upstream_client_id: Option<String>,
     pub subject: Option<String>,
     pub auth_time: Option<i64>,
     pub created_at: i64,
@@ -34,6 +36,7 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
         upstream_state: row.try_get("upstream_state")?,
         upstream_verifier: row.try_get("upstream_verifier")?,
         expected_username: row.try_get("expected_username")?,
+        upstream_client_id: row.try_get("upstream_client_id")?,
         subject: row.try_get("subject")?,
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
@@ -42,13 +45,23 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
 }
 
 pub(super) const COLUMNS: &str = "id, browser_id, csrf_token, request, instance, upstream_state, upstream_verifier, \
-                                  expected_username, \
+                                  expected_username, upstream_client_id, \
                                   subject, auth_time, created_at, expires_at";
+
+/// Where a login went upstream.
+#[derive(Debug)]
+pub struct UpstreamVisit<'a> {
+    pub instance: &'a str,
+    pub client_id: &'a str,
+    pub state: &'a str,
+    pub verifier: &'a str,
+    pub username: Option<&'a str>,
+}
 
 impl Store {
     pub async fn insert_transaction(&self, t: &LoginTransactionRow) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO login_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO login_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&t.id)
         .bind(&t.browser_id)
@@ -58,6 +71,7 @@ impl Store {
         .bind(&t.upstream_state)
         .bind(&t.upstream_verifier)
         .bind(&t.expected_username)
+        .bind(&t.upstream_client_id)
         .bind(&t.subject)
         .bind(t.auth_time)
         .bind(t.created_at)
@@ -89,25 +103,20 @@ impl Store {
             .transpose()
     }
 
-    /// Record that the person went to `instance` with `state` and a PKCE
-    /// verifier, saying they are `username` there (if they said).
-    pub async fn set_transaction_upstream(
-        &self,
-        id: &str,
-        instance: &str,
-        state: &str,
-        verifier: &str,
-        username: Option<&str>,
-    ) -> Result<()> {
+    /// Record that the person went to `to.instance` (our app `to.client_id`
+    /// there) with a state and PKCE verifier, saying they are `to.username`
+    /// there (if they said).
+    pub async fn set_transaction_upstream(&self, id: &str, to: &UpstreamVisit<'_>) -> Result<()> {
         sqlx::query(
             "UPDATE login_transactions SET instance = $2, upstream_state = $3, upstream_verifier = $4, \
-             expected_username = $5, subject = NULL, auth_time = NULL WHERE id = $1",
+             expected_username = $5, upstream_client_id = $6, subject = NULL, auth_time = NULL WHERE id = $1",
         )
         .bind(id)
-        .bind(instance)
-        .bind(state)
-        .bind(verifier)
-        .bind(username)
+        .bind(to.instance)
+        .bind(to.state)
+        .bind(to.verifier)
+        .bind(to.username)
+        .bind(to.client_id)
         .execute(self.pool())
         .await?;
         Ok(())

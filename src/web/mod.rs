@@ -59,7 +59,10 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
         ))
-        .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn({
+            let limit = std::time::Duration::from_secs(app.config.request_timeout_secs);
+            move |request, next| time_limit(limit, request, next)
+        }))
         .layer(cors(app.path("")))
         // Spans name the method and path only: query strings carry codes,
         // states and hints that must not reach the logs.
@@ -68,11 +71,15 @@ pub fn layers(router: Router, app: &AppState) -> Router {
         }))
 }
 
-/// Cut off any request that takes longer than [`crate::REQUEST_TIMEOUT`],
-/// with the protocol's error on API endpoints and our page elsewhere.
-async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = API_PATHS.iter().any(|p| request.uri().path().ends_with(p));
-    match tokio::time::timeout(crate::REQUEST_TIMEOUT, next.run(request)).await {
+/// Cut off any request that takes longer than `limit`, with the protocol's
+/// error on API endpoints and our page elsewhere.
+async fn time_limit(
+    limit: std::time::Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = API_PATHS.contains(&request.uri().path());
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) if api => crate::oidc::error::OAuthError::unavailable().into_response(),
         Err(_) => error_page(StatusCode::SERVICE_UNAVAILABLE, "This took too long. Please try again.", None),

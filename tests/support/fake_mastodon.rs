@@ -488,6 +488,27 @@ impl FakeMastodon {
         g.tokens.clear();
     }
 
+    /// Wait `delay` before answering any request to `path`.
+    pub fn set_path_delay(&self, path: &str, delay: Duration) {
+        self.lock().path_delays.insert(path.to_string(), delay);
+    }
+
+    /// Answer requests to `path` (whose parameter `param`, if given, has
+    /// that value) with `status` and a JSON `body`, like a proxy or a
+    /// misbehaving server would.
+    pub fn inject(&self, path: &str, param: Option<(&str, &str)>, status: u16, body: &str) {
+        self.lock().injections.push(Injection {
+            path: path.to_string(),
+            param: param.map(|(k, v)| (k.to_string(), v.to_string())),
+            status,
+            body: body.to_string(),
+        });
+    }
+
+    pub fn clear_injections(&self) {
+        self.lock().injections.clear();
+    }
+
     /// Mastodon's daily clean-up, as if every app were more than a day old:
     /// `Vacuum::AccessTokensVacuum` deletes revoked tokens and grants, then
     /// `Vacuum::ApplicationsVacuum` deletes every app with no owner, no
@@ -568,6 +589,14 @@ struct Grant {
 }
 
 #[derive(Clone, Debug)]
+struct Injection {
+    path: String,
+    param: Option<(String, String)>,
+    status: u16,
+    body: String,
+}
+
+#[derive(Clone, Debug)]
 struct Token {
     token: String,
     client_id: String,
@@ -614,6 +643,9 @@ struct Inner {
     last_token_request: Option<RecordedRequest>,
     requests: Vec<RecordedRequest>,
     throttle: HashMap<IpAddr, ThrottleWindow>,
+    /// Test knobs: a delay before answering one path, and canned answers.
+    path_delays: HashMap<String, Duration>,
+    injections: Vec<Injection>,
     rate_limit_enabled: bool,
     reuse_access_token: bool,
     code_ttl: Duration,
@@ -640,6 +672,8 @@ impl Inner {
             last_token_request: None,
             requests: Vec::new(),
             throttle: HashMap::new(),
+            path_delays: HashMap::new(),
+            injections: Vec::new(),
             rate_limit_enabled: true,
             reuse_access_token: true,
             code_ttl: DEFAULT_CODE_TTL,
@@ -874,16 +908,39 @@ impl Incoming {
 // Dispatch
 // ---------------------------------------------------------------------------
 
+#[allow(unused_imports)]
+use axum::response::IntoResponse as _;
+
 async fn dispatch(State(state): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 8 * 1024 * 1024).await.unwrap_or_default();
     let incoming = Incoming::new(parts.method.as_str(), &parts.uri, &parts.headers, &bytes, peer);
 
-    let behaviour = {
+    let (behaviour, delay, injected) = {
         let mut g = lock(&state);
         g.requests.push(incoming.record.clone());
-        g.behaviour.clone()
+        let delay = g.path_delays.get(&incoming.record.path).copied();
+        let injected = g
+            .injections
+            .iter()
+            .find(|i| {
+                i.path == incoming.record.path
+                    && i.param.as_ref().is_none_or(|(k, v)| incoming.record.param(k) == Some(v.as_str()))
+            })
+            .map(|i| (i.status, i.body.clone()));
+        (g.behaviour.clone(), delay, injected)
     };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some((status, body)) = injected {
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+    }
     match behaviour {
         Behaviour::Normal => {}
         Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
