@@ -81,6 +81,20 @@ where
     rate
 }
 
+/// POST /token for `code` as the confidential test client.
+async fn redeem(
+    http: &reqwest::Client,
+    url: &str,
+    code: &str,
+    verifier: Option<&str>,
+) -> reqwest::Result<reqwest::Response> {
+    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", RP_REDIRECT)];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    http.post(url).basic_auth(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).form(&form).send().await
+}
+
 fn main() {
     let args = args();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -119,21 +133,8 @@ async fn run(args: Args) {
     let code = outcome.param("code").expect("code");
     let verifier = started.verifier.unwrap().secret().clone();
     let http = no_redirects();
-    let body: serde_json::Value = http
-        .post(app.url("/token"))
-        .basic_auth(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", RP_REDIRECT),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value =
+        redeem(&http, &app.url("/token"), &code, Some(&verifier)).await.unwrap().json().await.unwrap();
     let access_token = body["access_token"].as_str().unwrap().to_string();
     let id_token = body["id_token"].as_str().unwrap();
     let payload: serde_json::Value = {
@@ -194,12 +195,7 @@ async fn run(args: Args) {
                 let Some(code) = codes.lock().unwrap().pop() else {
                     return false;
                 };
-                http.post(url)
-                    .basic_auth(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET))
-                    .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_REDIRECT)])
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
+                redeem(&http, &url, &code, None).await.is_ok_and(|r| r.status() == 200)
             }
         })
         .await;
@@ -219,18 +215,7 @@ async fn run(args: Args) {
                     return false;
                 };
                 let verifier = started.verifier.unwrap().secret().clone();
-                app.http
-                    .post(app.url("/token"))
-                    .basic_auth(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", RP_REDIRECT),
-                        ("code_verifier", &verifier),
-                    ])
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
+                redeem(&app.http, &app.url("/token"), &code, Some(&verifier)).await.is_ok_and(|r| r.status() == 200)
             }
         })
         .await;

@@ -332,17 +332,7 @@ async fn callback_rejects_missing_and_foreign_state(db: Db) {
     // A real state, but arriving in another browser (a login CSRF attempt):
     // the attacker starts a login and sends the victim the callback URL.
     let attacker = browser();
-    let params = good_params();
-    let r = attacker.get(authorize_url(&app, &params)).send().await.unwrap();
-    let picker = app.url(r.headers()["location"].to_str().unwrap());
-    let body = attacker.get(&picker).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&body, "csrf_token").unwrap();
-    let r = attacker
-        .post(&picker)
-        .form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = pick(&app, &attacker, &authorize_url(&app, &good_params()), &fake.host()).await;
     let at_instance = r.headers()["location"].to_str().unwrap().to_string();
     let r = attacker.get(&at_instance).send().await.unwrap();
     let callback = r.headers()["location"].to_str().unwrap().to_string();
@@ -362,11 +352,7 @@ async fn callback_rejects_missing_and_foreign_state(db: Db) {
 /// Start a login in a fresh browser and submit `account` on the picker.
 async fn submit_picker(app: &TestApp, account: &str) -> (u16, String) {
     let b = browser();
-    let r = b.get(authorize_url(app, &good_params())).send().await.unwrap();
-    let picker = app.url(r.headers()["location"].to_str().unwrap());
-    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&body, "csrf_token").unwrap();
-    let r = b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", account)]).send().await.unwrap();
+    let r = pick(app, &b, &authorize_url(app, &good_params()), account).await;
     assert!(r.headers().get("location").is_none(), "no redirect for {account}");
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -521,11 +507,7 @@ async fn discovery_and_jwks_are_consistent(db: Db) {
 /// Start a login in `b` and send it to `instance`; return the instance's
 /// authorization URL (which carries our upstream state).
 async fn send_to_instance(app: &TestApp, b: &reqwest::Client, instance: &str) -> url::Url {
-    let r = b.get(authorize_url(app, &good_params())).send().await.unwrap();
-    let picker = app.url(r.headers()["location"].to_str().unwrap());
-    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&body, "csrf_token").unwrap();
-    let r = b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", instance)]).send().await.unwrap();
+    let r = pick(app, b, &authorize_url(app, &good_params()), instance).await;
     url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
 }
 

@@ -817,12 +817,7 @@ async fn upstream_token_is_revoked_even_if_the_callback_is_cut_off(db: Db) {
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &[], &[]);
     let b = browser();
-    let r = b.get(started.url.clone()).send().await.unwrap();
-    let picker = app.url(r.headers()["location"].to_str().unwrap());
-    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&body, "csrf_token").unwrap();
-    let r =
-        b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())]).send().await.unwrap();
+    let r = pick(&app, &b, started.url.as_str(), &fake.host()).await;
     let r = b.get(r.headers()["location"].to_str().unwrap()).send().await.unwrap();
     let callback = r.headers()["location"].to_str().unwrap().to_string();
     // The person gives up while we are reading the account.

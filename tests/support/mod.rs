@@ -328,6 +328,16 @@ pub fn hidden(body: &str, name: &str) -> Option<String> {
     Some(body[start..start + end].to_string())
 }
 
+/// In `browser`, open `start` (an authorization URL that leads to the
+/// picker) and submit `account` there; the picker's answer.
+pub async fn pick(app: &TestApp, browser: &reqwest::Client, start: &str, account: &str) -> reqwest::Response {
+    let r = browser.get(start).send().await.unwrap();
+    let picker = app.url(r.headers()["location"].to_str().expect("redirected to the picker"));
+    let body = browser.get(&picker).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token").expect("csrf token on picker");
+    browser.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", account)]).send().await.unwrap()
+}
+
 /// Follow a login in `browser` from `start`, typing `account` into the
 /// picker and answering consent with `consent`. Stops at the RP or at the
 /// first page that is neither the picker nor the consent page.
