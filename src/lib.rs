@@ -66,7 +66,10 @@ impl AppState {
     /// Delete what has expired. Codes stay as long as the tokens they issued
     /// could still be revoked by a reuse.
     pub async fn purge_expired(&self) -> Result<u64, store::StoreError> {
-        self.store.purge_expired(self.clock.now(), self.config.access_token_ttl_secs as i64).await
+        let config = &self.config;
+        self.store
+            .purge_expired(self.clock.now(), config.access_token_ttl_secs as i64, config.session_ttl_secs as i64)
+            .await
     }
 
     /// The path of an endpoint of ours as the router sees it.

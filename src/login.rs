@@ -67,15 +67,10 @@ pub struct Transaction {
 
 /// Step 1: keep the request in a new transaction bound to `browser_id`.
 /// With a `login_hint` naming an instance this browser has signed in at
-/// before (`known_instances`), go straight to it; any other hint only fills
-/// in the picker, so that a crafted link cannot bounce a person from our
-/// domain to a host of the link author's choosing (RFC 9700 §4.11).
-pub async fn begin(
-    app: &AppState,
-    browser_id: &str,
-    known_instances: &[String],
-    request: AuthorizationRequest,
-) -> Result<Next, LoginError> {
+/// before, go straight to it; any other hint only fills in the picker, so
+/// that a crafted link cannot bounce a person from our domain to a host of
+/// the link author's choosing (RFC 9700 §4.11).
+pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationRequest) -> Result<Next, LoginError> {
     if request.prompt.contains(&Prompt::None) {
         // No provider session can satisfy the request without interaction.
         return Err(to_client(app, &request, OAuthError::new(ErrorCode::LoginRequired, "the person must sign in")));
@@ -102,7 +97,8 @@ pub async fn begin(
     let txn = Transaction { row, request };
     if let Some(hint) = hint {
         if let Ok(target) = handle::parse(&hint, app.config.dev_allow_insecure_instances) {
-            if known_instances.contains(&target.instance.origin()) {
+            let since = now - app.config.session_ttl_secs as i64;
+            if app.store.browser_knows_instance(browser_id, &target.instance.origin(), since).await? {
                 return choose_instance(app, &txn, &hint).await.map(Next::Redirect);
             }
         }
@@ -219,13 +215,12 @@ pub struct CallbackParams {
     pub error: Option<String>,
 }
 
-/// Step 3: the instance sent the person back. On success, also returns the
-/// origin of the instance that vouched for them.
+/// Step 3: the instance sent the person back.
 pub async fn finish_upstream(
     app: &AppState,
     browser_id: Option<&str>,
     params: CallbackParams,
-) -> Result<(Next, String), LoginError> {
+) -> Result<Next, LoginError> {
     let state = params.state.filter(|s| s.len() <= 64).ok_or_else(|| {
         page(
             StatusCode::BAD_REQUEST,
@@ -328,6 +323,8 @@ pub async fn finish_upstream(
     if !app.store.set_transaction_authenticated(&txn.row.id, &state, &subject.sub, now, &random_token(16)).await? {
         return Err(expired());
     }
+    // From now on a login_hint for this instance may skip the picker here.
+    app.store.remember_browser_instance(&txn.row.browser_id, &instance.origin(), now).await?;
     let client = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?;
     let consented = match app.store.consent(&subject.sub, &client.client_id).await? {
         Some(granted) => {
@@ -341,10 +338,9 @@ pub async fn finish_upstream(
     let must_ask =
         txn.request.prompt.contains(&Prompt::Consent) || client.is_public() || !(client.trusted || consented);
     if must_ask {
-        return Ok((Next::Consent(txn.row.id), instance.origin()));
+        return Ok(Next::Consent(txn.row.id));
     }
-    let url = authorization_response(app, &txn, &subject.sub, now).await?;
-    Ok((Next::Redirect(url), instance.origin()))
+    authorization_response(app, &txn, &subject.sub, now).await.map(Next::Redirect)
 }
 
 fn client_gone() -> LoginError {

@@ -428,6 +428,12 @@ async fn login_hint_skips_the_picker(db: Db) {
     let r = b.get(started.url.clone()).send().await.unwrap();
     assert!(r.headers()["location"].to_str().unwrap().contains("/login/"));
     assert!(other.requests().is_empty(), "nothing is sent to an instance only named in a hint");
+    // The memory fades with the session's lifetime.
+    app.clock.advance(31 * 86_400);
+    let started = app.start(&rp, &[], &[("login_hint", hint.as_str())]);
+    let r = b.get(started.url.clone()).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("/login/"), "forgotten after 30 idle days");
+    assert!(app.state.purge_expired().await.unwrap() >= 1, "and purged");
 }
 
 async fn profile_change_keeps_sub_and_updates_claims(db: Db) {

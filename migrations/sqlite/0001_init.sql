@@ -90,3 +90,12 @@ CREATE TABLE browser_sessions (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX browser_sessions_expires ON browser_sessions (expires_at);
+
+-- The instances each browser (by its session's browser id) signed in at.
+CREATE TABLE browser_instances (
+    browser_id TEXT NOT NULL,
+    instance   TEXT NOT NULL,
+    used_at    INTEGER NOT NULL,
+    PRIMARY KEY (browser_id, instance)
+);
+CREATE INDEX browser_instances_used ON browser_instances (used_at);

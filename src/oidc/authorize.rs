@@ -49,11 +49,11 @@ async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
         Err(AuthorizeError::Unavailable) => return web::into_response(LoginError::Unavailable),
     };
     let idle = time::Duration::seconds(app.config.session_ttl_secs as i64);
-    let browser = match web::browser(&session, idle).await {
-        Ok(b) => b,
+    let browser_id = match web::browser_id(&session, idle).await {
+        Ok(id) => id,
         Err(e) => return web::into_response(e),
     };
-    match login::begin(&app, &browser.id, &browser.known_instances, request).await {
+    match login::begin(&app, &browser_id, request).await {
         Ok(next) => web::next_response(&app, next),
         Err(e) => web::into_response(e),
     }

@@ -117,18 +117,20 @@ impl Store {
     /// holds long locks. Codes are kept until the tokens they issued have
     /// expired too (`code_grace`), so that a late reuse still revokes them.
     /// Returns how many rows went.
-    pub async fn purge_expired(&self, now: i64, code_grace: i64) -> Result<u64> {
+    /// Browser memories of instances go after `browser_ttl` unused.
+    pub async fn purge_expired(&self, now: i64, code_grace: i64, browser_ttl: i64) -> Result<u64> {
         const BATCH: i64 = 1000;
         let mut total = 0;
-        for (table, key, cutoff) in [
-            ("login_transactions", "id", now),
-            ("browser_sessions", "id_hash", now),
-            ("access_tokens", "token_hash", now),
-            ("authorization_codes", "code_hash", now - code_grace),
+        for (table, key, column, cutoff) in [
+            ("login_transactions", "id", "expires_at", now),
+            ("browser_sessions", "id_hash", "expires_at", now),
+            ("access_tokens", "token_hash", "expires_at", now),
+            ("authorization_codes", "code_hash", "expires_at", now - code_grace),
+            ("browser_instances", "browser_id", "used_at", now - browser_ttl),
         ] {
             loop {
                 let done = sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE expires_at <= $1 LIMIT $2)"
+                    "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {column} <= $1 LIMIT $2)"
                 ))
                 .bind(cutoff)
                 .bind(BATCH)

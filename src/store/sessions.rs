@@ -1,5 +1,6 @@
 //! Browser sessions for tower-sessions, in the same database as everything
-//! else so that any replica can serve any step. Session IDs are stored hashed.
+//! else so that any replica can serve any step. Session IDs are stored
+//! hashed. Also the instances each browser signed in at.
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -86,5 +87,34 @@ impl SessionStore for SessionStoreAdapter {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Browser `browser_id` signed in at `instance` at `now`.
+    pub async fn remember_browser_instance(&self, browser_id: &str, instance: &str, now: i64) -> super::Result<()> {
+        sqlx::query(
+            "INSERT INTO browser_instances (browser_id, instance, used_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (browser_id, instance) DO UPDATE SET used_at = excluded.used_at",
+        )
+        .bind(browser_id)
+        .bind(instance)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether browser `browser_id` signed in at `instance` since `since`.
+    pub async fn browser_knows_instance(&self, browser_id: &str, instance: &str, since: i64) -> super::Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 AS one FROM browser_instances WHERE browser_id = $1 AND instance = $2 AND used_at > $3",
+        )
+        .bind(browser_id)
+        .bind(instance)
+        .bind(since)
+        .fetch_optional(self.pool())
+        .await?
+        .is_some())
     }
 }

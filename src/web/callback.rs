@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::{error_page, existing_browser_id, into_response, next_response, remember_instance};
+use super::{error_page, existing_browser_id, into_response, next_response};
 use crate::login::{self, CallbackParams};
 use crate::oidc::request::Params;
 use crate::AppState;
@@ -28,10 +28,7 @@ pub async fn callback(
     let callback = CallbackParams { key, state: one("state"), iss: one("iss"), code: one("code"), error: one("error") };
     let browser = existing_browser_id(&session).await;
     match login::finish_upstream(&app, browser.as_deref(), callback).await {
-        Ok((next, instance)) => {
-            remember_instance(&session, &instance).await;
-            next_response(&app, next)
-        }
+        Ok(next) => next_response(&app, next),
         Err(e) => into_response(e),
     }
 }

@@ -107,46 +107,24 @@ fn cors(base: String) -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
-/// What the browser session knows: the random id that binds login
-/// transactions to this browser, and the instances it signed in at.
-#[derive(Debug)]
-pub struct Browser {
-    pub id: String,
-    pub known_instances: Vec<String>,
-}
-
 const BROWSER_ID: &str = "browser_id";
-const KNOWN_INSTANCES: &str = "instances";
-/// How many instances a browser remembers.
-const MAX_KNOWN_INSTANCES: usize = 5;
 
 fn unavailable(e: tower_sessions::session::Error) -> LoginError {
     tracing::error!(error = %e, "session store failed");
     LoginError::Unavailable
 }
 
-/// This browser, creating its session if needed. Every new login renews the
-/// session's idle expiry, so the session outlives the newest transaction.
-pub async fn browser(session: &Session, idle: time::Duration) -> Result<Browser, LoginError> {
+/// The random id that binds login transactions to this browser, creating
+/// its session if needed. Every new login renews the session's idle expiry,
+/// so the session outlives the newest transaction.
+pub async fn browser_id(session: &Session, idle: time::Duration) -> Result<String, LoginError> {
     session.set_expiry(Some(Expiry::OnInactivity(idle)));
-    let known_instances = session.get::<Vec<String>>(KNOWN_INSTANCES).await.map_err(unavailable)?.unwrap_or_default();
     if let Some(id) = session.get::<String>(BROWSER_ID).await.map_err(unavailable)? {
-        return Ok(Browser { id, known_instances });
+        return Ok(id);
     }
     let id = random_token(16);
     session.insert(BROWSER_ID, &id).await.map_err(unavailable)?;
-    Ok(Browser { id, known_instances })
-}
-
-/// Remember that this browser signed in at `origin`.
-pub async fn remember_instance(session: &Session, origin: &str) {
-    let mut known = session.get::<Vec<String>>(KNOWN_INSTANCES).await.ok().flatten().unwrap_or_default();
-    known.retain(|o| o != origin);
-    known.insert(0, origin.to_string());
-    known.truncate(MAX_KNOWN_INSTANCES);
-    if let Err(e) = session.insert(KNOWN_INSTANCES, known).await {
-        tracing::warn!(error = %e, "could not remember the instance");
-    }
+    Ok(id)
 }
 
 /// The browser id, if this browser has a session (never creates one).
