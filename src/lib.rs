@@ -58,11 +58,6 @@ impl AppState {
         &self.config.issuer
     }
 
-    /// An absolute URL of ours: the issuer followed by `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.config.issuer)
-    }
-
     /// Delete what has expired. Codes stay as long as the tokens they issued
     /// could still be revoked by a reuse.
     pub async fn purge_expired(&self) -> Result<u64, store::StoreError> {

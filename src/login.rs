@@ -137,23 +137,19 @@ fn expired() -> LoginError {
 /// Step 2: resolve `input`, make sure we have an app on that instance, and
 /// return the instance's authorization URL.
 pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> Result<Url, LoginError> {
-    let client_name = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?.name;
-    let picker = |message: String| LoginError::Picker {
-        action: app.path(&format!("/login/{}", txn.row.id)),
-        csrf_token: txn.row.csrf_token.clone(),
-        client_name: client_name.clone(),
-        input: input.chars().take(512).collect(),
-        message,
+    let target = match handle::parse(input, app.config.dev_allow_insecure_instances) {
+        Ok(target) => target,
+        Err(e) => return Err(back_to_picker(app, txn, input, e.to_string()).await),
     };
-    let target = handle::parse(input, app.config.dev_allow_insecure_instances).map_err(|e| picker(e.to_string()))?;
     let instance = target.instance;
-    let upstream = app.apps.get_or_register(app.family.as_ref(), &instance).await.map_err(|e| match e {
-        RegistryError::Store(e) => LoginError::from(e),
-        RegistryError::Upstream(e) => {
+    let upstream = match app.apps.get_or_register(app.family.as_ref(), &instance).await {
+        Ok(upstream) => upstream,
+        Err(RegistryError::Store(e)) => return Err(e.into()),
+        Err(RegistryError::Upstream(e)) => {
             tracing::info!(instance = %instance, error = %e, "could not use the instance");
-            picker(describe_upstream(&instance.to_string(), &e))
+            return Err(back_to_picker(app, txn, input, describe_upstream(&instance.to_string(), &e)).await);
         }
-    })?;
+    };
     let state = random_token(16);
     let verifier = random_token(32);
     let challenge = {
@@ -174,6 +170,22 @@ pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> 
     // password again; see README, "auth_time").
     let force_login = txn.request.prompt.contains(&Prompt::Login) || txn.request.max_age.is_some();
     Ok(app.family.authorization_url(&upstream, &state, &challenge, force_login))
+}
+
+/// The picker again, with `message` and the person's `input` kept.
+async fn back_to_picker(app: &AppState, txn: &Transaction, input: &str, message: String) -> LoginError {
+    let client_name = match app.clients.get(&txn.request.client_id).await {
+        Ok(Some(client)) => client.name,
+        Ok(None) => return client_gone(),
+        Err(e) => return e.into(),
+    };
+    LoginError::Picker {
+        action: app.path(&format!("/login/{}", txn.row.id)),
+        csrf_token: txn.row.csrf_token.clone(),
+        client_name,
+        input: input.chars().take(512).collect(),
+        message,
+    }
 }
 
 /// What to tell a person whose instance could not be used.

@@ -239,6 +239,19 @@ async fn token_error(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, 
     (status, body["error"].as_str().unwrap_or_default().to_string())
 }
 
+/// A login by the confidential client that must stop on one of our pages:
+/// its status and body.
+async fn stopped_at(app: &TestApp, account: &str, consent: Consent) -> (u16, String) {
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    drive(&browser(), started.url.as_str(), account, consent).await.page()
+}
+
+/// How often we asked `fake` about our app (client_credentials requests).
+fn app_checks(fake: &FakeMastodon) -> usize {
+    fake.requests_to("/oauth/token").iter().filter(|r| r.param("grant_type") == Some("client_credentials")).count()
+}
+
 async fn code_reuse_is_refused_and_revokes_tokens(db: Db) {
     let Some(app) = spawn_app(db).await else {
         return;
@@ -479,9 +492,7 @@ async fn replaced_account_does_not_inherit_the_sub(db: Db) {
     let mut impostor = FakeAccount::new("dave");
     impostor.id = "999999999999999999".into();
     fake.set_account(impostor);
-    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let started = app.start(&rp, &[], &[]);
-    let (status, body) = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await.page();
+    let (status, body) = stopped_at(&app, &fake.host(), Consent::Allow).await;
     assert_eq!(status, 502);
     assert!(body.contains("cannot vouch"), "{body}");
 }
@@ -619,9 +630,7 @@ async fn app_survives_cleanup_and_is_registered_again_when_forgotten(db: Db) {
     // Mastodon's daily clean-up deletes apps without tokens; ours holds an
     // app-level token, so it stays.
     assert_eq!(fake.vacuum(), 0, "our app survives Mastodon's clean-up");
-    let checks = || {
-        fake.requests_to("/oauth/token").iter().filter(|r| r.param("grant_type") == Some("client_credentials")).count()
-    };
+    let checks = || app_checks(&fake);
     assert_eq!(checks(), 1, "one app token, taken at registration");
 
     // Within the check interval nothing is asked; after it, the app is checked.
@@ -845,9 +854,7 @@ async fn slow_requests_get_our_page_not_a_blank_error(db: Db) {
     };
     let fake = FakeMastodon::start().await;
     fake.set_behaviour(fake_mastodon::Behaviour::Slow(std::time::Duration::from_secs(2)));
-    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let started = app.start(&rp, &[], &[]);
-    let (status, body) = drive(&browser(), started.url.as_str(), &fake.host(), Consent::NotExpected).await.page();
+    let (status, body) = stopped_at(&app, &fake.host(), Consent::NotExpected).await;
     assert_eq!(status, 503);
     assert!(body.contains("took too long"), "{body}");
 }
@@ -856,9 +863,7 @@ async fn failed_or_ambiguous_app_checks_keep_the_app(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start().await;
     login_once(&app, &fake, &browser(), Consent::Allow).await;
-    let checks = || {
-        fake.requests_to("/oauth/token").iter().filter(|r| r.param("grant_type") == Some("client_credentials")).count()
-    };
+    let checks = || app_checks(&fake);
     assert_eq!(checks(), 1);
     // The check fails (the instance is having trouble): the login goes on
     // with the app we have, and the check is retried later, not every time.

@@ -9,6 +9,7 @@ use base64::Engine;
 use url::Url;
 
 use super::error::{Challenge, OAuthError};
+use super::request::Params;
 use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::config::ClientConfig;
 use crate::store::{ClientRow, Store, StoreError};
@@ -113,29 +114,25 @@ impl ClientRegistry {
 
     /// Authenticate the client of a token request (RFC 6749 §2.3). `form` is
     /// the parsed body. Exactly one method may be used.
-    pub async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        form: &HashMap<String, String>,
-    ) -> Result<Client, OAuthError> {
+    pub async fn authenticate(&self, headers: &HeaderMap, form: &Params) -> Result<Client, OAuthError> {
         let basic = basic_credentials(headers)?;
         let used_basic = basic.is_some();
         let challenge = if used_basic { Challenge::Basic } else { Challenge::None };
         let fail = |d: &str| OAuthError::invalid_client(d).with_challenge(challenge);
-        let post_secret = form.get("client_secret");
+        let post_secret = form.get("client_secret")?;
         let (client_id, secret) = match (basic, post_secret) {
             (Some(_), Some(_)) => {
                 return Err(OAuthError::invalid_request("use exactly one client authentication method"))
             }
             (Some((id, secret)), None) => {
-                if form.get("client_id").is_some_and(|f| f != &id) {
+                if form.get("client_id")?.is_some_and(|f| f != id) {
                     return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
                 }
                 (id, Some(secret))
             }
             (None, secret) => {
-                let id = form.get("client_id").ok_or_else(|| fail("client authentication is required"))?;
-                (id.clone(), secret.cloned())
+                let id = form.get("client_id")?.ok_or_else(|| fail("client authentication is required"))?;
+                (id.to_string(), secret.map(str::to_string))
             }
         };
         let client = self

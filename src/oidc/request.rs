@@ -62,10 +62,6 @@ impl Params {
     pub fn first_duplicate(&self) -> Option<&str> {
         self.duplicated.first().map(String::as_str)
     }
-
-    pub fn into_map(self) -> HashMap<String, String> {
-        self.values
-    }
 }
 
 /// Scopes we know; any other requested scope is ignored (RFC 6749 §3.3).

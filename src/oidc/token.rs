@@ -53,7 +53,7 @@ async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     if let Some(name) = params.first_duplicate() {
         return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
     }
-    let client = app.clients.authenticate(headers, &params.clone().into_map()).await?;
+    let client = app.clients.authenticate(headers, &params).await?;
     match params.require("grant_type")? {
         "authorization_code" => {}
         _ => return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "only authorization_code is supported")),
