@@ -51,8 +51,49 @@ pub struct Config {
     /// Development and tests only: allow `http://` instances and instances on
     /// loopback or private addresses. Never enable this in production.
     pub dev_allow_insecure_instances: bool,
+    /// Allow instances named by a public IP address rather than a host name.
+    pub allow_ip_literal_instances: bool,
+    /// Operator policy (see `src/policy.rs`). Instances allowed (empty: all)
+    /// and refused, as `host` or `*.domain` (the domain and its subdomains).
+    pub instance_allowlist: Vec<String>,
+    pub instance_denylist: Vec<String>,
+    /// Refuse accounts that say they are bots.
+    pub refuse_bot_accounts: bool,
+    /// Refuse accounts younger than this many days (0: no minimum).
+    pub min_account_age_days: u32,
+    /// Refuse locked accounts (those that approve their followers).
+    pub refuse_locked_accounts: bool,
+    /// Refuse accounts the instance reports as suspended or limited.
+    pub refuse_suspended_accounts: bool,
+    /// Instances offered as buttons on the picker.
+    pub suggested_instances: Vec<String>,
+    /// Abuse limits (see `src/limits.rs`); 0 turns a limit off. Logins
+    /// started (`/authorize` and picker submissions) per client IP and in
+    /// all, per minute, in each replica.
+    pub login_rate_per_ip_per_minute: u32,
+    pub login_rate_per_minute: u32,
+    /// Apps registered at instances we have no app on yet, per client IP per
+    /// hour (in each replica) and in all per hour (shared in the database).
+    pub new_instance_rate_per_ip_per_hour: u32,
+    pub new_instances_per_hour: u32,
+    /// Requests to the API endpoints (`/token`, `/userinfo`, discovery, JWKS)
+    /// per client IP per minute, in each replica.
+    pub api_rate_per_ip_per_minute: u32,
     /// Relying parties defined in the configuration file.
     pub clients: Vec<ClientConfig>,
+    /// Tests only: the name resolver behind the outbound address check.
+    #[serde(skip)]
+    pub resolver: Option<ResolverHook>,
+}
+
+/// A name resolver put in place of the system's (tests).
+#[derive(Clone)]
+pub struct ResolverHook(pub std::sync::Arc<dyn crate::fediverse::http::HostResolver>);
+
+impl std::fmt::Debug for ResolverHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResolverHook(..)")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,7 +137,21 @@ impl Default for Config {
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 10,
             dev_allow_insecure_instances: false,
+            allow_ip_literal_instances: false,
+            instance_allowlist: Vec::new(),
+            instance_denylist: Vec::new(),
+            refuse_bot_accounts: false,
+            min_account_age_days: 0,
+            refuse_locked_accounts: false,
+            refuse_suspended_accounts: false,
+            suggested_instances: Vec::new(),
+            login_rate_per_ip_per_minute: 30,
+            login_rate_per_minute: 600,
+            new_instance_rate_per_ip_per_hour: 10,
+            new_instances_per_hour: 100,
+            api_rate_per_ip_per_minute: 0,
             clients: Vec::new(),
+            resolver: None,
         }
     }
 }
@@ -108,7 +163,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError { setting: setting.into(), message: message.into() }
 }
 
@@ -189,6 +244,7 @@ impl Config {
         if self.app_name.trim().is_empty() || self.app_name.len() > 60 {
             return Err(bad("app_name", "must be 1 to 60 characters"));
         }
+        crate::policy::Policy::from_config(self)?;
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             let at = |field: &str| format!("clients[{i}].{field}");
@@ -226,6 +282,14 @@ impl Config {
 
     pub fn app_website(&self) -> &str {
         self.app_website.as_deref().unwrap_or(&self.issuer)
+    }
+
+    /// Where outbound calls may go.
+    pub fn outbound_rules(&self) -> crate::fediverse::http::OutboundRules {
+        crate::fediverse::http::OutboundRules {
+            allow_private: self.dev_allow_insecure_instances,
+            allow_ip_literals: self.allow_ip_literal_instances,
+        }
     }
 
     pub fn upstream_timeouts(&self) -> (Duration, Duration) {

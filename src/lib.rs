@@ -9,8 +9,10 @@ pub mod config;
 pub mod fediverse;
 pub mod identity;
 pub mod keys;
+pub mod limits;
 pub mod login;
 pub mod oidc;
+pub mod policy;
 pub mod store;
 pub mod web;
 
@@ -41,6 +43,8 @@ pub struct Inner {
     pub clients: ClientRegistry,
     pub apps: AppRegistry,
     pub family: Arc<dyn ServerFamily>,
+    pub policy: policy::Policy,
+    pub limits: limits::Limits,
     /// The discovery document and JWKS, serialized once.
     pub discovery: Bytes,
     pub jwks: Bytes,
@@ -97,12 +101,30 @@ pub struct App {
 /// apply migrations, load or generate the signing keys.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
     config.validate()?;
+    if config.dev_allow_insecure_instances {
+        tracing::warn!(
+            "DANGER: dev_allow_insecure_instances is ON: instances on http://, on loopback and on private addresses \
+             are allowed, so anyone who can reach this server can make it fetch internal addresses. \
+             Development and tests only; never in production."
+        );
+    }
+    let policy = policy::Policy::from_config(&config)?;
+    let limits = limits::Limits::new(&config);
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
     let (connect_timeout, timeout) = config.upstream_timeouts();
     let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
-    let http =
-        fediverse::http::UpstreamHttp::new(&user_agent, connect_timeout, timeout, config.dev_allow_insecure_instances)?;
+    let resolver = match &config.resolver {
+        Some(hook) => hook.0.clone(),
+        None => Arc::new(fediverse::http::SystemResolver),
+    };
+    let http = fediverse::http::UpstreamHttp::with_resolver(
+        &user_agent,
+        connect_timeout,
+        timeout,
+        config.outbound_rules(),
+        resolver,
+    )?;
     let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
     let apps = AppRegistry::new(
         store.clone(),
@@ -114,7 +136,19 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let clients = ClientRegistry::new(&config.clients, store.clone());
     let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
     let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
-    let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery, jwks }));
+    let state = AppState(Arc::new(Inner {
+        config,
+        store,
+        keys,
+        clock,
+        clients,
+        apps,
+        family,
+        policy,
+        limits,
+        discovery,
+        jwks,
+    }));
     let router = routes(state.clone());
     Ok(App { state, router })
 }

@@ -11,6 +11,8 @@
 //!
 //! Handlers in `oidc` and `web` only parse and map; every decision is here.
 
+use std::net::IpAddr;
+
 use axum::http::StatusCode;
 use url::Url;
 
@@ -18,6 +20,7 @@ use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::fediverse::registry::{callback_key, RegistryError};
 use crate::fediverse::{handle, UpstreamError};
 use crate::identity::{self, IdentityError};
+use crate::limits::LimitError;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::request::{AuthorizationRequest, Prompt};
 use crate::store::{AuthorizationCodeRow, LoginTransactionRow, StoreError, UpstreamVisit};
@@ -29,11 +32,20 @@ pub enum LoginError {
     /// Our error page.
     Page { status: StatusCode, message: String, restart: Option<String> },
     /// Back to the instance picker with a message, the input kept.
-    Picker { action: String, csrf_token: String, client_name: String, input: String, message: String },
+    Picker {
+        action: String,
+        csrf_token: String,
+        client_name: String,
+        input: String,
+        message: String,
+        suggested: Vec<String>,
+    },
     /// The login ends with an error response to the client.
     ToClient(Url),
     /// The database is unavailable.
     Unavailable,
+    /// Over an abuse limit: our page, 429 with `Retry-After`.
+    Limited(crate::limits::Limited),
 }
 
 impl From<StoreError> for LoginError {
@@ -70,7 +82,12 @@ pub struct Transaction {
 /// before, go straight to it; any other hint only fills in the picker, so
 /// that a crafted link cannot bounce a person from our domain to a host of
 /// the link author's choosing (RFC 9700 §4.11).
-pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationRequest) -> Result<Next, LoginError> {
+pub async fn begin(
+    app: &AppState,
+    browser_id: &str,
+    request: AuthorizationRequest,
+    client: Option<IpAddr>,
+) -> Result<Next, LoginError> {
     if request.prompt.contains(&Prompt::None) {
         // No provider session can satisfy the request without interaction.
         return Err(to_client(app, &request, OAuthError::new(ErrorCode::LoginRequired, "the person must sign in")));
@@ -99,7 +116,7 @@ pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationReque
         if let Ok(target) = handle::parse(&hint, app.config.dev_allow_insecure_instances) {
             let since = now - app.config.session_ttl_secs as i64;
             if app.store.browser_knows_instance(browser_id, &target.instance.origin(), since).await? {
-                return choose_instance(app, &txn, &hint).await.map(Next::Redirect);
+                return choose_instance(app, &txn, &hint, client).await.map(Next::Redirect);
             }
         }
     }
@@ -135,13 +152,30 @@ fn expired() -> LoginError {
 }
 
 /// Step 2: resolve `input`, make sure we have an app on that instance, and
-/// return the instance's authorization URL.
-pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> Result<Url, LoginError> {
+/// return the instance's authorization URL. The operator's policy is asked
+/// before anything is sent to the instance, and registering at a new
+/// instance counts against the limits for `client`.
+pub async fn choose_instance(
+    app: &AppState,
+    txn: &Transaction,
+    input: &str,
+    client: Option<IpAddr>,
+) -> Result<Url, LoginError> {
     let target = match handle::parse(input, app.config.dev_allow_insecure_instances) {
         Ok(target) => target,
         Err(e) => return Err(back_to_picker(app, txn, input, e.to_string()).await),
     };
     let instance = target.instance;
+    if let Err(refusal) = app.policy.check_instance(&instance.host) {
+        return Err(back_to_picker(app, txn, input, refusal.to_string()).await);
+    }
+    if app.apps.stored(&instance).await?.is_none() {
+        match app.limits.new_instance(&app.store, client, app.clock.now()).await {
+            Ok(()) => {}
+            Err(LimitError::Limited(limited)) => return Err(LoginError::Limited(limited)),
+            Err(LimitError::Store(e)) => return Err(e.into()),
+        }
+    }
     let upstream = match app.apps.get_or_register(app.family.as_ref(), &instance).await {
         Ok(upstream) => upstream,
         Err(RegistryError::Store(e)) => return Err(e.into()),
@@ -185,6 +219,7 @@ async fn back_to_picker(app: &AppState, txn: &Transaction, input: &str, message:
         client_name,
         input: input.chars().take(512).collect(),
         message,
+        suggested: app.policy.suggested().to_vec(),
     }
 }
 
@@ -323,6 +358,10 @@ pub async fn finish_upstream(
                 restart,
             });
         }
+    }
+    if let Err(refusal) = app.policy.check_account(&account, app.clock.now()) {
+        tracing::info!(instance = %name, reason = ?refusal, "the policy refused the account");
+        return Err(LoginError::Page { status: StatusCode::FORBIDDEN, message: refusal.to_string(), restart });
     }
     let subject = identity::subject_for(&app.store, app.clock.as_ref(), &account).await.map_err(|e| match e {
         IdentityError::Store(e) => LoginError::from(e),

@@ -56,6 +56,12 @@ struct Account {
     locked: Option<bool>,
     #[serde(default)]
     created_at: Option<String>,
+    /// REST::AccountSerializer: `attribute :suspended, if: :suspended?` and
+    /// `attribute :silenced, key: :limited, if: :silenced?`.
+    #[serde(default)]
+    suspended: Option<bool>,
+    #[serde(default)]
+    limited: Option<bool>,
 }
 
 #[async_trait]
@@ -151,6 +157,8 @@ impl ServerFamily for Mastodon {
             bot: a.bot.unwrap_or(false),
             locked: a.locked.unwrap_or(false),
             created_at: a.created_at,
+            suspended: a.suspended.unwrap_or(false),
+            limited: a.limited.unwrap_or(false),
         })
     }
 

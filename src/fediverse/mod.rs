@@ -51,6 +51,10 @@ pub struct UpstreamAccount {
     pub bot: bool,
     pub locked: bool,
     pub created_at: Option<String>,
+    /// Moderation state, when the server reports it (Mastodon's
+    /// `suspended` and `limited`, present only when true).
+    pub suspended: bool,
+    pub limited: bool,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! `GET|POST /authorize` (OIDC Core §3.1.2). Parse, then hand the request to
 //! the login flow.
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -9,16 +11,23 @@ use axum::response::Response;
 use tower_sessions::Session;
 
 use super::request::{parse_authorization_request, AuthorizeError, Params};
+use crate::limits::ClientIp;
 use crate::login::{self, LoginError};
 use crate::web;
 use crate::AppState;
 
-pub async fn authorize_get(State(app): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
-    authorize(app, session, query.as_deref().unwrap_or("")).await
+pub async fn authorize_get(
+    State(app): State<AppState>,
+    ClientIp(client): ClientIp,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    authorize(app, client, session, query.as_deref().unwrap_or("")).await
 }
 
 pub async fn authorize_post(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -30,12 +39,12 @@ pub async fn authorize_post(
         return web::error_page(StatusCode::BAD_REQUEST, "The sign-in request was not sent as a form.", None);
     }
     match std::str::from_utf8(&body) {
-        Ok(body) => authorize(app, session, body).await,
+        Ok(body) => authorize(app, client, session, body).await,
         Err(_) => web::error_page(StatusCode::BAD_REQUEST, "The sign-in request is not valid text.", None),
     }
 }
 
-async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
+async fn authorize(app: AppState, client: Option<IpAddr>, session: Session, raw: &str) -> Response {
     let params = match Params::parse(raw) {
         Ok(p) => p,
         Err(e) => return web::error_page(StatusCode::BAD_REQUEST, &e.description, None),
@@ -53,7 +62,7 @@ async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
         Ok(id) => id,
         Err(e) => return web::into_response(e),
     };
-    match login::begin(&app, &browser_id, request).await {
+    match login::begin(&app, &browser_id, request, client).await {
         Ok(next) => web::next_response(&app, next),
         Err(e) => web::into_response(e),
     }

@@ -6,6 +6,7 @@ mod apps;
 mod clients;
 mod codes;
 mod consents;
+mod limits;
 mod sessions;
 mod subjects;
 mod tokens;
@@ -127,6 +128,7 @@ impl Store {
             ("access_tokens", "token_hash", "expires_at", now),
             ("authorization_codes", "code_hash", "expires_at", now - code_grace),
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
+            ("new_instance_windows", "window_start", "window_start", now - 7200),
         ] {
             loop {
                 let done = sqlx::query(&format!(

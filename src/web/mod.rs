@@ -51,6 +51,7 @@ pub fn layers(router: Router, app: &AppState) -> Router {
     let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     router
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::limits::middleware))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -87,7 +88,7 @@ async fn time_limit(
 }
 
 /// Endpoints that relying parties and their scripts call directly.
-const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
+pub const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
 
 /// CORS for the endpoints a browser-based client calls directly. They use
 /// no cookies, so any origin may call them without credentials.
@@ -174,6 +175,7 @@ pub fn error_page(status: StatusCode, message: &str, restart: Option<&str>) -> R
         StatusCode::SERVICE_UNAVAILABLE => "Please try again in a moment",
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::BAD_GATEWAY => "Your server could not sign you in",
+        StatusCode::TOO_MANY_REQUESTS => "Too many sign-ins right now",
         _ => "This sign-in cannot continue",
     };
     html(status, "error.html", context! { service => "fedi-oidc", title, message, restart })
@@ -192,9 +194,10 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
 pub fn into_response(e: LoginError) -> Response {
     match e {
         LoginError::Page { status, message, restart } => error_page(status, &message, restart.as_deref()),
-        LoginError::Picker { action, csrf_token, client_name, input, message } => {
-            pages::render_picker(&action, &csrf_token, &client_name, &input, Some(&message))
+        LoginError::Picker { action, csrf_token, client_name, input, message, suggested } => {
+            pages::render_picker(&action, &csrf_token, &client_name, &input, Some(&message), &suggested)
         }
+        LoginError::Limited(limited) => limited.page(),
         LoginError::ToClient(url) => see_other(url.as_str()),
         LoginError::Unavailable => error_page(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -9,6 +9,7 @@ use minijinja::context;
 use tower_sessions::Session;
 
 use super::{csrf, error_page, existing_browser_id, html, into_response, is_form, next_response, see_other};
+use crate::limits::ClientIp;
 use crate::login::{self, LoginError, Next, Transaction};
 use crate::oidc::request::Params;
 use crate::AppState;
@@ -16,7 +17,14 @@ use crate::AppState;
 const SERVICE: &str = "fedi-oidc";
 
 /// The picker; `action` is the absolute path its form posts to.
-pub fn render_picker(action: &str, csrf_token: &str, client_name: &str, input: &str, error: Option<&str>) -> Response {
+pub fn render_picker(
+    action: &str,
+    csrf_token: &str,
+    client_name: &str,
+    input: &str,
+    error: Option<&str>,
+    suggested: &[String],
+) -> Response {
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     html(
         status,
@@ -28,6 +36,7 @@ pub fn render_picker(action: &str, csrf_token: &str, client_name: &str, input: &
             client_name,
             input,
             error,
+            suggested,
         },
     )
 }
@@ -72,7 +81,7 @@ pub async fn picker(State(app): State<AppState>, session: Session, Path(txn): Pa
         let name = client_name(&app, &txn).await?;
         let input = txn.request.login_hint.clone().unwrap_or_default();
         let action = app.path(&format!("/login/{}", txn.row.id));
-        Ok::<_, LoginError>(render_picker(&action, &txn.row.csrf_token, &name, &input, None))
+        Ok::<_, LoginError>(render_picker(&action, &txn.row.csrf_token, &name, &input, None, app.policy.suggested()))
     }
     .await;
     result.unwrap_or_else(into_response)
@@ -81,6 +90,7 @@ pub async fn picker(State(app): State<AppState>, session: Session, Path(txn): Pa
 /// `POST /login/{txn}`: the person named their account or instance.
 pub async fn choose(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     session: Session,
     Path(txn): Path<String>,
     headers: HeaderMap,
@@ -89,7 +99,7 @@ pub async fn choose(
     let result = async {
         let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
         let input = params.get("account").ok().flatten().unwrap_or("");
-        let url = login::choose_instance(&app, &txn, input).await?;
+        let url = login::choose_instance(&app, &txn, input, client).await?;
         Ok::<_, LoginError>(see_other(url.as_str()))
     }
     .await;

@@ -1,0 +1,6 @@
+-- Apps registered at instances we had no app on, counted per clock hour
+-- (window_start in Unix seconds) for the global cap shared by all replicas.
+CREATE TABLE new_instance_windows (
+    window_start INTEGER PRIMARY KEY,
+    used         INTEGER NOT NULL
+);
