@@ -171,6 +171,10 @@ pub struct FakeAccount {
     pub uri: Option<String>,
     /// Override for the served `url` (default: `{base_url}/@{username}`).
     pub url: Option<String>,
+    /// Moderation: REST::AccountSerializer sends `suspended: true` and
+    /// `limited: true` (for silenced accounts) only when they hold.
+    pub suspended: bool,
+    pub limited: bool,
 }
 
 impl FakeAccount {
@@ -199,6 +203,8 @@ impl FakeAccount {
             acct: None,
             uri: None,
             url: None,
+            suspended: false,
+            limited: false,
         }
     }
 }
@@ -1556,7 +1562,14 @@ fn verify_credentials(g: &mut Inner, r: &Incoming) -> Response {
         // app-only (client_credentials) token: require_user!
         None => return api_json(StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": MSG_REQUIRES_USER })),
     };
-    api_json(StatusCode::OK, credential_account_json(&account, &g.base_url))
+    let mut json = credential_account_json(&account, &g.base_url);
+    if account.suspended {
+        json["suspended"] = json!(true);
+    }
+    if account.limited {
+        json["limited"] = json!(true);
+    }
+    api_json(StatusCode::OK, json)
 }
 
 /// Doorkeeper `access_token_methods :from_bearer_authorization,

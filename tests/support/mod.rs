@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_mastodon;
+pub mod resolver;
 
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -21,6 +22,7 @@ use sqlx::Connection;
 use url::Url;
 
 pub use fake_mastodon::{FakeAccount, FakeMastodon};
+pub use resolver::TestResolver;
 
 /// Where relying parties in the tests want people sent back. Nothing
 /// listens there: the tests read the redirect instead of following it.
