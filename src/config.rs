@@ -177,7 +177,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("FEDI_OIDC_").ignore(&["config"]));
+        figment = figment.merge(Env::prefixed("FEDI_OIDC_").ignore(&["config", "log"]));
         let config: Config = figment.extract().map_err(|e| {
             let setting = e.path.join(".");
             let setting = if setting.is_empty() { "config".to_string() } else { setting };

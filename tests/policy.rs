@@ -5,10 +5,10 @@
 mod support;
 
 use fedi_oidc::config::Config;
-use fedi_oidc::Clock;
 use fedi_oidc::fediverse::handle::{Instance, Scheme};
 use fedi_oidc::fediverse::UpstreamAccount;
 use fedi_oidc::policy::{Policy, Refusal};
+use fedi_oidc::Clock;
 use support::*;
 
 dual_db_tests!(

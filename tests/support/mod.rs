@@ -21,7 +21,9 @@ use reqwest::header::LOCATION;
 use sqlx::Connection;
 use url::Url;
 
+#[allow(unused_imports)]
 pub use fake_mastodon::{FakeAccount, FakeMastodon};
+#[allow(unused_imports)]
 pub use resolver::TestResolver;
 
 /// Where relying parties in the tests want people sent back. Nothing
