@@ -11,12 +11,12 @@ impl Store {
         let taken = sqlx::query(
             "INSERT INTO new_instance_windows (window_start, used) VALUES ($1, 1) \
              ON CONFLICT (window_start) DO UPDATE SET used = new_instance_windows.used + 1 \
-             WHERE new_instance_windows.used < $2 RETURNING used",
+             WHERE new_instance_windows.used < $2",
         )
         .bind(window)
         .bind(cap)
-        .fetch_optional(self.pool())
+        .execute(self.pool())
         .await?;
-        Ok(taken.is_some())
+        Ok(taken.rows_affected() == 1)
     }
 }

@@ -1,0 +1,182 @@
+//! Abuse limits: logins started per client IP and in all, apps registered at
+//! new instances per client IP and per hour (in the database, shared by
+//! replicas), API requests per client IP. Over a limit: 429 with
+//! `Retry-After`, our page in the browser, an OAuth JSON error on the API.
+
+mod support;
+
+use std::net::IpAddr;
+
+use fedi_oidc::store::Store;
+use support::*;
+
+dual_db_tests!(
+    logins_per_client_ip_answer_429_with_a_page,
+    logins_in_all_are_limited_too,
+    api_requests_per_client_ip_answer_429_with_oauth_json,
+    new_instances_per_hour_are_capped_in_the_database,
+    new_instances_per_client_ip_are_limited,
+    the_hourly_cap_holds_under_concurrency_and_across_replicas,
+);
+
+/// A browser whose connections come from `ip` (any 127/8 address is loopback).
+fn browser_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()["retry-after"].to_str().unwrap().parse().expect("Retry-After in seconds")
+}
+
+async fn assert_limited_page(r: reqwest::Response, phrase: &str) -> u64 {
+    assert_eq!(r.status(), 429);
+    let wait = retry_after(&r);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Too many sign-ins right now") && body.contains(phrase), "{body}");
+    wait
+}
+
+async fn logins_per_client_ip_answer_429_with_a_page(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| c.login_rate_per_ip_per_minute = 3).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let b = browser_from("127.0.0.1");
+    // 1: /authorize, 2: the picker's submission, 3: /authorize again.
+    let started = app.start(&rp, &[], &[]);
+    let r = pick(&app, &b, started.url.as_str(), &fake.host()).await;
+    assert_eq!(r.status(), 303);
+    let r = b.get(app.start(&rp, &[], &[]).url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let picker = app.url(r.headers()["location"].to_str().unwrap());
+    // 4: over the limit, whether it starts a login or submits the picker.
+    let wait = assert_limited_page(b.get(app.start(&rp, &[], &[]).url).send().await.unwrap(), "wait").await;
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&body, "csrf_token").expect("showing the picker is not limited");
+    let r = b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())]).send().await;
+    assert_limited_page(r.unwrap(), "wait").await;
+    // Another client address is not affected.
+    let other = browser_from("127.0.0.2");
+    assert_eq!(other.get(app.start(&rp, &[], &[]).url).send().await.unwrap().status(), 303);
+    // Nor are the endpoints that do not start logins.
+    assert_eq!(b.get(app.url("/jwks")).send().await.unwrap().status(), 200);
+}
+
+async fn logins_in_all_are_limited_too(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| {
+        c.login_rate_per_ip_per_minute = 0;
+        c.login_rate_per_minute = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    for ip in ["127.0.0.1", "127.0.0.2"] {
+        assert_eq!(browser_from(ip).get(app.start(&rp, &[], &[]).url).send().await.unwrap().status(), 303);
+    }
+    let r = browser_from("127.0.0.3").get(app.start(&rp, &[], &[]).url).send().await.unwrap();
+    assert_limited_page(r, "on this service").await;
+}
+
+async fn api_requests_per_client_ip_answer_429_with_oauth_json(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| c.api_rate_per_ip_per_minute = 2).await else { return };
+    let b = browser_from("127.0.0.1");
+    assert_eq!(b.get(app.url("/jwks")).send().await.unwrap().status(), 200);
+    assert_eq!(b.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().status(), 200);
+    let r = b
+        .post(app.url("/token"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("client_id", CONFIDENTIAL)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!((1..=60).contains(&retry_after(&r)));
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let json: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(json["error"], "temporarily_unavailable");
+    assert!(json["error_description"].as_str().unwrap().contains("too many requests"));
+    assert_eq!(browser_from("127.0.0.2").get(app.url("/jwks")).send().await.unwrap().status(), 200);
+}
+
+async fn new_instances_per_hour_are_capped_in_the_database(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| {
+        c.new_instance_rate_per_ip_per_hour = 0;
+        c.new_instances_per_hour = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    // Whole hours, so that the cap's window is the one the test expects.
+    let now = fedi_oidc::Clock::now(&app.clock);
+    app.clock.advance(3600 - now.rem_euclid(3600) + 60);
+    let fakes = [FakeMastodon::start().await, FakeMastodon::start().await, FakeMastodon::start().await];
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    for fake in &fakes[..2] {
+        let r = pick(&app, &browser(), app.start(&rp, &[], &[]).url.as_str(), &fake.host()).await;
+        assert_eq!(r.status(), 303);
+    }
+    let r = pick(&app, &browser(), app.start(&rp, &[], &[]).url.as_str(), &fakes[2].host()).await;
+    let wait = assert_limited_page(r, "cannot add yours").await;
+    assert_eq!(wait, 3600 - 60, "until the next hour");
+    assert!(fakes[2].requests().is_empty(), "nothing was sent to the third instance");
+    // Instances we already have an app on are not new.
+    let r = pick(&app, &browser(), app.start(&rp, &[], &[]).url.as_str(), &fakes[0].host()).await;
+    assert_eq!(r.status(), 303);
+    // The next hour has room again.
+    app.clock.advance(3600);
+    let r = pick(&app, &browser(), app.start(&rp, &[], &[]).url.as_str(), &fakes[2].host()).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(fakes[2].apps_registered(), 1);
+}
+
+async fn new_instances_per_client_ip_are_limited(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| {
+        c.new_instance_rate_per_ip_per_hour = 1;
+        c.new_instances_per_hour = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let (first, second) = (FakeMastodon::start().await, FakeMastodon::start().await);
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let b = browser_from("127.0.0.1");
+    assert_eq!(pick(&app, &b, app.start(&rp, &[], &[]).url.as_str(), &first.host()).await.status(), 303);
+    let r = pick(&app, &b, app.start(&rp, &[], &[]).url.as_str(), &second.host()).await;
+    let wait = assert_limited_page(r, "cannot add yours").await;
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert!(second.requests().is_empty());
+    let other = browser_from("127.0.0.2");
+    assert_eq!(pick(&app, &other, app.start(&rp, &[], &[]).url.as_str(), &second.host()).await.status(), 303);
+}
+
+async fn the_hourly_cap_holds_under_concurrency_and_across_replicas(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    // A second replica: another connection pool on the same database.
+    let replica = Store::connect(&app.database_url).await.unwrap();
+    // A window far ahead, where the service's own purge does not reach.
+    let window = (fedi_oidc::Clock::now(&app.clock) / 3600 + 1000) * 3600;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { app.state.store.clone() } else { replica.clone() };
+        tasks.push(tokio::spawn(async move { store.take_new_instance_slot(window, 5).await.unwrap() }));
+    }
+    let mut taken = 0;
+    for t in tasks {
+        taken += t.await.unwrap() as usize;
+    }
+    assert_eq!(taken, 5, "exactly the cap, however the requests interleave");
+    assert!(!replica.take_new_instance_slot(window, 5).await.unwrap());
+    assert!(app.state.store.take_new_instance_slot(window + 3600, 5).await.unwrap(), "a new hour, a new window");
+    // Old windows are purged.
+    assert!(app.state.store.purge_expired(window + 3 * 3600, 0, 0).await.unwrap() >= 1);
+    assert!(replica.take_new_instance_slot(window, 5).await.unwrap(), "the purged window starts over");
+}
