@@ -32,20 +32,26 @@ pub enum LoginError {
     /// Our error page.
     Page { status: StatusCode, message: String, restart: Option<String> },
     /// Back to the instance picker with a message, the input kept.
-    Picker {
-        action: String,
-        csrf_token: String,
-        client_name: String,
-        input: String,
-        message: String,
-        suggested: Vec<String>,
-    },
+    Picker(Box<PickerPage>),
     /// The login ends with an error response to the client.
     ToClient(Url),
     /// The database is unavailable.
     Unavailable,
     /// Over an abuse limit: our page, 429 with `Retry-After`.
     Limited(crate::limits::Limited),
+}
+
+/// The picker shown again: where its form posts, its CSRF token, the
+/// client's name, what the person typed, why it did not work, and the
+/// suggested instances.
+#[derive(Debug)]
+pub struct PickerPage {
+    pub action: String,
+    pub csrf_token: String,
+    pub client_name: String,
+    pub input: String,
+    pub message: String,
+    pub suggested: Vec<String>,
 }
 
 impl From<StoreError> for LoginError {
@@ -213,14 +219,14 @@ async fn back_to_picker(app: &AppState, txn: &Transaction, input: &str, message:
         Ok(None) => return client_gone(),
         Err(e) => return e.into(),
     };
-    LoginError::Picker {
+    LoginError::Picker(Box::new(PickerPage {
         action: app.path(&format!("/login/{}", txn.row.id)),
         csrf_token: txn.row.csrf_token.clone(),
         client_name,
         input: input.chars().take(512).collect(),
         message,
         suggested: app.policy.suggested().to_vec(),
-    }
+    }))
 }
 
 /// What to tell a person whose instance could not be used.

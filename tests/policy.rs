@@ -113,7 +113,8 @@ async fn account_refusals_each_show_their_page(db: Db) {
     };
     let now = app.clock.now();
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut FakeAccount)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut FakeAccount)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         ("bot", Box::new(|a| a.bot = true), "is a bot account"),
         ("locked", Box::new(|a| a.locked = true), "is a locked account"),
         ("suspended", Box::new(|a| a.suspended = true), "reports that @alice@"),
@@ -240,7 +241,8 @@ fn the_account_domain_is_checked_as_well_as_the_instance() {
 
 #[test]
 fn bad_policy_settings_name_the_setting() {
-    let cases: Vec<(Box<dyn Fn(&mut Config)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut Config)>;
+    let cases: Vec<(Change, &str)> = vec![
         (Box::new(|c| c.instance_denylist = vec!["*".into()]), "instance_denylist"),
         (Box::new(|c| c.instance_allowlist = vec!["https://x.example/".into()]), "instance_allowlist"),
         (Box::new(|c| c.instance_allowlist = vec!["a.*.example".into()]), "instance_allowlist"),

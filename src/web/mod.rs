@@ -194,8 +194,8 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
 pub fn into_response(e: LoginError) -> Response {
     match e {
         LoginError::Page { status, message, restart } => error_page(status, &message, restart.as_deref()),
-        LoginError::Picker { action, csrf_token, client_name, input, message, suggested } => {
-            pages::render_picker(&action, &csrf_token, &client_name, &input, Some(&message), &suggested)
+        LoginError::Picker(p) => {
+            pages::render_picker(&p.action, &p.csrf_token, &p.client_name, &p.input, Some(&p.message), &p.suggested)
         }
         LoginError::Limited(limited) => limited.page(),
         LoginError::ToClient(url) => see_other(url.as_str()),
