@@ -62,12 +62,15 @@ fn bucket(ip: IpAddr) -> IpAddr {
 pub struct Limited {
     pub retry_after: u64,
     pub message: &'static str,
+    /// Where the person can choose another way in, if anywhere (the picker
+    /// of their login, for instances we already work with).
+    pub restart: Option<String>,
 }
 
 impl Limited {
     /// Our page, status 429 with `Retry-After`.
     pub fn page(&self) -> Response {
-        let mut response = crate::web::error_page(StatusCode::TOO_MANY_REQUESTS, self.message, None);
+        let mut response = crate::web::error_page(StatusCode::TOO_MANY_REQUESTS, self.message, self.restart.as_deref());
         self.set_retry_after(&mut response);
         response
     }
@@ -155,7 +158,7 @@ impl Limits {
     }
 
     fn limited(wait: Duration, message: &'static str) -> Limited {
-        Limited { retry_after: seconds(wait), message }
+        Limited { retry_after: seconds(wait), message, restart: None }
     }
 
     /// Count one login started (an `/authorize` request or a picker
@@ -189,7 +192,7 @@ impl Limits {
             let window = now.div_euclid(3600) * 3600;
             if !store.take_new_instance_slot(window, i64::from(self.new_instances_per_hour)).await? {
                 let wait = (window + 3600 - now).max(1) as u64;
-                return Err(Limited { retry_after: wait, message: NEW_INSTANCES }.into());
+                return Err(Limited { retry_after: wait, message: NEW_INSTANCES, restart: None }.into());
             }
         }
         Ok(())

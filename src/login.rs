@@ -178,7 +178,10 @@ pub async fn choose_instance(
     if app.apps.stored(&instance).await?.is_none() {
         match app.limits.new_instance(&app.store, client, app.clock.now()).await {
             Ok(()) => {}
-            Err(LimitError::Limited(limited)) => return Err(LoginError::Limited(limited)),
+            Err(LimitError::Limited(limited)) => {
+                let restart = Some(app.path(&format!("/login/{}", txn.row.id)));
+                return Err(LoginError::Limited(crate::limits::Limited { restart, ..limited }));
+            }
             Err(LimitError::Store(e)) => return Err(e.into()),
         }
     }

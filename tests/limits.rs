@@ -124,8 +124,10 @@ async fn new_instances_per_hour_are_capped_in_the_database(db: Db) {
         assert_eq!(r.status(), 303);
     }
     let r = pick(&app, &browser(), app.start(&rp, &[], &[]).url.as_str(), &fakes[2].host()).await;
-    let wait = assert_limited_page(r, "cannot add yours").await;
-    assert_eq!(wait, 3600 - 60, "until the next hour");
+    assert_eq!(r.status(), 429);
+    assert_eq!(retry_after(&r), 3600 - 60, "until the next hour");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("cannot add yours") && body.contains("Choose your server again"), "{body}");
     assert!(fakes[2].requests().is_empty(), "nothing was sent to the third instance");
     // Instances we already have an app on are not new.
     let r = pick(&app, &browser(), app.start(&rp, &[], &[]).url.as_str(), &fakes[0].host()).await;
