@@ -24,7 +24,9 @@ use bytes::Bytes;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 
-use fediverse::{AppRegistry, ServerFamily};
+use fediverse::detect::Detector;
+use fediverse::http::UpstreamHttp;
+use fediverse::{AppRegistry, Families};
 use keys::KeySet;
 use oidc::client::ClientRegistry;
 use store::Store;
@@ -40,7 +42,11 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub clients: ClientRegistry,
     pub apps: AppRegistry,
-    pub family: Arc<dyn ServerFamily>,
+    /// The client for each server family, what each instance runs, and the
+    /// outbound client for WebFinger.
+    pub families: Families,
+    pub detector: Detector,
+    pub upstream: UpstreamHttp,
     /// The discovery document and JWKS, serialized once.
     pub discovery: Bytes,
     pub jwks: Bytes,
@@ -103,7 +109,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
     let http =
         fediverse::http::UpstreamHttp::new(&user_agent, connect_timeout, timeout, config.dev_allow_insecure_instances)?;
-    let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
+    let families = Families::new(&http);
+    let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -114,7 +121,19 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let clients = ClientRegistry::new(&config.clients, store.clone());
     let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
     let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
-    let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery, jwks }));
+    let state = AppState(Arc::new(Inner {
+        config,
+        store,
+        keys,
+        clock,
+        clients,
+        apps,
+        families,
+        detector,
+        upstream: http,
+        discovery,
+        jwks,
+    }));
     let router = routes(state.clone());
     Ok(App { state, router })
 }

@@ -31,6 +31,8 @@ pub struct UpstreamHttp {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// The `Location` header of a redirect, if any.
+    pub location: Option<String>,
     pub body: bytes::Bytes,
 }
 
@@ -111,6 +113,12 @@ impl UpstreamHttp {
         self.send(request).await
     }
 
+    /// A plain GET (WebFinger, NodeInfo, metadata), asking for `accept`.
+    pub async fn get(&self, url: Url, accept: &'static str) -> Result<Reply, UpstreamError> {
+        let request = self.client.get(self.check(url)?).header(ACCEPT, HeaderValue::from_static(accept));
+        self.send(request).await
+    }
+
     /// Refuse hosts that are IP literals outside the public unicast space:
     /// the resolver hook never sees those.
     fn check(&self, url: Url) -> Result<Url, UpstreamError> {
@@ -138,6 +146,8 @@ impl UpstreamHttp {
         let status = response.status().as_u16();
         let content_type =
             response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let location =
+            response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
             return Err(UpstreamError::TooLarge);
         }
@@ -148,7 +158,7 @@ impl UpstreamHttp {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Reply { status, content_type, body: body.freeze() })
+        Ok(Reply { status, content_type, location, body: body.freeze() })
     }
 }
 

@@ -2,14 +2,19 @@
 //! client, the app registry, and one module per server family behind
 //! [`ServerFamily`].
 
+pub mod detect;
 pub mod handle;
 pub mod http;
 pub mod mastodon;
 pub mod registry;
+pub mod webfinger;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use url::Url;
 
+pub use detect::{Family, ServerInfo};
 pub use handle::{Instance, InstanceTarget};
 pub use registry::AppRegistry;
 
@@ -17,6 +22,8 @@ pub use registry::AppRegistry;
 #[derive(Debug, Clone)]
 pub struct UpstreamApp {
     pub instance: Instance,
+    /// What the instance runs (endpoints, scopes), as detected.
+    pub server: ServerInfo,
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
@@ -71,6 +78,10 @@ pub enum UpstreamError {
     NotCompatible(String),
     #[error("the server sent us elsewhere (redirects are not followed)")]
     Redirected,
+    #[error("the server does not let apps sign people in")]
+    OAuthDisabled,
+    #[error("this kind of server is not supported: {0}")]
+    Unsupported(String),
     #[error("the server refused the request (HTTP {status}: {error})")]
     Rejected { status: u16, error: String },
     #[error("internal error: {0}")]
@@ -82,10 +93,16 @@ pub enum UpstreamError {
 pub trait ServerFamily: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
+    /// How often (seconds) to confirm that the instance still knows our app.
+    fn app_check_interval(&self) -> i64 {
+        registry::CHECK_INTERVAL_SECS
+    }
+
     /// Register our app on the instance.
     async fn register_app(
         &self,
         instance: &Instance,
+        server: &ServerInfo,
         registration: &AppRegistration,
     ) -> Result<UpstreamApp, UpstreamError>;
 
@@ -116,4 +133,44 @@ pub enum AppStatus {
     Known,
     /// The instance rejected the app's credentials: it was deleted.
     Forgotten,
+}
+
+/// The client for each supported family.
+#[derive(Debug, Clone)]
+pub struct Families {
+    mastodon: Arc<dyn ServerFamily>,
+    gotosocial: Arc<dyn ServerFamily>,
+    pleroma: Arc<dyn ServerFamily>,
+    pixelfed: Arc<dyn ServerFamily>,
+    friendica: Arc<dyn ServerFamily>,
+    unknown: Arc<dyn ServerFamily>,
+}
+
+impl Families {
+    pub fn new(http: &http::UpstreamHttp) -> Self {
+        let client = |family| -> Arc<dyn ServerFamily> { Arc::new(mastodon::Mastodon::new(http.clone(), family)) };
+        Families {
+            mastodon: client(Family::Mastodon),
+            gotosocial: client(Family::GoToSocial),
+            pleroma: client(Family::Pleroma),
+            pixelfed: client(Family::Pixelfed),
+            friendica: client(Family::Friendica),
+            unknown: client(Family::Unknown),
+        }
+    }
+
+    /// The client for `server`, or why there is none.
+    pub fn for_server(&self, server: &ServerInfo) -> Result<Arc<dyn ServerFamily>, UpstreamError> {
+        Ok(match server.family {
+            Family::Mastodon => self.mastodon.clone(),
+            Family::GoToSocial => self.gotosocial.clone(),
+            Family::Pleroma => self.pleroma.clone(),
+            Family::Pixelfed => self.pixelfed.clone(),
+            Family::Friendica => self.friendica.clone(),
+            Family::Unknown => self.unknown.clone(),
+            Family::Misskey => {
+                return Err(UpstreamError::Unsupported(server.software.clone().unwrap_or_else(|| "Misskey".into())))
+            }
+        })
+    }
 }

@@ -6,6 +6,7 @@ mod apps;
 mod clients;
 mod codes;
 mod consents;
+mod instances;
 mod sessions;
 mod subjects;
 mod tokens;
@@ -17,7 +18,7 @@ pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken};
 pub use sessions::SessionStoreAdapter;
 pub use subjects::SubjectRow;
 pub use tokens::AccessTokenRow;
-pub use transactions::{LoginTransactionRow, UpstreamVisit};
+pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
 
 use std::time::Duration;
 
@@ -127,6 +128,7 @@ impl Store {
             ("access_tokens", "token_hash", "expires_at", now),
             ("authorization_codes", "code_hash", "expires_at", now - code_grace),
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
+            ("instance_info", "instance", "expires_at", now),
         ] {
             loop {
                 let done = sqlx::query(&format!(
