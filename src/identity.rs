@@ -48,13 +48,6 @@ pub struct Vouched<'a> {
     pub webfinger_actor: Option<url::Url>,
 }
 
-impl<'a> Vouched<'a> {
-    /// An account at the instance's own domain, WebFinger not asked.
-    pub fn local(account: &'a UpstreamAccount) -> Self {
-        Vouched { account, account_domain: account.instance.authority(), webfinger_actor: None }
-    }
-}
-
 /// `s` as a URL on `instance`, reading `http://` as `https://` when the
 /// instance is https.
 fn on_instance(s: &str, instance: &crate::fediverse::Instance) -> Option<url::Url> {
@@ -164,4 +157,23 @@ pub fn claims(subject: &SubjectRow, scopes: &[String]) -> Map<String, Value> {
         claims.insert("updated_at".into(), json!(subject.updated_at));
     }
     claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fediverse::handle;
+
+    #[test]
+    fn actor_urls_must_be_on_the_instance_and_http_reads_as_https() {
+        let instance = handle::parse("social.example", false).unwrap().instance;
+        let on = |s: &str| on_instance(s, &instance).map(|u| u.to_string());
+        assert_eq!(on("https://social.example/users/a").as_deref(), Some("https://social.example/users/a"));
+        assert_eq!(on("http://social.example/users/a").as_deref(), Some("https://social.example/users/a"));
+        assert_eq!(on("https://evil.example/users/a"), None);
+        assert_eq!(on("https://social.example.evil.example/users/a"), None);
+        assert_eq!(on("https://social.example:8443/users/a"), None);
+        assert_eq!(on("ftp://social.example/users/a"), None);
+        assert_eq!(on("not a url"), None);
+    }
 }

@@ -15,22 +15,28 @@ dual_db_tests!(
     akkoma_app_is_checked_often_and_registered_again_when_cleaned_up,
     pixelfed_with_coarse_scopes_and_no_uri_signs_in_via_webfinger,
     pixelfed_with_oauth_turned_off_gets_a_clear_message,
+    friendica_without_uri_signs_in,
     misskey_family_gets_a_clear_message,
     forgotten_app_at_token_exchange_is_registered_again_and_the_person_sent_back,
     detection_is_cached,
 );
 
-/// Sign in as alice at `fake`; the verified claims.
+/// Sign in as alice at `fake`, typing her handle; the verified claims.
 async fn alice_signs_in(app: &TestApp, fake: &FakeMastodon) -> serde_json::Value {
+    alice_signs_in_typing(app, fake, &format!("@alice@{}", fake.host())).await
+}
+
+/// Sign in as alice at `fake`, typing `input`; the verified claims.
+async fn alice_signs_in_typing(app: &TestApp, fake: &FakeMastodon, input: &str) -> serde_json::Value {
     let mut alice = FakeAccount::new("alice");
     alice.display_name = "Alice Liddell".into();
     fake.set_account(alice);
-    let claims = sign_in(app, &format!("@alice@{}", fake.host())).await.unwrap_or_else(|(s, b)| panic!("{s}: {b}"));
+    let claims = sign_in(app, input).await.unwrap_or_else(|(s, b)| panic!("{s}: {b}"));
     // The same claims from every family.
     assert_eq!(claims["preferred_username"], format!("alice@{}", fake.host()));
     assert_eq!(claims["nickname"], "alice");
     assert_eq!(claims["name"], "Alice Liddell");
-    assert_eq!(claims["fediverse_actor_uri"], format!("{}/users/alice", fake.base_url()));
+    assert_eq!(claims["fediverse_actor_uri"], format!("{}{}alice", fake.base_url(), fake.flavour().actor_path()));
     assert_eq!(claims["fediverse_handle"], format!("@alice@{}", fake.host()));
     assert!(claims.get("email").is_none(), "never invented");
     claims
@@ -87,8 +93,11 @@ async fn gotosocial_gets_credentials_in_the_body_only(db: Db) {
 async fn akkoma_without_uri_uses_the_ap_id(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start_as(Flavour::Akkoma).await;
-    alice_signs_in(&app, &fake).await;
+    // Typing the server: no WebFinger before the login, and none after,
+    // since `pleroma.ap_id` names the actor.
+    alice_signs_in_typing(&app, &fake, &fake.host()).await;
     assert_eq!(registered_scopes(&fake), "read:accounts");
+    assert!(fake.requests_to("/.well-known/webfinger").is_empty());
 }
 
 async fn akkoma_app_is_checked_often_and_registered_again_when_cleaned_up(db: Db) {
@@ -107,7 +116,12 @@ async fn akkoma_app_is_checked_often_and_registered_again_when_cleaned_up(db: Db
 async fn pixelfed_with_coarse_scopes_and_no_uri_signs_in_via_webfinger(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start_as(Flavour::Pixelfed).await;
-    alice_signs_in(&app, &fake).await;
+    // Typing the server: the account has no `uri`, so the actor is
+    // WebFinger's `self` link, asked after the login.
+    alice_signs_in_typing(&app, &fake, &fake.base_url()).await;
+    let lookups = fake.requests_to("/.well-known/webfinger");
+    assert_eq!(lookups.len(), 1);
+    assert_eq!(lookups[0].param("resource"), Some(format!("acct:alice@{}", fake.host()).as_str()));
     assert_eq!(fake.last_authorize_params().unwrap()["scope"], "read");
     // The client id came back as a number.
     assert!(fake.registered_apps()[0].client_id.parse::<u64>().is_ok());
@@ -120,6 +134,17 @@ async fn pixelfed_with_oauth_turned_off_gets_a_clear_message(db: Db) {
     let (status, body) = sign_in(&app, &format!("@alice@{}", fake.host())).await.expect_err("refused");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("does not allow apps to sign people in"), "{body}");
+}
+
+async fn friendica_without_uri_signs_in(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start_as(Flavour::Friendica).await;
+    let claims = alice_signs_in_typing(&app, &fake, &fake.host()).await;
+    assert_eq!(registered_scopes(&fake), "read");
+    assert_eq!(claims["profile"], format!("{}/profile/alice", fake.base_url()));
+    // The same account typed as a handle: the same subject.
+    let again = alice_signs_in(&app, &fake).await;
+    assert_eq!(again["sub"], claims["sub"]);
 }
 
 async fn misskey_family_gets_a_clear_message(db: Db) {

@@ -238,6 +238,10 @@ pub enum Behaviour {
 ///   OAuth off, returns the client id as a number and stores no scopes;
 ///   Passport knows only `read write follow push`; accounts have no `uri`
 ///   (app/Http/Controllers/Api/V1/AppController.php).
+/// * `Friendica`: no metadata, no PKCE, scopes `read write follow push`;
+///   `/oauth/token` answers an unknown client with 422 (src/Module/OAuth/
+///   Token.php); accounts have no `uri`, their `url` is the actor
+///   (`/profile/{nick}`, src/Object/Api/Mastodon/Account.php).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
     Mastodon42,
@@ -246,9 +250,18 @@ pub enum Flavour {
     GoToSocial,
     Akkoma,
     Pixelfed,
+    Friendica,
 }
 
 impl Flavour {
+    /// Where actors live: `{base}{actor_path}{username}`.
+    pub fn actor_path(self) -> &'static str {
+        match self {
+            Flavour::Friendica => "/profile/",
+            _ => "/users/",
+        }
+    }
+
     fn software(self) -> (&'static str, &'static str) {
         match self {
             Flavour::Mastodon42 => ("mastodon", "4.2.13"),
@@ -257,6 +270,7 @@ impl Flavour {
             Flavour::GoToSocial => ("gotosocial", "0.19.1"),
             Flavour::Akkoma => ("akkoma", "3.15.2"),
             Flavour::Pixelfed => ("pixelfed", "0.12.5"),
+            Flavour::Friendica => ("friendica", "2024.08"),
         }
     }
 
@@ -269,13 +283,13 @@ impl Flavour {
         match self {
             Flavour::Mastodon42 => SERVER_SCOPES.iter().copied().filter(|s| *s != "profile").collect(),
             // config/auth.php scopes in Pixelfed (Passport::tokensCan).
-            Flavour::Pixelfed => vec!["read", "write", "follow", "push"],
+            Flavour::Pixelfed | Flavour::Friendica => vec!["read", "write", "follow", "push"],
             _ => SERVER_SCOPES.to_vec(),
         }
     }
 
     fn checks_pkce(self) -> bool {
-        !matches!(self, Flavour::Mastodon42 | Flavour::Akkoma)
+        !matches!(self, Flavour::Mastodon42 | Flavour::Akkoma | Flavour::Friendica)
     }
 }
 
@@ -406,6 +420,10 @@ impl FakeMastodon {
     /// Serve handles at `domain` (`LOCAL_DOMAIN`), not at the host.
     pub fn set_local_domain(&self, domain: Option<&str>) {
         self.lock().local_domain = domain.map(str::to_string);
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.lock().flavour
     }
 
     /// Pixelfed's `pixelfed.oauth_enabled` (on by default).
@@ -1484,6 +1502,13 @@ fn token(g: &mut Inner, r: &Incoming) -> Response {
             }
         }
     }
+    if g.flavour == Flavour::Friendica && authenticate_client(g, r).is_none() {
+        // OAuth::getApplication found nothing: DI::mstdnError()->UnprocessableEntity().
+        return api_json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "error": "Unprocessable Entity", "error_description": "" }),
+        );
+    }
     let grant_type = match r.present("grant_type") {
         Some(t) => t,
         None => {
@@ -1714,6 +1739,14 @@ fn verify_credentials(g: &mut Inner, r: &Incoming) -> Response {
             if let Some(map) = body.as_object_mut() {
                 map.remove("uri");
                 map.insert("local".into(), json!(true));
+            }
+        }
+        Flavour::Friendica => {
+            if let Some(map) = body.as_object_mut() {
+                map.remove("uri");
+                map.remove("source");
+                map.remove("role");
+                map.insert("url".into(), json!(format!("{}/profile/{}", g.base_url, account.username)));
             }
         }
         _ => {}
@@ -2013,7 +2046,7 @@ fn webfinger(g: &mut Inner, r: &Incoming) -> Response {
         return response(StatusCode::NOT_FOUND, &[], String::new());
     };
     let base = &g.base_url;
-    let actor = account.uri.clone().unwrap_or_else(|| format!("{base}/users/{}", account.username));
+    let actor = account.uri.clone().unwrap_or_else(|| format!("{base}{}{}", g.flavour.actor_path(), account.username));
     let profile = account.url.clone().unwrap_or_else(|| format!("{base}/@{}", account.username));
     response(
         StatusCode::OK,
