@@ -229,7 +229,8 @@ pub enum Behaviour {
 /// * `Mastodon44`: like 4.3 plus `userinfo_endpoint` in the metadata.
 /// * `GoToSocial`: no OAuth metadata; `/oauth/token` reads `client_id`,
 ///   `client_secret` and `redirect_uri` from the form only and requires all
-///   three for every grant (internal/api/auth/token.go); `/api/v2/instance`
+///   three for every grant, and drops PKCE parameters
+///   (internal/api/auth/token.go, authorize.go); `/api/v2/instance`
 ///   `domain` is the host, `account_domain` the handle domain.
 /// * `Akkoma` (Pleroma family): accounts have no `uri`; the actor is
 ///   `pleroma.ap_id`, `url` is `user.uri || user.ap_id`
@@ -289,7 +290,10 @@ impl Flavour {
     }
 
     fn checks_pkce(self) -> bool {
-        !matches!(self, Flavour::Mastodon42 | Flavour::Akkoma | Flavour::Friendica)
+        // GoToSocial keeps only response_type, client_id, redirect_uri,
+        // scope and state of the authorize form, and only the named fields
+        // of the token form (internal/api/auth/authorize.go, token.go).
+        !matches!(self, Flavour::Mastodon42 | Flavour::GoToSocial | Flavour::Akkoma | Flavour::Friendica)
     }
 }
 
