@@ -284,18 +284,13 @@ fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
             format!("{instance} is having trouble right now. Try again later.")
         }
         UpstreamError::TooLarge | UpstreamError::NotCompatible(_) => {
-            format!("{instance} does not look like a Mastodon-compatible server.")
+            format!("{instance} does not look like a server we can sign you in with (Mastodon, Misskey and kin).")
         }
         UpstreamError::Rejected { .. } => format!("{instance} refused to let us sign you in."),
         UpstreamError::OAuthDisabled => format!(
             "{instance} does not allow apps to sign people in: its administrators have turned this off. \
              Sign in with an account on another server."
         ),
-        UpstreamError::Unsupported(software) => {
-            let software: String =
-                software.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(32).collect();
-            format!("{instance} runs {software}, which this service cannot sign you in with yet.")
-        }
         UpstreamError::Redirected => format!(
             "{instance} sends us to another address. If your account lives on another server, enter that server's name."
         ),

@@ -27,7 +27,7 @@ pub enum Family {
     Pleroma,
     Pixelfed,
     Friendica,
-    /// Misskey, Sharkey, Firefish, Iceshrimp, … (not supported yet).
+    /// Misskey, Sharkey, Firefish, Iceshrimp, … (MiAuth).
     Misskey,
     /// Something else that may speak the Mastodon client API.
     Unknown,

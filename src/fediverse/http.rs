@@ -113,6 +113,18 @@ impl UpstreamHttp {
         self.send(request).await
     }
 
+    /// POST a JSON body (Misskey's API), asking for JSON.
+    pub async fn post_json(&self, url: Url, body: &serde_json::Value) -> Result<Reply, UpstreamError> {
+        let body = serde_json::to_vec(body).map_err(|e| UpstreamError::Internal(e.to_string()))?;
+        let request = self
+            .client
+            .post(self.check(url)?)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .body(body);
+        self.send(request).await
+    }
+
     /// A plain GET (WebFinger, NodeInfo, metadata), asking for `accept`.
     pub async fn get(&self, url: Url, accept: &'static str) -> Result<Reply, UpstreamError> {
         let request = self.client.get(self.check(url)?).header(ACCEPT, HeaderValue::from_static(accept));

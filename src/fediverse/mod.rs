@@ -6,6 +6,7 @@ pub mod detect;
 pub mod handle;
 pub mod http;
 pub mod mastodon;
+pub mod misskey;
 pub mod registry;
 pub mod webfinger;
 
@@ -80,8 +81,6 @@ pub enum UpstreamError {
     Redirected,
     #[error("the server does not let apps sign people in")]
     OAuthDisabled,
-    #[error("this kind of server is not supported: {0}")]
-    Unsupported(String),
     #[error("the server refused the request (HTTP {status}: {error})")]
     Rejected { status: u16, error: String },
     #[error("internal error: {0}")]
@@ -143,11 +142,14 @@ pub struct Families {
     pleroma: Arc<dyn ServerFamily>,
     pixelfed: Arc<dyn ServerFamily>,
     friendica: Arc<dyn ServerFamily>,
+    misskey: Arc<dyn ServerFamily>,
     unknown: Arc<dyn ServerFamily>,
 }
 
 impl Families {
-    pub fn new(http: &http::UpstreamHttp) -> Self {
+    /// `app_name` is what MiAuth shows (the Mastodon-API families show the
+    /// registered app's name).
+    pub fn new(http: &http::UpstreamHttp, app_name: &str) -> Self {
         let client = |family| -> Arc<dyn ServerFamily> { Arc::new(mastodon::Mastodon::new(http.clone(), family)) };
         Families {
             mastodon: client(Family::Mastodon),
@@ -155,11 +157,12 @@ impl Families {
             pleroma: client(Family::Pleroma),
             pixelfed: client(Family::Pixelfed),
             friendica: client(Family::Friendica),
+            misskey: Arc::new(misskey::MiAuth::new(http.clone(), app_name.to_string())),
             unknown: client(Family::Unknown),
         }
     }
 
-    /// The client for `server`, or why there is none.
+    /// The client for `server`.
     pub fn for_server(&self, server: &ServerInfo) -> Result<Arc<dyn ServerFamily>, UpstreamError> {
         Ok(match server.family {
             Family::Mastodon => self.mastodon.clone(),
@@ -167,10 +170,8 @@ impl Families {
             Family::Pleroma => self.pleroma.clone(),
             Family::Pixelfed => self.pixelfed.clone(),
             Family::Friendica => self.friendica.clone(),
+            Family::Misskey => self.misskey.clone(),
             Family::Unknown => self.unknown.clone(),
-            Family::Misskey => {
-                return Err(UpstreamError::Unsupported(server.software.clone().unwrap_or_else(|| "Misskey".into())))
-            }
         })
     }
 }

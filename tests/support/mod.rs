@@ -6,6 +6,7 @@
 
 pub mod fake_account_domain;
 pub mod fake_mastodon;
+pub mod fake_misskey;
 
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -25,6 +26,8 @@ use url::Url;
 pub use fake_account_domain::{Delegation, FakeAccountDomain};
 #[allow(unused_imports)]
 pub use fake_mastodon::{FakeAccount, FakeMastodon, Flavour};
+#[allow(unused_imports)]
+pub use fake_misskey::FakeMisskey;
 
 /// Where relying parties in the tests want people sent back. Nothing
 /// listens there: the tests read the redirect instead of following it.
