@@ -14,6 +14,8 @@ dual_db_tests!(
     server_host_of_a_split_domain_signs_in_with_the_account_domain,
     account_domain_that_does_not_delegate_is_not_vouched_for,
     webfinger_account_differs_from_the_signed_in_one,
+    webfinger_actor_differs_from_the_instance_answer,
+    oauth_metadata_naming_endpoints_elsewhere_is_ignored,
 );
 
 #[test]
@@ -130,4 +132,36 @@ async fn webfinger_account_differs_from_the_signed_in_one(db: Db) {
     let (status, body) = sign_in(&app, &format!("alice@{}", domain.host())).await.expect_err("refused");
     assert_eq!(status, 403);
     assert!(body.contains(&format!("@alice@{}", domain.host())), "{body}");
+}
+
+/// WebFinger at AD says `alice@AD` is `/users/someone-else` on the server;
+/// the server signs in alice, whose actor is `/users/alice`: refused.
+async fn webfinger_actor_differs_from_the_instance_answer(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let delegation = Delegation::Jrd { subject: "acct:alice@{host}", actor_path: "/users/someone-else" };
+    let domain = FakeAccountDomain::start(&fake.base_url(), delegation).await;
+    let (status, body) = sign_in(&app, &format!("alice@{}", domain.host())).await.expect_err("refused");
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("did not identify your account properly"), "{body}");
+}
+
+/// RFC 8414 metadata whose endpoints are on another host is not used: the
+/// token never goes there, and the scope falls back to the family's.
+async fn oauth_metadata_naming_endpoints_elsewhere_is_ignored(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let elsewhere = FakeMastodon::start().await;
+    let metadata = serde_json::json!({
+        "issuer": format!("{}/", fake.base_url()),
+        "authorization_endpoint": format!("{}/oauth/authorize", fake.base_url()),
+        "token_endpoint": format!("{}/oauth/token", elsewhere.base_url()),
+        "scopes_supported": ["profile", "read", "write"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    fake.inject("/.well-known/oauth-authorization-server", None, 200, &metadata.to_string());
+    let claims = sign_in(&app, &format!("@alice@{}", fake.host())).await.expect("signed in");
+    assert_eq!(claims["preferred_username"], format!("alice@{}", fake.host()));
+    assert!(elsewhere.requests().is_empty());
+    assert_eq!(fake.registered_apps()[0].scopes, "read:accounts");
 }

@@ -21,6 +21,9 @@ pub enum Delegation {
     /// No WebFinger here; `/.well-known/host-meta` names the server's
     /// WebFinger in its `lrdd` template.
     HostMeta,
+    /// WebFinger answered here, for any resource, with this subject and
+    /// `self` link (a domain owner's own JRD, or a hostile one).
+    Jrd { subject: &'static str, actor_path: &'static str },
 }
 
 pub struct FakeAccountDomain {
@@ -61,12 +64,23 @@ impl FakeAccountDomain {
 
 async fn serve(State(config): State<Config>, request: Request) -> Response {
     let path = request.uri().path().to_string();
+    let host = request.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
     let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
     match (config.delegation, path.as_str()) {
         (Delegation::Redirect, "/.well-known/webfinger" | "/.well-known/host-meta") => (
             StatusCode::MOVED_PERMANENTLY,
             [("location", format!("{}{path}{query}", config.server))],
             "",
+        )
+            .into_response(),
+        (Delegation::Jrd { subject, actor_path }, "/.well-known/webfinger") => (
+            StatusCode::OK,
+            [("content-type", "application/jrd+json")],
+            serde_json::json!({
+                "subject": subject.replace("{host}", &host),
+                "links": [{ "rel": "self", "type": "application/activity+json", "href": format!("{}{actor_path}", config.server) }],
+            })
+            .to_string(),
         )
             .into_response(),
         (Delegation::HostMeta, "/.well-known/host-meta") => (
