@@ -192,10 +192,21 @@ pub async fn choose_instance(app: &AppState, txn: &Transaction, input: &str) -> 
         Some(user) => match webfinger::lookup(&app.upstream, &target.instance, user, allow_http).await {
             Ok(Some(found)) => {
                 tracing::debug!(handle = %format!("{user}@{}", target.instance), server = %found.server, "WebFinger");
-                let expected = Expected {
-                    username: Some(found.username),
-                    domain: Some(found.domain),
-                    actor: Some(found.actor.to_string()),
+                // The subject may name another domain than the one asked
+                // (the server's WebFinger naming its account domain): that
+                // domain must say so itself before the handle is believed.
+                let asked = target.instance.authority();
+                let vouched = found.domain.eq_ignore_ascii_case(&asked)
+                    || confirm_by_webfinger(app, &found.domain, &found.server, &found.username).await.as_ref()
+                        == Some(&found.actor);
+                let expected = if vouched {
+                    Expected {
+                        username: Some(found.username),
+                        domain: Some(found.domain),
+                        actor: Some(found.actor.to_string()),
+                    }
+                } else {
+                    Expected { username: Some(found.username), ..Expected::default() }
                 };
                 (found.server, expected)
             }

@@ -16,6 +16,7 @@ dual_db_tests!(
     webfinger_account_differs_from_the_signed_in_one,
     webfinger_actor_differs_from_the_instance_answer,
     oauth_metadata_naming_endpoints_elsewhere_is_ignored,
+    webfinger_subject_at_another_domain_needs_that_domain,
 );
 
 #[test]
@@ -164,4 +165,24 @@ async fn oauth_metadata_naming_endpoints_elsewhere_is_ignored(db: Db) {
     assert_eq!(claims["preferred_username"], format!("alice@{}", fake.host()));
     assert!(elsewhere.requests().is_empty());
     assert_eq!(fake.registered_apps()[0].scopes, "read:accounts");
+}
+
+/// The server's own WebFinger names the account `alice@AD`: believed only
+/// when AD's WebFinger says the same, else the handle is at the server.
+async fn webfinger_subject_at_another_domain_needs_that_domain(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let other = FakeMastodon::start().await;
+    // AD delegates to another server, yet `fake` claims AD's handles.
+    let domain = FakeAccountDomain::start(&other.base_url(), Delegation::Redirect).await;
+    fake.set_local_domain(Some(&domain.host()));
+    other.set_local_domain(Some(&domain.host()));
+    let claims = sign_in(&app, &format!("alice@{}", fake.host())).await.expect("signed in");
+    assert_eq!(claims["preferred_username"], format!("alice@{}", fake.host()));
+    // When AD does delegate to `fake`, the handle is at AD.
+    let Some(app) = spawn_app(db).await else { return };
+    let honest = FakeAccountDomain::start(&fake.base_url(), Delegation::Redirect).await;
+    fake.set_local_domain(Some(&honest.host()));
+    let claims = sign_in(&app, &format!("alice@{}", fake.host())).await.expect("signed in");
+    assert_eq!(claims["preferred_username"], format!("alice@{}", honest.host()));
 }
