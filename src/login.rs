@@ -155,12 +155,6 @@ impl From<StoreError> for LegError {
     }
 }
 
-impl From<UpstreamError> for LegError {
-    fn from(e: UpstreamError) -> Self {
-        LegError::Upstream(e)
-    }
-}
-
 impl From<RegistryError> for LegError {
     fn from(e: RegistryError) -> Self {
         match e {
@@ -238,7 +232,7 @@ async fn upstream_leg(
     expected: &Expected,
 ) -> Result<Url, LegError> {
     let server = app.detector.detect(instance).await?;
-    let family = app.families.for_server(&server)?;
+    let family = app.families.for_server(&server);
     let upstream = app.apps.get_or_register(family.as_ref(), instance, &server).await?;
     let state = random_token(16);
     let verifier = random_token(32);
@@ -383,7 +377,7 @@ pub async fn finish_upstream(
         DetectError::Store(e) => LoginError::from(e),
         DetectError::Upstream(e) => fail(e),
     })?;
-    let family = app.families.for_server(&server).map_err(fail)?;
+    let family = app.families.for_server(&server);
     // The code was issued to the app the person was sent with; if that app
     // has been replaced since, the code is worthless.
     let upstream = app

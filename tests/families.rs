@@ -20,6 +20,7 @@ dual_db_tests!(
     miauth_session_must_be_the_one_we_started,
     forgotten_app_at_token_exchange_is_registered_again_and_the_person_sent_back,
     detection_is_cached,
+    a_server_that_changed_software_gets_the_right_flow,
 );
 
 /// Sign in as alice at `fake`, typing her handle; the verified claims.
@@ -237,4 +238,25 @@ async fn detection_is_cached(db: Db) {
     app.clock.advance(fedi_oidc::fediverse::detect::CACHE_TTL_SECS + 1);
     alice_signs_in(&app, &fake).await;
     assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 2);
+}
+
+/// Detection expires; a server that now reports Misskey is sent through
+/// MiAuth, not with the Mastodon app we kept for it.
+async fn a_server_that_changed_software_gets_the_right_flow(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    alice_signs_in(&app, &fake).await;
+    fake.inject(
+        "/nodeinfo/2.0",
+        None,
+        200,
+        r#"{"version":"2.0","software":{"name":"misskey","version":"2024.11.0"},"protocols":["activitypub"],"services":{"inbound":[],"outbound":[]},"openRegistrations":false,"usage":{"users":{}},"metadata":{}}"#,
+    );
+    app.clock.advance(fedi_oidc::fediverse::detect::CACHE_TTL_SECS + 1);
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &["profile"], &[]);
+    let r = pick(&app, &browser(), started.url.as_str(), &fake.host()).await;
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with(&format!("{}/miauth/", fake.base_url())), "{location}");
+    assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
 }

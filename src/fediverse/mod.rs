@@ -163,8 +163,8 @@ impl Families {
     }
 
     /// The client for `server`.
-    pub fn for_server(&self, server: &ServerInfo) -> Result<Arc<dyn ServerFamily>, UpstreamError> {
-        Ok(match server.family {
+    pub fn for_server(&self, server: &ServerInfo) -> Arc<dyn ServerFamily> {
+        match server.family {
             Family::Mastodon => self.mastodon.clone(),
             Family::GoToSocial => self.gotosocial.clone(),
             Family::Pleroma => self.pleroma.clone(),
@@ -172,6 +172,6 @@ impl Families {
             Family::Friendica => self.friendica.clone(),
             Family::Misskey => self.misskey.clone(),
             Family::Unknown => self.unknown.clone(),
-        })
+        }
     }
 }

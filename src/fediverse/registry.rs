@@ -87,7 +87,14 @@ impl AppRegistry {
         server: &ServerInfo,
     ) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
         let expected = self.redirect_uri(instance);
-        Ok(self.store.upstream_app(&instance.origin()).await?.filter(|row| row.redirect_uri == expected).map(|row| {
+        let Some(row) = self.store.upstream_app(&instance.origin()).await? else { return Ok(None) };
+        // The server changed software (MiAuth needs no app, the others one):
+        // what we kept is of no use there.
+        if (row.client_id == super::misskey::CLIENT_ID) != (server.family == super::Family::Misskey) {
+            self.store.delete_upstream_app(&row.instance, &row.client_id).await?;
+            return Ok(None);
+        }
+        Ok(Some(row).filter(|row| row.redirect_uri == expected).map(|row| {
             let app = UpstreamApp {
                 instance: instance.clone(),
                 server: server.clone(),
