@@ -21,6 +21,7 @@ dual_db_tests!(
     forgotten_app_at_token_exchange_is_registered_again_and_the_person_sent_back,
     detection_is_cached,
     a_server_that_changed_software_gets_the_right_flow,
+    an_unavailable_server_is_not_asked_again_at_once,
 );
 
 /// Sign in as alice at `fake`, typing her handle; the verified claims.
@@ -259,4 +260,23 @@ async fn a_server_that_changed_software_gets_the_right_flow(db: Db) {
     let location = r.headers()["location"].to_str().unwrap();
     assert!(location.starts_with(&format!("{}/miauth/", fake.base_url())), "{location}");
     assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
+}
+
+/// A server that fails detection is not probed again by every attempt
+/// within the next minute.
+async fn an_unavailable_server_is_not_asked_again_at_once(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    fake.inject("/.well-known/nodeinfo", None, 503, r#"{"error":"Service Unavailable"}"#);
+    for _ in 0..3 {
+        let (status, body) = sign_in(&app, &fake.host()).await.expect_err("unavailable");
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("is having trouble right now"), "{body}");
+    }
+    assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 1);
+    // A minute later it is asked again, and works.
+    fake.clear_injections();
+    app.clock.advance(fedi_oidc::fediverse::registry::FAILURE_TTL_SECS);
+    alice_signs_in_typing(&app, &fake, &fake.host()).await;
+    assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 2);
 }

@@ -5,7 +5,8 @@
 //! (`/api/v2/instance`, else `/api/v1/instance`) the domain of its handles.
 //! Results are kept in the database (`instance_info`) for [`CACHE_TTL_SECS`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -162,18 +163,21 @@ pub enum DetectError {
     Store(#[from] StoreError),
 }
 
-/// Detects instances and caches what it found.
+/// Detects instances and caches what it found (and, briefly, that an
+/// instance could not be reached, as the app registry does for failed
+/// registrations).
 #[derive(Debug, Clone)]
 pub struct Detector {
     http: UpstreamHttp,
     store: Store,
     clock: Arc<dyn Clock>,
     allow_http: bool,
+    failures: Arc<Mutex<HashMap<String, (i64, UpstreamError)>>>,
 }
 
 impl Detector {
     pub fn new(http: UpstreamHttp, store: Store, clock: Arc<dyn Clock>, allow_http: bool) -> Self {
-        Detector { http, store, clock, allow_http }
+        Detector { http, store, clock, allow_http, failures: Arc::default() }
     }
 
     /// What `instance` runs: from the cache, or detected now.
@@ -185,7 +189,20 @@ impl Detector {
                 return Ok(info);
             }
         }
-        let info = self.probe(instance).await?;
+        {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.retain(|_, (at, _)| now - *at < super::registry::FAILURE_TTL_SECS);
+            if let Some((_, e)) = failures.get(&origin) {
+                return Err(e.clone().into());
+            }
+        }
+        let info = match self.probe(instance).await {
+            Ok(info) => info,
+            Err(e) => {
+                self.failures.lock().unwrap_or_else(|p| p.into_inner()).insert(origin, (now, e.clone()));
+                return Err(e.into());
+            }
+        };
         let json = serde_json::to_string(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.store.save_instance_info(&origin, &json, now + CACHE_TTL_SECS).await?;
         Ok(info)
