@@ -1,10 +1,17 @@
 //! Maps the account an instance vouched for to a stable subject, and a
 //! subject to the claims we release.
 //!
-//! The key is the account's ActivityPub actor URI (`uri` in
-//! verify_credentials), never the instance-local id. An instance may only
-//! vouch for its own accounts: the actor URI must live on the instance we
-//! talked to, and the `acct` must be local.
+//! The key is the account's ActivityPub actor URI, never the instance-local
+//! id. An instance may only vouch for its own accounts: the actor URI must
+//! live on the instance we talked to, and the `acct` must be local. The
+//! handle's domain is the instance's own host, unless WebFinger at another
+//! domain (the account domain) named this very actor (split-domain setups).
+//!
+//! The actor URI is, in this order: `uri` from verify_credentials; else
+//! WebFinger's `self` link for the handle; else the profile URL (`url`). An
+//! `http://` URL on an `https://` instance is read as `https://`. Whichever
+//! it is, it must be on the instance, and agree with WebFinger when
+//! WebFinger was asked.
 
 use serde_json::{json, Map, Value};
 
@@ -30,32 +37,67 @@ pub const CLAIM_HANDLE: &str = "fediverse_handle";
 pub const PROFILE_CLAIMS: &[&str] =
     &["name", "preferred_username", "nickname", "profile", "picture", "updated_at", CLAIM_ACTOR_URI, CLAIM_HANDLE];
 
-/// Find or create the subject for `account`, refreshing its profile.
-pub async fn subject_for(
-    store: &Store,
-    clock: &dyn Clock,
-    account: &UpstreamAccount,
-) -> Result<SubjectRow, IdentityError> {
+/// An account the instance vouched for, with what WebFinger said about it.
+#[derive(Debug, Clone)]
+pub struct Vouched<'a> {
+    pub account: &'a UpstreamAccount,
+    /// The domain of the handle: the instance's authority, or a domain
+    /// whose WebFinger named `webfinger_actor` for this account.
+    pub account_domain: String,
+    /// The `self` link WebFinger gave for the handle, when it was asked.
+    pub webfinger_actor: Option<url::Url>,
+}
+
+/// `s` as a URL on `instance`, reading `http://` as `https://` when the
+/// instance is https.
+fn on_instance(s: &str, instance: &crate::fediverse::Instance) -> Option<url::Url> {
+    let mut url = url::Url::parse(s).ok().filter(|u| u.as_str().len() <= MAX_URL_LEN)?;
+    if url.scheme() == "http" && instance.scheme == crate::fediverse::handle::Scheme::Https {
+        url.set_scheme("https").ok()?;
+    }
+    instance.owns(&url).then_some(url)
+}
+
+/// Find or create the subject for the vouched account, refreshing its
+/// profile.
+pub async fn subject_for(store: &Store, clock: &dyn Clock, vouched: &Vouched<'_>) -> Result<SubjectRow, IdentityError> {
+    let account = vouched.account;
     let instance = &account.instance;
     if !crate::fediverse::handle::valid_username(&account.username) || account.id.is_empty() {
         return Err(IdentityError::Incomplete("missing or malformed username or id".into()));
     }
+    let own = instance.authority();
+    let domain = vouched.account_domain.to_ascii_lowercase();
+    if !domain.eq_ignore_ascii_case(&own) && vouched.webfinger_actor.is_none() {
+        return Err(IdentityError::ForeignAccount(format!(
+            "{}@{domain} (not confirmed by WebFinger)",
+            account.username
+        )));
+    }
     // `acct` is the bare username for local accounts; a domain in it means
     // the account lives elsewhere.
-    if let Some((_, domain)) = account.acct.split_once('@') {
-        if !domain.eq_ignore_ascii_case(&instance.authority()) {
+    if let Some((_, acct_domain)) = account.acct.split_once('@') {
+        if !acct_domain.eq_ignore_ascii_case(&own) && !acct_domain.eq_ignore_ascii_case(&domain) {
             return Err(IdentityError::ForeignAccount(account.acct.clone()));
         }
     }
-    let actor_uri = account.uri.as_deref().ok_or_else(|| IdentityError::Incomplete("no actor URI".into()))?;
-    let actor = url::Url::parse(actor_uri)
-        .ok()
-        .filter(|u| u.as_str().len() <= MAX_URL_LEN)
-        .ok_or_else(|| IdentityError::Incomplete("malformed actor URI".into()))?;
-    if !instance.owns(&actor) {
-        return Err(IdentityError::ForeignAccount(actor_uri.to_string()));
+    let webfinger = match &vouched.webfinger_actor {
+        Some(a) => Some(on_instance(a.as_str(), instance).ok_or_else(|| IdentityError::ForeignAccount(a.to_string()))?),
+        None => None,
+    };
+    let actor = match account.uri.as_deref() {
+        Some(uri) => on_instance(uri, instance).ok_or_else(|| IdentityError::ForeignAccount(uri.to_string()))?,
+        None => match (&webfinger, account.url.as_deref()) {
+            (Some(a), _) => a.clone(),
+            (None, Some(url)) => {
+                on_instance(url, instance).ok_or_else(|| IdentityError::Incomplete("no actor URI".into()))?
+            }
+            (None, None) => return Err(IdentityError::Incomplete("no actor URI".into())),
+        },
+    };
+    if webfinger.as_ref().is_some_and(|w| *w != actor) {
+        return Err(IdentityError::ForeignAccount(format!("{actor} is not what WebFinger said")));
     }
-    let domain = instance.authority();
     let handle = format!("{}@{domain}", account.username);
     let mut profile = Map::new();
     // Whatever the instance says goes into tokens and our database: bounded.
@@ -115,4 +157,23 @@ pub fn claims(subject: &SubjectRow, scopes: &[String]) -> Map<String, Value> {
         claims.insert("updated_at".into(), json!(subject.updated_at));
     }
     claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fediverse::handle;
+
+    #[test]
+    fn actor_urls_must_be_on_the_instance_and_http_reads_as_https() {
+        let instance = handle::parse("social.example", false).unwrap().instance;
+        let on = |s: &str| on_instance(s, &instance).map(|u| u.to_string());
+        assert_eq!(on("https://social.example/users/a").as_deref(), Some("https://social.example/users/a"));
+        assert_eq!(on("http://social.example/users/a").as_deref(), Some("https://social.example/users/a"));
+        assert_eq!(on("https://evil.example/users/a"), None);
+        assert_eq!(on("https://social.example.evil.example/users/a"), None);
+        assert_eq!(on("https://social.example:8443/users/a"), None);
+        assert_eq!(on("ftp://social.example/users/a"), None);
+        assert_eq!(on("not a url"), None);
+    }
 }

@@ -26,7 +26,9 @@ use bytes::Bytes;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 
-use fediverse::{AppRegistry, ServerFamily};
+use fediverse::detect::Detector;
+use fediverse::http::UpstreamHttp;
+use fediverse::{AppRegistry, Families};
 use keys::KeySet;
 use oidc::client::ClientRegistry;
 use store::Store;
@@ -42,9 +44,13 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub clients: ClientRegistry,
     pub apps: AppRegistry,
-    pub family: Arc<dyn ServerFamily>,
     pub policy: policy::Policy,
     pub limits: limits::Limits,
+    /// The client for each server family, what each instance runs, and the
+    /// outbound client for WebFinger.
+    pub families: Families,
+    pub detector: Detector,
+    pub upstream: UpstreamHttp,
     /// The discovery document and JWKS, serialized once.
     pub discovery: Bytes,
     pub jwks: Bytes,
@@ -125,7 +131,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         config.outbound_rules(),
         resolver,
     )?;
-    let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
+    let families = Families::new(&http, &config.app_name);
+    let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -143,9 +150,11 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         clock,
         clients,
         apps,
-        family,
         policy,
         limits,
+        families,
+        detector,
+        upstream: http,
         discovery,
         jwks,
     }));

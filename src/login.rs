@@ -17,9 +17,10 @@ use axum::http::StatusCode;
 use url::Url;
 
 use crate::clock::{constant_time_eq, hash_secret, random_token};
+use crate::fediverse::detect::DetectError;
 use crate::fediverse::registry::{callback_key, RegistryError};
-use crate::fediverse::{handle, UpstreamError};
-use crate::identity::{self, IdentityError};
+use crate::fediverse::{handle, webfinger, Instance, ServerInfo, UpstreamAccount, UpstreamError};
+use crate::identity::{self, IdentityError, Vouched};
 use crate::limits::LimitError;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::request::{AuthorizationRequest, Prompt};
@@ -157,42 +158,143 @@ fn expired() -> LoginError {
     )
 }
 
-/// Step 2: resolve `input`, make sure we have an app on that instance, and
-/// return the instance's authorization URL. The operator's policy is asked
-/// before anything is sent to the instance, and registering at a new
-/// instance counts against the limits for `client`.
+/// Who the person said they are, from what they typed and WebFinger.
+#[derive(Debug, Clone, Default)]
+struct Expected {
+    username: Option<String>,
+    domain: Option<String>,
+    actor: Option<String>,
+}
+
+/// Why the upstream leg could not start.
+enum LegError {
+    Store(StoreError),
+    Upstream(UpstreamError),
+    Limited(crate::limits::Limited),
+}
+
+/// Whether registering at an instance we have no app on counts against the
+/// new-instance limits (it does when the person chose it; not when an
+/// instance forgot our app and we register again).
+#[derive(Debug, Clone, Copy)]
+enum NewInstance {
+    Counts(Option<IpAddr>),
+    Exempt,
+}
+
+impl From<StoreError> for LegError {
+    fn from(e: StoreError) -> Self {
+        LegError::Store(e)
+    }
+}
+
+impl From<RegistryError> for LegError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Store(e) => LegError::Store(e),
+            RegistryError::Upstream(e) => LegError::Upstream(e),
+        }
+    }
+}
+
+impl From<DetectError> for LegError {
+    fn from(e: DetectError) -> Self {
+        match e {
+            DetectError::Store(e) => LegError::Store(e),
+            DetectError::Upstream(e) => LegError::Upstream(e),
+        }
+    }
+}
+
+/// Step 2: resolve `input` (a handle through WebFinger, to the server that
+/// really hosts it), make sure we have an app on that server, and return its
+/// authorization URL. The operator's policy is asked before anything is sent
+/// (for the domain typed and for the server WebFinger names), and registering
+/// at a new instance counts against the limits for `client`.
 pub async fn choose_instance(
     app: &AppState,
     txn: &Transaction,
     input: &str,
     client: Option<IpAddr>,
 ) -> Result<Url, LoginError> {
-    let target = match handle::parse(input, app.config.dev_allow_insecure_instances) {
+    let allow_http = app.config.dev_allow_insecure_instances;
+    let target = match handle::parse(input, allow_http) {
         Ok(target) => target,
         Err(e) => return Err(back_to_picker(app, txn, input, e.to_string()).await),
     };
-    let instance = target.instance;
+    if let Err(refusal) = app.policy.check_instance(&target.instance.host) {
+        return Err(back_to_picker(app, txn, input, refusal.to_string()).await);
+    }
+    let (instance, expected) = match &target.username {
+        Some(user) => match webfinger::lookup(&app.upstream, &target.instance, user, allow_http).await {
+            Ok(Some(found)) => {
+                tracing::debug!(handle = %format!("{user}@{}", target.instance), server = %found.server, "WebFinger");
+                // The subject may name another domain than the one asked
+                // (the server's WebFinger naming its account domain): that
+                // domain must say so itself before the handle is believed.
+                let asked = target.instance.authority();
+                let vouched = found.domain.eq_ignore_ascii_case(&asked)
+                    || confirm_by_webfinger(app, &found.domain, &found.server, &found.username).await.as_ref()
+                        == Some(&found.actor);
+                let expected = if vouched {
+                    Expected {
+                        username: Some(found.username),
+                        domain: Some(found.domain),
+                        actor: Some(found.actor.to_string()),
+                    }
+                } else {
+                    Expected { username: Some(found.username), ..Expected::default() }
+                };
+                (found.server, expected)
+            }
+            // No WebFinger answer: the domain is taken to be the server.
+            Ok(None) => (target.instance.clone(), Expected { username: Some(user.clone()), ..Expected::default() }),
+            Err(e) => {
+                let message = describe_upstream(&target.instance.to_string(), &e);
+                return Err(back_to_picker(app, txn, input, message).await);
+            }
+        },
+        None => (target.instance.clone(), Expected::default()),
+    };
     if let Err(refusal) = app.policy.check_instance(&instance.host) {
         return Err(back_to_picker(app, txn, input, refusal.to_string()).await);
     }
-    if app.apps.stored(&instance).await?.is_none() {
-        match app.limits.new_instance(&app.store, client, app.clock.now()).await {
-            Ok(()) => {}
-            Err(LimitError::Limited(limited)) => {
-                let restart = Some(app.path(&format!("/login/{}", txn.row.id)));
-                return Err(LoginError::Limited(crate::limits::Limited { restart, ..limited }));
-            }
-            Err(LimitError::Store(e)) => return Err(e.into()),
+    match upstream_leg(app, txn, &instance, &expected, NewInstance::Counts(client)).await {
+        Ok(url) => Ok(url),
+        Err(LegError::Store(e)) => Err(e.into()),
+        Err(LegError::Limited(limited)) => {
+            let restart = Some(app.path(&format!("/login/{}", txn.row.id)));
+            Err(LoginError::Limited(crate::limits::Limited { restart, ..limited }))
+        }
+        Err(LegError::Upstream(e)) => {
+            tracing::info!(instance = %instance, error = %e, "could not use the instance");
+            Err(back_to_picker(app, txn, input, describe_upstream(&instance.to_string(), &e)).await)
         }
     }
-    let upstream = match app.apps.get_or_register(app.family.as_ref(), &instance).await {
-        Ok(upstream) => upstream,
-        Err(RegistryError::Store(e)) => return Err(e.into()),
-        Err(RegistryError::Upstream(e)) => {
-            tracing::info!(instance = %instance, error = %e, "could not use the instance");
-            return Err(back_to_picker(app, txn, input, describe_upstream(&instance.to_string(), &e)).await);
+}
+
+/// Send the person to `instance`: detect what it runs, get or register our
+/// app there, and record the visit (state, PKCE verifier, expectations).
+async fn upstream_leg(
+    app: &AppState,
+    txn: &Transaction,
+    instance: &Instance,
+    expected: &Expected,
+    new_instance: NewInstance,
+) -> Result<Url, LegError> {
+    // Counted before anything is sent to an instance we have no app on.
+    if let NewInstance::Counts(client) = new_instance {
+        if !app.apps.has_app(instance).await? {
+            match app.limits.new_instance(&app.store, client, app.clock.now()).await {
+                Ok(()) => {}
+                Err(LimitError::Limited(limited)) => return Err(LegError::Limited(limited)),
+                Err(LimitError::Store(e)) => return Err(LegError::Store(e)),
+            }
         }
-    };
+    }
+    let server = app.detector.detect(instance).await?;
+    let family = app.families.for_server(&server);
+    let upstream = app.apps.get_or_register(family.as_ref(), instance, &server).await?;
     let state = random_token(16);
     let verifier = random_token(32);
     let challenge = {
@@ -205,14 +307,16 @@ pub async fn choose_instance(
         client_id: &upstream.client_id,
         state: &state,
         verifier: &verifier,
-        username: target.username.as_deref(),
+        username: expected.username.as_deref(),
+        domain: expected.domain.as_deref(),
+        actor: expected.actor.as_deref(),
     };
     app.store.set_transaction_upstream(&txn.row.id, &visit).await?;
     // prompt=login and max_age ask for an interaction now: make sure the
     // instance shows its approval screen (it cannot be made to ask for the
     // password again; see README, "auth_time").
     let force_login = txn.request.prompt.contains(&Prompt::Login) || txn.request.max_age.is_some();
-    Ok(app.family.authorization_url(&upstream, &state, &challenge, force_login))
+    Ok(family.authorization_url(&upstream, &state, &challenge, force_login))
 }
 
 /// The picker again, with `message` and the person's `input` kept.
@@ -247,9 +351,13 @@ fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
             format!("{instance} is having trouble right now. Try again later.")
         }
         UpstreamError::TooLarge | UpstreamError::NotCompatible(_) => {
-            format!("{instance} does not look like a Mastodon-compatible server.")
+            format!("{instance} does not look like a server we can sign you in with (Mastodon, Misskey and kin).")
         }
         UpstreamError::Rejected { .. } => format!("{instance} refused to let us sign you in."),
+        UpstreamError::OAuthDisabled => format!(
+            "{instance} does not allow apps to sign people in: its administrators have turned this off. \
+             Sign in with an account on another server."
+        ),
         UpstreamError::Redirected => format!(
             "{instance} sends us to another address. If your account lives on another server, enter that server's name."
         ),
@@ -322,45 +430,76 @@ pub async fn finish_upstream(
     let code =
         params.code.ok_or_else(|| back("Your server sent you back without a sign-in code. Try again.".into()))?;
     let verifier = txn.row.upstream_verifier.clone().ok_or_else(expired)?;
-    // The code was issued to the app the person was sent with; if that app
-    // has been replaced since, the code is worthless.
-    let upstream = app
-        .apps
-        .stored(&instance)
-        .await?
-        .filter(|a| txn.row.upstream_client_id.as_deref() == Some(a.client_id.as_str()))
-        .ok_or_else(|| {
-            back("Our registration on your server changed while you were signing in. Please try again.".into())
-        })?;
     let name = instance.to_string();
     let fail = |e: UpstreamError| {
         tracing::info!(instance = %name, error = %e, "upstream sign-in failed");
         back(describe_upstream(&name, &e))
     };
+    let server = app.detector.detect(&instance).await.map_err(|e| match e {
+        DetectError::Store(e) => LoginError::from(e),
+        DetectError::Upstream(e) => fail(e),
+    })?;
+    let family = app.families.for_server(&server);
+    // The code was issued to the app the person was sent with; if that app
+    // has been replaced since, the code is worthless.
+    let upstream = app
+        .apps
+        .stored(&instance, &server)
+        .await?
+        .filter(|a| txn.row.upstream_client_id.as_deref() == Some(a.client_id.as_str()))
+        .ok_or_else(|| {
+            back("Our registration on your server changed while you were signing in. Please try again.".into())
+        })?;
     // Exchange, read, revoke: in a task of its own, so that the revocation
     // happens even if this request is cut off half-way. We keep no tokens of
     // the instance, whatever happened.
-    let (family, task_app) = (app.family.clone(), upstream.clone());
-    let account = tokio::spawn(async move {
-        let token = family.exchange_code(&task_app, &code, &verifier).await?;
-        let account = family.account(&task_app, &token).await;
-        if let Err(e) = family.revoke(&task_app, &token).await {
+    let (task_family, task_app) = (family.clone(), upstream.clone());
+    let outcome = tokio::spawn(async move {
+        let token = task_family.exchange_code(&task_app, &code, &verifier).await?;
+        let account = task_family.account(&task_app, &token).await;
+        if let Err(e) = task_family.revoke(&task_app, &token).await {
             tracing::warn!(instance = %task_app.instance, error = %e, "could not revoke the instance's token");
         }
         account
     })
     .await
     .map_err(|e| UpstreamError::Internal(e.to_string()))
-    .and_then(|r| r)
-    .map_err(fail)?;
+    .and_then(|r| r);
+    let context = app.store.upstream_context(&txn.row.id).await?;
+    let account = match outcome {
+        Ok(account) => account,
+        // The instance no longer knows our app (Pleroma and Mastodon delete
+        // unused apps): register again and send the person back there with
+        // the new app, once per login.
+        Err(UpstreamError::Rejected { error, .. }) if error == "invalid_client" && context.restarts == 0 => {
+            app.apps.forget(&instance, &upstream.client_id).await?;
+            if !app.store.count_upstream_restart(&txn.row.id, &state).await? {
+                return Err(expired());
+            }
+            let expected = Expected {
+                username: txn.row.expected_username.clone(),
+                domain: context.expected_domain.clone(),
+                actor: context.expected_actor.clone(),
+            };
+            return match upstream_leg(app, &txn, &instance, &expected, NewInstance::Exempt).await {
+                Ok(url) => Ok(Next::Redirect(url)),
+                Err(LegError::Store(e)) => Err(e.into()),
+                Err(LegError::Upstream(e)) => Err(fail(e)),
+                Err(LegError::Limited(limited)) => Err(LoginError::Limited(limited)),
+            };
+        }
+        Err(e) => return Err(fail(e)),
+    };
     // The person said who they are: never vouch for somebody else, for
     // example an account the browser happened to be signed in to there.
+    let (account_domain, webfinger_actor) = account_domain(app, &instance, &server, &account, &context).await;
     if let Some(expected) = &txn.row.expected_username {
         if !expected.eq_ignore_ascii_case(&account.username) {
+            let domain = context.expected_domain.clone().unwrap_or_else(|| name.clone());
             return Err(LoginError::Page {
                 status: StatusCode::FORBIDDEN,
                 message: format!(
-                    "You asked to sign in as @{expected}@{name}, but {name} signed you in as @{}@{name}. \
+                    "You asked to sign in as @{expected}@{domain}, but {name} signed you in as @{}@{account_domain}. \
                      Switch accounts there, or choose your server again.",
                     account.username
                 ),
@@ -372,7 +511,8 @@ pub async fn finish_upstream(
         tracing::info!(instance = %name, reason = ?refusal, "the policy refused the account");
         return Err(LoginError::Page { status: StatusCode::FORBIDDEN, message: refusal.to_string(), restart });
     }
-    let subject = identity::subject_for(&app.store, app.clock.as_ref(), &account).await.map_err(|e| match e {
+    let vouched = Vouched { account: &account, account_domain, webfinger_actor };
+    let subject = identity::subject_for(&app.store, app.clock.as_ref(), &vouched).await.map_err(|e| match e {
         IdentityError::Store(e) => LoginError::from(e),
         e => {
             tracing::warn!(instance = %name, error = %e, "refused the account");
@@ -401,6 +541,58 @@ pub async fn finish_upstream(
         return Ok(Next::Consent(txn.row.id));
     }
     authorization_response(app, &txn, &subject.sub, now).await.map(Next::Redirect)
+}
+
+/// The domain of the account's handle, and the actor WebFinger gave for it:
+/// what WebFinger said before the login when the person typed a handle;
+/// else the account domain the instance claims, if WebFinger there names
+/// this account on this instance; else the instance's own domain (asking its
+/// WebFinger for the actor when the instance did not report one).
+async fn account_domain(
+    app: &AppState,
+    instance: &Instance,
+    server: &ServerInfo,
+    account: &UpstreamAccount,
+    context: &crate::store::UpstreamContext,
+) -> (String, Option<Url>) {
+    let own = instance.authority();
+    if let (Some(domain), Some(actor)) = (&context.expected_domain, &context.expected_actor) {
+        if let Ok(actor) = Url::parse(actor) {
+            return (domain.clone(), Some(actor));
+        }
+    }
+    if let Some(claimed) = server.account_domain.as_deref().filter(|d| !d.eq_ignore_ascii_case(&own)) {
+        if let Some(actor) = confirm_by_webfinger(app, claimed, instance, &account.username).await {
+            return (claimed.to_string(), Some(actor));
+        }
+    }
+    if account.uri.is_none() {
+        if let Some(actor) = confirm_by_webfinger(app, &own, instance, &account.username).await {
+            return (own, Some(actor));
+        }
+    }
+    (own, None)
+}
+
+/// The actor WebFinger at `domain` gives for `username@domain`, if it is on
+/// `instance` and the subject is that very handle.
+async fn confirm_by_webfinger(app: &AppState, domain: &str, instance: &Instance, username: &str) -> Option<Url> {
+    let allow_http = app.config.dev_allow_insecure_instances;
+    let at = handle::parse(domain, allow_http).ok()?.instance;
+    match webfinger::lookup(&app.upstream, &at, username, allow_http).await {
+        Ok(Some(found))
+            if found.server == *instance
+                && found.domain.eq_ignore_ascii_case(domain)
+                && found.username.eq_ignore_ascii_case(username) =>
+        {
+            Some(found.actor)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::info!(domain, error = %e, "WebFinger did not confirm the account");
+            None
+        }
+    }
 }
 
 fn client_gone() -> LoginError {

@@ -116,11 +116,12 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     assert_eq!(info.subject(), claims.subject());
     assert_eq!(info.preferred_username().map(|u| u.as_str()), Some(handle.as_str()));
 
-    // Upstream: one app, registered with read:accounts and our callback;
-    // credentials in the body; a User-Agent; the token revoked.
+    // Upstream: one app, registered with the narrowest scope Mastodon 4.3
+    // offers (`profile`) and our callback; credentials in the body; a
+    // User-Agent; the token revoked.
     assert_eq!(fake.apps_registered(), 1);
     let apps = fake.registered_apps();
-    assert_eq!(apps[0].scopes, "read:accounts");
+    assert_eq!(apps[0].scopes, "profile");
     // Each instance has its own callback path (mix-up defence).
     let instance = fedi_oidc::fediverse::handle::parse(&fake.base_url(), true).unwrap().instance;
     let key = fedi_oidc::fediverse::registry::callback_key(&instance);
@@ -799,6 +800,8 @@ async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) 
         state: "s1",
         verifier: "v",
         username: None,
+        domain: None,
+        actor: None,
     };
     store.set_transaction_upstream("t1", &visit).await.unwrap();
     assert!(store.set_transaction_authenticated("t1", "s1", "sub-a", now, "c2").await.unwrap());

@@ -56,7 +56,8 @@ impl Instance {
         }
     }
 
-    fn from_url(url: &Url, allow_http: bool) -> Result<Instance, HandleError> {
+    /// The instance serving `url`, under the same rules as typed input.
+    pub fn from_url(url: &Url, allow_http: bool) -> Result<Instance, HandleError> {
         let scheme = match url.scheme() {
             "https" => Scheme::Https,
             "http" if allow_http => Scheme::Http,

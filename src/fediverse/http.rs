@@ -65,6 +65,8 @@ impl HostResolver for SystemResolver {
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// The `Location` header of a redirect, if any.
+    pub location: Option<String>,
     pub body: bytes::Bytes,
 }
 
@@ -165,6 +167,24 @@ impl UpstreamHttp {
         self.send(request).await
     }
 
+    /// POST a JSON body (Misskey's API), asking for JSON.
+    pub async fn post_json(&self, url: Url, body: &serde_json::Value) -> Result<Reply, UpstreamError> {
+        let body = serde_json::to_vec(body).map_err(|e| UpstreamError::Internal(e.to_string()))?;
+        let request = self
+            .client
+            .post(self.check(url)?)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .body(body);
+        self.send(request).await
+    }
+
+    /// A plain GET (WebFinger, NodeInfo, metadata), asking for `accept`.
+    pub async fn get(&self, url: Url, accept: &'static str) -> Result<Reply, UpstreamError> {
+        let request = self.client.get(self.check(url)?).header(ACCEPT, HeaderValue::from_static(accept));
+        self.send(request).await
+    }
+
     fn check(&self, url: Url) -> Result<Url, UpstreamError> {
         check_url(url, self.rules)
     }
@@ -174,6 +194,8 @@ impl UpstreamHttp {
         let status = response.status().as_u16();
         let content_type =
             response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let location =
+            response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
             return Err(UpstreamError::TooLarge);
         }
@@ -184,7 +206,7 @@ impl UpstreamHttp {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Reply { status, content_type, body: body.freeze() })
+        Ok(Reply { status, content_type, location, body: body.freeze() })
     }
 }
 

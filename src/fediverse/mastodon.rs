@@ -1,33 +1,53 @@
-//! Mastodon (and servers that implement its client API). Mirrors
+//! The Mastodon client API, as Mastodon and the servers that implement it
+//! speak it (GoToSocial, Pleroma/Akkoma, Pixelfed, Friendica). Mirrors
 //! app/controllers/api/v1/apps_controller.rb, Doorkeeper's /oauth endpoints
-//! and accounts/credentials_controller.rb. Client credentials always travel
-//! in the POST body: some servers refuse HTTP Basic.
+//! and accounts/credentials_controller.rb; where a family differs, the
+//! difference is handled here and named after its source. Client
+//! credentials always travel in the POST body: GoToSocial reads them from
+//! nowhere else (internal/api/auth/token.go).
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use url::Url;
 
+use super::detect::{Endpoint, Family, ServerInfo};
 use super::http::UpstreamHttp;
 use super::{AppRegistration, AppStatus, Instance, ServerFamily, UpstreamAccount, UpstreamApp, UpstreamError};
 
-/// The least scope that allows `GET /api/v1/accounts/verify_credentials`.
-pub const SCOPE: &str = "read:accounts";
-
+/// One family of Mastodon-API servers.
 #[derive(Debug, Clone)]
 pub struct Mastodon {
     http: UpstreamHttp,
+    family: Family,
 }
 
 impl Mastodon {
-    pub fn new(http: UpstreamHttp) -> Self {
-        Mastodon { http }
+    pub fn new(http: UpstreamHttp, family: Family) -> Self {
+        Mastodon { http, family }
     }
 }
 
 #[derive(Deserialize)]
 struct RegisteredApp {
-    client_id: String,
+    client_id: StringOrNumber,
     client_secret: String,
+}
+
+/// Pixelfed (Laravel Passport) returns the client id as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrNumber {
+    String(String),
+    Number(u64),
+}
+
+impl StringOrNumber {
+    fn into_string(self) -> String {
+        match self {
+            StringOrNumber::String(s) => s,
+            StringOrNumber::Number(n) => n.to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -62,42 +82,83 @@ struct Account {
     suspended: Option<bool>,
     #[serde(default)]
     limited: Option<bool>,
+    /// Pleroma/Akkoma serve no `uri`; `pleroma.ap_id` is the actor
+    /// (lib/pleroma/web/mastodon_api/views/account_view.ex).
+    #[serde(default)]
+    pleroma: Option<PleromaExtensions>,
+}
+
+#[derive(Deserialize)]
+struct PleromaExtensions {
+    #[serde(default)]
+    ap_id: Option<String>,
 }
 
 #[async_trait]
 impl ServerFamily for Mastodon {
     fn name(&self) -> &'static str {
-        "mastodon"
+        match self.family {
+            Family::Mastodon => "mastodon",
+            Family::GoToSocial => "gotosocial",
+            Family::Pleroma => "pleroma",
+            Family::Pixelfed => "pixelfed",
+            Family::Friendica => "friendica",
+            Family::Misskey => "misskey",
+            Family::Unknown => "mastodon-api",
+        }
     }
 
-    async fn register_app(&self, instance: &Instance, reg: &AppRegistration) -> Result<UpstreamApp, UpstreamError> {
+    /// Pleroma's `AppCleanupWorker` deletes apps never tied to a user after
+    /// about 15 minutes: check ours before every login after 10 minutes, so
+    /// that nobody is sent there with a forgotten client_id.
+    fn app_check_interval(&self) -> i64 {
+        match self.family {
+            Family::Pleroma => 600,
+            _ => super::registry::CHECK_INTERVAL_SECS,
+        }
+    }
+
+    async fn register_app(
+        &self,
+        instance: &Instance,
+        server: &ServerInfo,
+        reg: &AppRegistration,
+    ) -> Result<UpstreamApp, UpstreamError> {
+        let scope = server.scope();
         let reply = self
             .http
             .post_form(
-                instance.url("/api/v1/apps"),
+                server.endpoint(instance, Endpoint::AppRegistration),
                 &[
                     ("client_name", &reg.client_name),
                     ("redirect_uris", &reg.redirect_uri),
-                    ("scopes", SCOPE),
+                    ("scopes", scope),
                     ("website", &reg.website),
                 ],
             )
             .await?;
-        let app: RegisteredApp = reply.json("app registration")?;
-        if app.client_id.is_empty() || app.client_secret.is_empty() {
+        // Pixelfed: `abort_if(! config_cache('pixelfed.oauth_enabled'), 404)`
+        // (app/Http/Controllers/Api/V1/AppController.php).
+        if self.family == Family::Pixelfed && reply.status == 404 {
+            return Err(UpstreamError::OAuthDisabled);
+        }
+        let registered: RegisteredApp = reply.json("app registration")?;
+        let client_id = registered.client_id.into_string();
+        if client_id.is_empty() || registered.client_secret.is_empty() {
             return Err(UpstreamError::NotCompatible("app registration returned no credentials".into()));
         }
         Ok(UpstreamApp {
             instance: instance.clone(),
-            client_id: app.client_id,
-            client_secret: app.client_secret,
+            server: server.clone(),
+            client_id,
+            client_secret: registered.client_secret,
             redirect_uri: reg.redirect_uri.clone(),
-            scopes: SCOPE.into(),
+            scopes: scope.into(),
         })
     }
 
     fn authorization_url(&self, app: &UpstreamApp, state: &str, code_challenge: &str, force_login: bool) -> Url {
-        let mut url = app.instance.url("/oauth/authorize");
+        let mut url = app.server.endpoint(&app.instance, Endpoint::Authorization);
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -105,7 +166,8 @@ impl ServerFamily for Mastodon {
                 .append_pair("redirect_uri", &app.redirect_uri)
                 .append_pair("scope", &app.scopes)
                 .append_pair("state", state)
-                // Mastodon 4.3+ checks PKCE; older versions ignore it.
+                // Mastodon 4.3+ and Pixelfed check PKCE; servers that do
+                // not know it ignore it.
                 .append_pair("code_challenge", code_challenge)
                 .append_pair("code_challenge_method", "S256");
             // Oauth::AuthorizationsController#render_success: force_login
@@ -121,7 +183,7 @@ impl ServerFamily for Mastodon {
         let reply = self
             .http
             .post_form(
-                app.instance.url("/oauth/token"),
+                app.server.endpoint(&app.instance, Endpoint::Token),
                 &[
                     ("grant_type", "authorization_code"),
                     ("code", code),
@@ -151,7 +213,7 @@ impl ServerFamily for Mastodon {
             username: a.username,
             acct: a.acct,
             display_name: a.display_name.unwrap_or_default(),
-            uri: a.uri.filter(|s| !s.is_empty()),
+            uri: a.uri.or_else(|| a.pleroma.and_then(|p| p.ap_id)).filter(|s| !s.is_empty()),
             url: a.url.filter(|s| !s.is_empty()),
             avatar: a.avatar.filter(|s| !s.is_empty()),
             bot: a.bot.unwrap_or(false),
@@ -170,11 +232,14 @@ impl ServerFamily for Mastodon {
         let reply = self
             .http
             .post_form(
-                app.instance.url("/oauth/token"),
+                app.server.endpoint(&app.instance, Endpoint::Token),
                 &[
                     ("grant_type", "client_credentials"),
                     ("client_id", &app.client_id),
                     ("client_secret", &app.client_secret),
+                    // GoToSocial requires it for every grant
+                    // (internal/api/auth/token.go); others ignore it.
+                    ("redirect_uri", &app.redirect_uri),
                     ("scope", &app.scopes),
                 ],
             )
@@ -192,7 +257,7 @@ impl ServerFamily for Mastodon {
         let reply = self
             .http
             .post_form(
-                app.instance.url("/oauth/revoke"),
+                app.server.endpoint(&app.instance, Endpoint::Revocation),
                 &[("token", token), ("client_id", &app.client_id), ("client_secret", &app.client_secret)],
             )
             .await?;

@@ -2,14 +2,20 @@
 //! client, the app registry, and one module per server family behind
 //! [`ServerFamily`].
 
+pub mod detect;
 pub mod handle;
 pub mod http;
 pub mod mastodon;
+pub mod misskey;
 pub mod registry;
+pub mod webfinger;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use url::Url;
 
+pub use detect::{Family, ServerInfo};
 pub use handle::{Instance, InstanceTarget};
 pub use registry::AppRegistry;
 
@@ -17,6 +23,8 @@ pub use registry::AppRegistry;
 #[derive(Debug, Clone)]
 pub struct UpstreamApp {
     pub instance: Instance,
+    /// What the instance runs (endpoints, scopes), as detected.
+    pub server: ServerInfo,
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
@@ -75,6 +83,8 @@ pub enum UpstreamError {
     NotCompatible(String),
     #[error("the server sent us elsewhere (redirects are not followed)")]
     Redirected,
+    #[error("the server does not let apps sign people in")]
+    OAuthDisabled,
     #[error("the server refused the request (HTTP {status}: {error})")]
     Rejected { status: u16, error: String },
     #[error("internal error: {0}")]
@@ -86,10 +96,16 @@ pub enum UpstreamError {
 pub trait ServerFamily: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
+    /// How often (seconds) to confirm that the instance still knows our app.
+    fn app_check_interval(&self) -> i64 {
+        registry::CHECK_INTERVAL_SECS
+    }
+
     /// Register our app on the instance.
     async fn register_app(
         &self,
         instance: &Instance,
+        server: &ServerInfo,
         registration: &AppRegistration,
     ) -> Result<UpstreamApp, UpstreamError>;
 
@@ -120,4 +136,46 @@ pub enum AppStatus {
     Known,
     /// The instance rejected the app's credentials: it was deleted.
     Forgotten,
+}
+
+/// The client for each supported family.
+#[derive(Debug, Clone)]
+pub struct Families {
+    mastodon: Arc<dyn ServerFamily>,
+    gotosocial: Arc<dyn ServerFamily>,
+    pleroma: Arc<dyn ServerFamily>,
+    pixelfed: Arc<dyn ServerFamily>,
+    friendica: Arc<dyn ServerFamily>,
+    misskey: Arc<dyn ServerFamily>,
+    unknown: Arc<dyn ServerFamily>,
+}
+
+impl Families {
+    /// `app_name` is what MiAuth shows (the Mastodon-API families show the
+    /// registered app's name).
+    pub fn new(http: &http::UpstreamHttp, app_name: &str) -> Self {
+        let client = |family| -> Arc<dyn ServerFamily> { Arc::new(mastodon::Mastodon::new(http.clone(), family)) };
+        Families {
+            mastodon: client(Family::Mastodon),
+            gotosocial: client(Family::GoToSocial),
+            pleroma: client(Family::Pleroma),
+            pixelfed: client(Family::Pixelfed),
+            friendica: client(Family::Friendica),
+            misskey: Arc::new(misskey::MiAuth::new(http.clone(), app_name.to_string())),
+            unknown: client(Family::Unknown),
+        }
+    }
+
+    /// The client for `server`.
+    pub fn for_server(&self, server: &ServerInfo) -> Arc<dyn ServerFamily> {
+        match server.family {
+            Family::Mastodon => self.mastodon.clone(),
+            Family::GoToSocial => self.gotosocial.clone(),
+            Family::Pleroma => self.pleroma.clone(),
+            Family::Pixelfed => self.pixelfed.clone(),
+            Family::Friendica => self.friendica.clone(),
+            Family::Misskey => self.misskey.clone(),
+            Family::Unknown => self.unknown.clone(),
+        }
+    }
 }

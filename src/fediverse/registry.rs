@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{AppRegistration, AppStatus, Instance, ServerFamily, UpstreamApp, UpstreamError};
+use super::{AppRegistration, AppStatus, Instance, ServerFamily, ServerInfo, UpstreamApp, UpstreamError};
 use crate::clock::Clock;
 use crate::store::{Store, StoreError, UpstreamAppRow};
 
@@ -81,11 +81,23 @@ impl AppRegistry {
 
     /// Our stored app on `instance`, if it is registered for the redirect
     /// URI we use now, with when it was last checked.
-    async fn stored_row(&self, instance: &Instance) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
+    async fn stored_row(
+        &self,
+        instance: &Instance,
+        server: &ServerInfo,
+    ) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
         let expected = self.redirect_uri(instance);
-        Ok(self.store.upstream_app(&instance.origin()).await?.filter(|row| row.redirect_uri == expected).map(|row| {
+        let Some(row) = self.store.upstream_app(&instance.origin()).await? else { return Ok(None) };
+        // The server changed software (MiAuth needs no app, the others one):
+        // what we kept is of no use there.
+        if (row.client_id == super::misskey::CLIENT_ID) != (server.family == super::Family::Misskey) {
+            self.store.delete_upstream_app(&row.instance, &row.client_id).await?;
+            return Ok(None);
+        }
+        Ok(Some(row).filter(|row| row.redirect_uri == expected).map(|row| {
             let app = UpstreamApp {
                 instance: instance.clone(),
+                server: server.clone(),
                 client_id: row.client_id,
                 client_secret: row.client_secret,
                 redirect_uri: row.redirect_uri,
@@ -95,17 +107,34 @@ impl AppRegistry {
         }))
     }
 
+    /// Whether we keep an app on `instance` (of whatever kind).
+    pub async fn has_app(&self, instance: &Instance) -> Result<bool, StoreError> {
+        Ok(self.store.upstream_app(&instance.origin()).await?.is_some())
+    }
+
     /// Our stored app on `instance`, as it is.
-    pub async fn stored(&self, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
-        Ok(self.stored_row(instance).await?.map(|(app, _)| app))
+    pub async fn stored(&self, instance: &Instance, server: &ServerInfo) -> Result<Option<UpstreamApp>, StoreError> {
+        Ok(self.stored_row(instance, server).await?.map(|(app, _)| app))
+    }
+
+    /// The instance rejected app `client_id`: forget it, so that the next
+    /// login registers again.
+    pub async fn forget(&self, instance: &Instance, client_id: &str) -> Result<(), StoreError> {
+        tracing::info!(instance = %instance, "the instance forgot our app; it will be registered again");
+        self.store.delete_upstream_app(&instance.origin(), client_id).await
     }
 
     /// A stored app the instance still knows, checking (and so keeping it
     /// alive) when the last check is older than [`CHECK_INTERVAL_SECS`]. An
     /// app the instance forgot is dropped, so that it is registered again.
-    async fn usable(&self, family: &dyn ServerFamily, instance: &Instance) -> Result<Option<UpstreamApp>, StoreError> {
-        let Some((app, checked_at)) = self.stored_row(instance).await? else { return Ok(None) };
-        if self.clock.now() - checked_at < CHECK_INTERVAL_SECS {
+    async fn usable(
+        &self,
+        family: &dyn ServerFamily,
+        instance: &Instance,
+        server: &ServerInfo,
+    ) -> Result<Option<UpstreamApp>, StoreError> {
+        let Some((app, checked_at)) = self.stored_row(instance, server).await? else { return Ok(None) };
+        if self.clock.now() - checked_at < family.app_check_interval() {
             return Ok(Some(app));
         }
         Ok(match self.check(family, &app).await? {
@@ -129,7 +158,10 @@ impl AppRegistry {
             Ok(AppStatus::Forgotten) => return Ok(AppStatus::Forgotten),
             Err(e) => {
                 tracing::info!(instance = %origin, error = %e, "could not check our app");
-                (AppStatus::Known, now - CHECK_INTERVAL_SECS + CHECK_RETRY_SECS)
+                (
+                    AppStatus::Known,
+                    now - family.app_check_interval() + CHECK_RETRY_SECS.min(family.app_check_interval()),
+                )
             }
         };
         self.store.touch_upstream_app(&origin, &app.client_id, checked_at).await?;
@@ -142,11 +174,12 @@ impl AppRegistry {
         &self,
         family: &dyn ServerFamily,
         instance: &Instance,
+        server: &ServerInfo,
     ) -> Result<UpstreamApp, RegistryError> {
-        if let Some(app) = self.usable(family, instance).await? {
+        if let Some(app) = self.usable(family, instance, server).await? {
             return Ok(app);
         }
-        let (app, registered_here) = self.register_once(family, instance).await?;
+        let (app, registered_here) = self.register_once(family, instance, server).await?;
         if registered_here {
             // Outside the registration gate: the app-level token that keeps
             // the new app from being cleaned up. Only the app we keep gets
@@ -168,6 +201,7 @@ impl AppRegistry {
         &self,
         family: &dyn ServerFamily,
         instance: &Instance,
+        server: &ServerInfo,
     ) -> Result<(UpstreamApp, bool), RegistryError> {
         let origin = instance.origin();
         let gate = {
@@ -178,7 +212,7 @@ impl AppRegistry {
         // is cancelled half-way.
         let _cleanup = GateCleanup { registry: self, origin: &origin, gate: &gate };
         let _turn = gate.lock().await;
-        if let Some(app) = self.stored(instance).await? {
+        if let Some(app) = self.stored(instance, server).await? {
             return Ok((app, false));
         }
         let now = self.clock.now();
@@ -194,7 +228,7 @@ impl AppRegistry {
             website: self.website.clone(),
             redirect_uri: self.redirect_uri(instance),
         };
-        let app = match family.register_app(instance, &registration).await {
+        let app = match family.register_app(instance, server, &registration).await {
             Ok(app) => app,
             Err(e) => {
                 self.failures.lock().unwrap_or_else(|p| p.into_inner()).insert(origin.clone(), (now, e.clone()));
@@ -217,6 +251,7 @@ impl AppRegistry {
         let ours = row.client_id == app.client_id;
         let stored = UpstreamApp {
             instance: instance.clone(),
+            server: server.clone(),
             client_id: row.client_id,
             client_secret: row.client_secret,
             redirect_uri: row.redirect_uri,

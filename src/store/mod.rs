@@ -6,6 +6,7 @@ mod apps;
 mod clients;
 mod codes;
 mod consents;
+mod instances;
 mod limits;
 mod sessions;
 mod subjects;
@@ -18,7 +19,7 @@ pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken};
 pub use sessions::SessionStoreAdapter;
 pub use subjects::SubjectRow;
 pub use tokens::AccessTokenRow;
-pub use transactions::{LoginTransactionRow, UpstreamVisit};
+pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
 
 use std::time::Duration;
 
@@ -129,6 +130,7 @@ impl Store {
             ("authorization_codes", "code_hash", "expires_at", now - code_grace),
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
             ("new_instance_windows", "window_start", "window_start", now - 7200),
+            ("instance_info", "instance", "expires_at", now),
         ] {
             loop {
                 let done = sqlx::query(&format!(

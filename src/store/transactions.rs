@@ -56,6 +56,20 @@ pub struct UpstreamVisit<'a> {
     pub state: &'a str,
     pub verifier: &'a str,
     pub username: Option<&'a str>,
+    /// The account domain and actor URI WebFinger gave for the handle.
+    pub domain: Option<&'a str>,
+    pub actor: Option<&'a str>,
+}
+
+/// What the login expects of the instance's answer, besides the username.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamContext {
+    /// The account domain of the handle the person typed (WebFinger's).
+    pub expected_domain: Option<String>,
+    /// The actor URI WebFinger gave for that handle.
+    pub expected_actor: Option<String>,
+    /// How often the upstream leg was restarted (the instance forgot our app).
+    pub restarts: i64,
 }
 
 impl Store {
@@ -109,7 +123,8 @@ impl Store {
     pub async fn set_transaction_upstream(&self, id: &str, to: &UpstreamVisit<'_>) -> Result<()> {
         sqlx::query(
             "UPDATE login_transactions SET instance = $2, upstream_state = $3, upstream_verifier = $4, \
-             expected_username = $5, upstream_client_id = $6, subject = NULL, auth_time = NULL WHERE id = $1",
+             expected_username = $5, upstream_client_id = $6, expected_domain = $7, expected_actor = $8, \
+             subject = NULL, auth_time = NULL WHERE id = $1",
         )
         .bind(id)
         .bind(to.instance)
@@ -117,9 +132,44 @@ impl Store {
         .bind(to.verifier)
         .bind(to.username)
         .bind(to.client_id)
+        .bind(to.domain)
+        .bind(to.actor)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// What transaction `id` expects of the instance's answer.
+    pub async fn upstream_context(&self, id: &str) -> Result<UpstreamContext> {
+        let row = sqlx::query(
+            "SELECT expected_domain, expected_actor, upstream_restarts FROM login_transactions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => UpstreamContext {
+                expected_domain: row.try_get("expected_domain")?,
+                expected_actor: row.try_get("expected_actor")?,
+                restarts: row.try_get("upstream_restarts")?,
+            },
+            None => UpstreamContext::default(),
+        })
+    }
+
+    /// Count a restart of the upstream leg of `id`, if the `state` it was
+    /// waiting for is still unspent; false when another request got there
+    /// first.
+    pub async fn count_upstream_restart(&self, id: &str, state: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE login_transactions SET upstream_restarts = upstream_restarts + 1, upstream_state = NULL \
+             WHERE id = $1 AND upstream_state = $2",
+        )
+        .bind(id)
+        .bind(state)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The instance vouched for `subject`: the upstream state is spent and

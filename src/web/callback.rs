@@ -25,7 +25,13 @@ pub async fn callback(
     if params.first_duplicate().is_some() {
         return error_page(StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None);
     }
-    let callback = CallbackParams { key, state: one("state"), iss: one("iss"), code: one("code"), error: one("error") };
+    let callback = CallbackParams {
+        key,
+        state: one("state"),
+        iss: one("iss"),
+        code: one("code").or_else(|| one("session")),
+        error: one("error"),
+    };
     let browser = existing_browser_id(&session).await;
     match login::finish_upstream(&app, browser.as_deref(), callback).await {
         Ok(next) => next_response(&app, next),

@@ -226,6 +226,83 @@ pub enum Behaviour {
     NotFound,
 }
 
+/// Which server software the fake plays. Mastodon 4.3 unless told.
+///
+/// The differences, each from the project's source:
+/// * `Mastodon42`: no `/.well-known/oauth-authorization-server`, no
+///   `profile` scope, no PKCE (Doorkeeper's `pkce_supported?` is false, so
+///   `code_challenge` and `code_verifier` are ignored).
+/// * `Mastodon44`: like 4.3 plus `userinfo_endpoint` in the metadata.
+/// * `GoToSocial`: no OAuth metadata; `/oauth/token` reads `client_id`,
+///   `client_secret` and `redirect_uri` from the form only and requires all
+///   three for every grant, and drops PKCE parameters
+///   (internal/api/auth/token.go, authorize.go); `/api/v2/instance`
+///   `domain` is the host, `account_domain` the handle domain.
+/// * `Akkoma` (Pleroma family): accounts have no `uri`; the actor is
+///   `pleroma.ap_id`, `url` is `user.uri || user.ap_id`
+///   (lib/pleroma/web/mastodon_api/views/account_view.ex).
+/// * `Pixelfed`: `POST /api/v1/apps` answers 404 when the admin turned
+///   OAuth off, returns the client id as a number and stores no scopes;
+///   Passport knows only `read write follow push`; accounts have no `uri`
+///   (app/Http/Controllers/Api/V1/AppController.php).
+/// * `Friendica`: no metadata, no PKCE, scopes `read write follow push`;
+///   `/oauth/token` answers an unknown client with 422 (src/Module/OAuth/
+///   Token.php); accounts have no `uri`, their `url` is the actor
+///   (`/profile/{nick}`, src/Object/Api/Mastodon/Account.php).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    Mastodon42,
+    Mastodon43,
+    Mastodon44,
+    GoToSocial,
+    Akkoma,
+    Pixelfed,
+    Friendica,
+}
+
+impl Flavour {
+    /// Where actors live: `{base}{actor_path}{username}`.
+    pub fn actor_path(self) -> &'static str {
+        match self {
+            Flavour::Friendica => "/profile/",
+            _ => "/users/",
+        }
+    }
+
+    fn software(self) -> (&'static str, &'static str) {
+        match self {
+            Flavour::Mastodon42 => ("mastodon", "4.2.13"),
+            Flavour::Mastodon43 => ("mastodon", DEFAULT_VERSION),
+            Flavour::Mastodon44 => ("mastodon", "4.4.3"),
+            Flavour::GoToSocial => ("gotosocial", "0.19.1"),
+            Flavour::Akkoma => ("akkoma", "3.15.2"),
+            Flavour::Pixelfed => ("pixelfed", "0.12.5"),
+            Flavour::Friendica => ("friendica", "2024.08"),
+        }
+    }
+
+    fn is_mastodon(self) -> bool {
+        matches!(self, Flavour::Mastodon42 | Flavour::Mastodon43 | Flavour::Mastodon44)
+    }
+
+    /// Scopes the server accepts at registration and authorization.
+    fn scopes(self) -> Vec<&'static str> {
+        match self {
+            Flavour::Mastodon42 => SERVER_SCOPES.iter().copied().filter(|s| *s != "profile").collect(),
+            // config/auth.php scopes in Pixelfed (Passport::tokensCan).
+            Flavour::Pixelfed | Flavour::Friendica => vec!["read", "write", "follow", "push"],
+            _ => SERVER_SCOPES.to_vec(),
+        }
+    }
+
+    fn checks_pkce(self) -> bool {
+        // GoToSocial keeps only response_type, client_id, redirect_uri,
+        // scope and state of the authorize form, and only the named fields
+        // of the token form (internal/api/auth/authorize.go, token.go).
+        !matches!(self, Flavour::Mastodon42 | Flavour::GoToSocial | Flavour::Akkoma | Flavour::Friendica)
+    }
+}
+
 /// An application created through `POST /api/v1/apps`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegisteredApp {
@@ -337,6 +414,31 @@ impl FakeMastodon {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         lock(&self.state)
+    }
+
+    /// Start a fake of `flavour`, with that software's version.
+    pub async fn start_as(flavour: Flavour) -> Self {
+        let fake = FakeMastodon::start().await;
+        {
+            let mut g = fake.lock();
+            g.flavour = flavour;
+            g.version = flavour.software().1.to_string();
+        }
+        fake
+    }
+
+    /// Serve handles at `domain` (`LOCAL_DOMAIN`), not at the host.
+    pub fn set_local_domain(&self, domain: Option<&str>) {
+        self.lock().local_domain = domain.map(str::to_string);
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.lock().flavour
+    }
+
+    /// Pixelfed's `pixelfed.oauth_enabled` (on by default).
+    pub fn set_oauth_enabled(&self, enabled: bool) {
+        self.lock().oauth_enabled = enabled;
     }
 
     /// `"127.0.0.1:PORT"`.
@@ -656,6 +758,11 @@ struct Inner {
     reuse_access_token: bool,
     code_ttl: Duration,
     version: String,
+    flavour: Flavour,
+    /// Mastodon's `LOCAL_DOMAIN` / GoToSocial's `account-domain`, when it
+    /// differs from the host.
+    local_domain: Option<String>,
+    oauth_enabled: bool,
 }
 
 impl Inner {
@@ -684,7 +791,15 @@ impl Inner {
             reuse_access_token: true,
             code_ttl: DEFAULT_CODE_TTL,
             version: DEFAULT_VERSION.to_string(),
+            flavour: Flavour::Mastodon43,
+            local_domain: None,
+            oauth_enabled: true,
         }
+    }
+
+    /// The domain of handles here.
+    fn account_domain(&self) -> String {
+        self.local_domain.clone().unwrap_or_else(|| self.host.clone())
     }
 
     /// The signed-in account's id; signs `alice` in when nobody is.
@@ -976,7 +1091,13 @@ fn route(g: &mut Inner, r: &Incoming) -> Response {
         ("GET", "/api/v2/instance") => instance_v2(g),
         ("GET", "/.well-known/nodeinfo") => nodeinfo_discovery(g),
         ("GET", "/nodeinfo/2.0") => nodeinfo(g),
-        ("GET", "/.well-known/oauth-authorization-server") => oauth_metadata(g),
+        ("GET", "/.well-known/oauth-authorization-server")
+            if g.flavour.is_mastodon() && g.flavour != Flavour::Mastodon42 =>
+        {
+            oauth_metadata(g)
+        }
+        ("GET", "/.well-known/webfinger") => webfinger(g, r),
+        ("GET", "/.well-known/host-meta") => host_meta(g),
         _ => rails_not_found(r),
     }
 }
@@ -1000,6 +1121,11 @@ fn create_app(g: &mut Inner, r: &Incoming) -> Response {
     }
     if r.body_error {
         return rails_bad_request();
+    }
+    if g.flavour == Flavour::Pixelfed && !g.oauth_enabled {
+        // abort_if(! config_cache('pixelfed.oauth_enabled'), 404), rendered
+        // as JSON by Laravel for a JSON request.
+        return api_json(StatusCode::NOT_FOUND, json!({ "message": "Not Found" }));
     }
 
     // params.permit(:client_name, :scopes, :website, :redirect_uris, redirect_uris: [])
@@ -1030,7 +1156,11 @@ fn create_app(g: &mut Inner, r: &Incoming) -> Response {
         errors.push("Application name can't be blank".to_string());
     }
     validate_redirect_uri(redirect_uri.as_deref(), &mut errors);
-    if !scopes.is_empty() && !scopes.iter().all(|s| SERVER_SCOPES.contains(&s.as_str())) {
+    let server_scopes = g.flavour.scopes();
+    if g.flavour != Flavour::Pixelfed
+        && !scopes.is_empty()
+        && !scopes.iter().all(|s| server_scopes.contains(&s.as_str()))
+    {
         errors.push("Scopes doesn't match configured on the server.".to_string());
     }
     if name.as_deref().map_or(0, |n| n.chars().count()) > 60 {
@@ -1054,9 +1184,11 @@ fn create_app(g: &mut Inner, r: &Incoming) -> Response {
         );
     }
 
+    // Pixelfed stores no scopes: every Passport scope is open to the client.
+    let scopes = if g.flavour == Flavour::Pixelfed { parse_scopes(&server_scopes.join(" ")) } else { scopes };
     let app = App {
         id: g.next_app_id,
-        client_id: random_token(),
+        client_id: if g.flavour == Flavour::Pixelfed { g.next_app_id.to_string() } else { random_token() },
         client_secret: random_token(),
         name: name.unwrap_or_default(),
         website: website.filter(|w| !is_blank(w)),
@@ -1066,6 +1198,21 @@ fn create_app(g: &mut Inner, r: &Incoming) -> Response {
     g.next_app_id += 1;
     g.apps_registered += 1;
     g.apps.push(app.clone());
+    if g.flavour == Flavour::Pixelfed {
+        // AppController#apps: the id doubles as the client id, a number.
+        return api_json(
+            StatusCode::OK,
+            json!({
+                "id": app.id,
+                "name": app.name,
+                "website": null,
+                "redirect_uri": app.redirect_uri,
+                "client_id": app.id,
+                "client_secret": app.client_secret,
+                "vapid_key": null,
+            }),
+        );
+    }
     api_json(StatusCode::OK, application_json(&app, true))
 }
 
@@ -1231,9 +1378,11 @@ fn authorize(g: &mut Inner, r: &Incoming) -> Response {
     }
     let scopes = parse_scopes(&scope_str);
 
-    // `pkce_code_challenge_methods ['S256']`
-    let code_challenge = r.present("code_challenge");
-    let code_challenge_method = r.present("code_challenge_method");
+    // `pkce_code_challenge_methods ['S256']`; servers without PKCE ignore
+    // the parameters.
+    let pkce = g.flavour.checks_pkce();
+    let code_challenge = r.present("code_challenge").filter(|_| pkce);
+    let code_challenge_method = r.present("code_challenge_method").filter(|_| pkce);
     if code_challenge.is_some() && code_challenge_method.as_deref() != Some("S256") {
         return pre_auth_error(
             g,
@@ -1352,6 +1501,24 @@ fn token(g: &mut Inner, r: &Incoming) -> Response {
     if r.body_error {
         return rails_bad_request();
     }
+    if g.flavour == Flavour::GoToSocial {
+        // TokenPOSTHandler: every one of these must be in the form.
+        for field in ["grant_type", "client_id", "client_secret", "redirect_uri"] {
+            if !r.record.body_params.contains_key(field) {
+                return api_json(
+                    StatusCode::BAD_REQUEST,
+                    json!({ "error": "invalid_request", "error_description": format!("Bad Request: {field} was not set in the token request form") }),
+                );
+            }
+        }
+    }
+    if g.flavour == Flavour::Friendica && authenticate_client(g, r).is_none() {
+        // OAuth::getApplication found nothing: DI::mstdnError()->UnprocessableEntity().
+        return api_json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "error": "Unprocessable Entity", "error_description": "" }),
+        );
+    }
     let grant_type = match r.present("grant_type") {
         Some(t) => t,
         None => {
@@ -1377,7 +1544,7 @@ fn token_authorization_code(g: &mut Inner, r: &Incoming) -> Response {
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing required parameter: code."),
     };
     let grant = g.grants.get(&code).cloned();
-    let code_verifier = r.present("code_verifier");
+    let code_verifier = r.present("code_verifier").filter(|_| g.flavour.checks_pkce());
     let redirect_uri = r.present("redirect_uri");
 
     // validate :params
@@ -1475,7 +1642,13 @@ fn authenticate_client(g: &Inner, r: &Incoming) -> Option<App> {
 }
 
 fn client_credentials(r: &Incoming) -> Option<(String, String)> {
-    if let Some((uid, secret)) = basic_credentials(r.record.authorization.as_deref()) {
+    // GoToSocial reads the form only.
+    let basic = if r.record.body_params.contains_key("client_secret") || r.record.path != "/oauth/token" {
+        basic_credentials(r.record.authorization.as_deref())
+    } else {
+        None
+    };
+    if let Some((uid, secret)) = basic {
         if !is_blank(&uid) && !is_blank(&secret) {
             return Some((uid, secret));
         }
@@ -1562,14 +1735,39 @@ fn verify_credentials(g: &mut Inner, r: &Incoming) -> Response {
         // app-only (client_credentials) token: require_user!
         None => return api_json(StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": MSG_REQUIRES_USER })),
     };
-    let mut json = credential_account_json(&account, &g.base_url);
+    let mut body = credential_account_json(&account, &g.base_url);
     if account.suspended {
-        json["suspended"] = json!(true);
+        body["suspended"] = json!(true);
     }
     if account.limited {
-        json["limited"] = json!(true);
+        body["limited"] = json!(true);
     }
-    api_json(StatusCode::OK, json)
+    match g.flavour {
+        Flavour::Akkoma => {
+            let ap_id = body["uri"].take();
+            if let Some(map) = body.as_object_mut() {
+                map.remove("uri");
+                map.insert("fqn".into(), json!(format!("{}@{}", account.username, g.account_domain())));
+                map.insert("pleroma".into(), json!({ "ap_id": ap_id, "is_confirmed": true, "tags": [] }));
+            }
+        }
+        Flavour::Pixelfed => {
+            if let Some(map) = body.as_object_mut() {
+                map.remove("uri");
+                map.insert("local".into(), json!(true));
+            }
+        }
+        Flavour::Friendica => {
+            if let Some(map) = body.as_object_mut() {
+                map.remove("uri");
+                map.remove("source");
+                map.remove("role");
+                map.insert("url".into(), json!(format!("{}/profile/{}", g.base_url, account.username)));
+            }
+        }
+        _ => {}
+    }
+    api_json(StatusCode::OK, body)
 }
 
 /// Doorkeeper `access_token_methods :from_bearer_authorization,
@@ -1705,7 +1903,7 @@ fn instance_v1(g: &Inner) -> Response {
     api_json(
         StatusCode::OK,
         json!({
-            "uri": g.host,
+            "uri": g.account_domain(),
             "title": INSTANCE_TITLE,
             "short_description": INSTANCE_DESCRIPTION,
             "description": INSTANCE_DESCRIPTION,
@@ -1740,7 +1938,8 @@ fn instance_v2(g: &Inner) -> Response {
     api_json(
         StatusCode::OK,
         json!({
-            "domain": g.host,
+            "domain": if g.flavour == Flavour::GoToSocial { g.host.clone() } else { g.account_domain() },
+            "account_domain": if g.flavour == Flavour::GoToSocial { json!(g.account_domain()) } else { Value::Null },
             "title": INSTANCE_TITLE,
             "version": g.version,
             "source_url": "https://github.com/mastodon/mastodon",
@@ -1805,7 +2004,7 @@ fn nodeinfo(g: &Inner) -> Response {
         "max-age=1800, public",
         json!({
             "version": "2.0",
-            "software": { "name": "mastodon", "version": g.version },
+            "software": { "name": g.flavour.software().0, "version": g.version },
             "protocols": ["activitypub"],
             "services": { "outbound": [], "inbound": [] },
             "usage": {
@@ -1838,8 +2037,59 @@ fn oauth_metadata(g: &Inner) -> Response {
             "grant_types_supported": ["authorization_code", "password", "client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
+            "userinfo_endpoint": (g.flavour == Flavour::Mastodon44).then(|| format!("{base}/oauth/userinfo")),
         })
         .to_string(),
+    )
+}
+
+// Mirrors app/controllers/well_known/webfinger_controller.rb +
+// WebfingerSerializer: `acct:user@LOCAL_DOMAIN` (or the host), 400 without a
+// resource, 404 for an unknown account or another domain.
+fn webfinger(g: &mut Inner, r: &Incoming) -> Response {
+    // The default account exists from the start.
+    g.current_account_id();
+    let Some(resource) = r.present("resource") else {
+        return response(StatusCode::BAD_REQUEST, &[], String::new());
+    };
+    let acct = resource.strip_prefix("acct:").unwrap_or(&resource);
+    let Some((user, domain)) = acct.split_once('@') else {
+        return response(StatusCode::NOT_FOUND, &[], String::new());
+    };
+    let local = domain.eq_ignore_ascii_case(&g.account_domain()) || domain.eq_ignore_ascii_case(&g.host);
+    let account = g.accounts.values().find(|a| a.username.eq_ignore_ascii_case(user));
+    let (Some(account), true) = (account, local) else {
+        return response(StatusCode::NOT_FOUND, &[], String::new());
+    };
+    let base = &g.base_url;
+    let actor = account.uri.clone().unwrap_or_else(|| format!("{base}{}{}", g.flavour.actor_path(), account.username));
+    let profile = account.url.clone().unwrap_or_else(|| format!("{base}/@{}", account.username));
+    response(
+        StatusCode::OK,
+        &[("content-type", "application/jrd+json; charset=utf-8"), ("cache-control", "max-age=259200, public")],
+        json!({
+            "subject": format!("acct:{}@{}", account.username, g.account_domain()),
+            "aliases": [profile, actor],
+            "links": [
+                { "rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": profile },
+                { "rel": "self", "type": "application/activity+json", "href": actor },
+                { "rel": "http://ostatus.org/schema/1.0/subscribe", "template": format!("{base}/authorize_interaction?uri={{uri}}") },
+            ],
+        })
+        .to_string(),
+    )
+}
+
+// Mirrors app/controllers/well_known/host_meta_controller.rb.
+fn host_meta(g: &Inner) -> Response {
+    response(
+        StatusCode::OK,
+        &[("content-type", "application/xrd+xml; charset=utf-8"), ("cache-control", "max-age=259200, public")],
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\n  \
+             <Link rel=\"lrdd\" template=\"{}/.well-known/webfinger?resource={{uri}}\"/>\n</XRD>\n",
+            g.base_url
+        ),
     )
 }
 

@@ -4,7 +4,9 @@
 //! crate as the relying party.
 #![allow(dead_code)]
 
+pub mod fake_account_domain;
 pub mod fake_mastodon;
+pub mod fake_misskey;
 pub mod resolver;
 
 use std::io::Write;
@@ -22,7 +24,12 @@ use sqlx::Connection;
 use url::Url;
 
 #[allow(unused_imports)]
-pub use fake_mastodon::{FakeAccount, FakeMastodon};
+pub use fake_account_domain::{Delegation, FakeAccountDomain};
+#[allow(unused_imports)]
+pub use fake_mastodon::{FakeAccount, FakeMastodon, Flavour};
+#[allow(unused_imports)]
+pub use fake_misskey::FakeMisskey;
+#[allow(unused_imports)]
 #[allow(unused_imports)]
 pub use resolver::TestResolver;
 
@@ -405,4 +412,30 @@ async fn drive_inner(
         return Ok(Outcome::Page { status, url: url.to_string(), body });
     }
     panic!("too many redirects");
+}
+
+/// Sign in through the relying party (confidential client, `openid
+/// profile`), typing `account` into the picker. The claims of the ID token,
+/// verified by the openidconnect crate (signature, issuer, audience, nonce),
+/// as JSON; or the page the login stopped on.
+pub async fn sign_in(app: &TestApp, account: &str) -> Result<serde_json::Value, (u16, String)> {
+    use openidconnect::{AuthorizationCode, TokenResponse};
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &["profile"], &[]);
+    let url = match drive(&browser(), started.url.as_str(), account, Consent::Allow).await {
+        Outcome::Rp(url) => url,
+        Outcome::Page { status, body, .. } => return Err((status, body)),
+    };
+    let code = url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("code");
+    let mut request = rp.exchange_code(AuthorizationCode::new(code)).expect("token endpoint");
+    if let Some(v) = started.verifier {
+        request = request.set_pkce_verifier(v);
+    }
+    let tokens = request.request_async(&app.http).await.expect("token exchange");
+    let id_token = tokens.id_token().expect("id_token");
+    id_token.claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token");
+    let payload = id_token.to_string().split('.').nth(1).map(str::to_string).expect("JWT payload");
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64");
+    Ok(serde_json::from_slice(&bytes).expect("JSON claims"))
 }
