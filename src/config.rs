@@ -11,6 +11,8 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::oidc::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens};
+
 /// Shortest client secret accepted from configuration. Generated secrets are
 /// 43 characters (256 bits); anything below 32 characters is guessable enough
 /// to be refused outright.
@@ -55,7 +57,7 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub client_id: String,
@@ -72,6 +74,50 @@ pub struct ClientConfig {
     /// Put the granted profile claims into the ID token as well as /userinfo.
     #[serde(default = "yes")]
     pub id_token_claims: bool,
+    /// `client_secret_basic` (default with a secret), `client_secret_post`,
+    /// `client_secret_jwt`, `private_key_jwt`, or `none` (public clients).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// The one algorithm accepted in this client's assertions (optional).
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// private_key_jwt: the client's public keys (a JWK Set) ...
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// ... or where to fetch them.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// When refresh tokens are issued: `offline_access` (default), `always`, `never`.
+    #[serde(default)]
+    pub refresh_tokens: RefreshTokens,
+    /// `opaque` (default) or `jwt` (RFC 9068).
+    #[serde(default)]
+    pub access_token_format: AccessTokenFormat,
+    /// Per-client lifetimes, in seconds (defaults: the global settings, and
+    /// 30 days for refresh tokens).
+    #[serde(default)]
+    pub access_token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub id_token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub refresh_token_ttl_secs: Option<u64>,
+}
+
+impl ClientConfig {
+    /// The metadata this entry sets, as clients in the database keep it.
+    pub fn metadata(&self) -> ClientMetadata {
+        ClientMetadata {
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
+            jwks: self.jwks.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            refresh_tokens: self.refresh_tokens,
+            access_token_format: self.access_token_format,
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            id_token_ttl_secs: self.id_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -205,9 +251,17 @@ impl Config {
             for uri in &c.redirect_uris {
                 crate::oidc::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
             }
+            let metadata = c.metadata();
+            metadata.validate(c.public).map_err(|(field, m)| bad(&at(field), m))?;
+            let needs_secret = c.token_endpoint_auth_method.is_none_or(AuthMethod::uses_secret);
             match (&c.client_secret, c.public) {
                 (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),
-                (None, false) => return Err(bad(&at("client_secret"), "required unless public = true")),
+                (Some(_), false) if !needs_secret => {
+                    return Err(bad(&at("client_secret"), "private_key_jwt clients have no secret"))
+                }
+                (None, false) if needs_secret => {
+                    return Err(bad(&at("client_secret"), "required unless public = true or private_key_jwt"))
+                }
                 (None, true) if c.trusted => {
                     return Err(bad(&at("trusted"), "a public client cannot be trusted (RFC 8252 §8.6)"))
                 }

@@ -101,8 +101,13 @@ impl KeySet {
 
     /// A compact JWS (RS256) over `claims`, with the active key's `kid`.
     pub fn sign_jwt<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.sign_jwt_typed(claims, "JWT")
+    }
+
+    /// As [`KeySet::sign_jwt`], with header `typ` (e.g. `at+jwt`, RFC 9068).
+    pub fn sign_jwt_typed<T: Serialize>(&self, claims: &T, typ: &'static str) -> Result<String, KeyError> {
         let key = self.active();
-        let header = serde_json::to_vec(&JwtHeader { alg: "RS256", typ: "JWT", kid: &key.kid })?;
+        let header = serde_json::to_vec(&JwtHeader { alg: "RS256", typ, kid: &key.kid })?;
         let payload = serde_json::to_vec(claims)?;
         let mut jwt = String::with_capacity(1024);
         URL_SAFE_NO_PAD.encode_string(header, &mut jwt);

@@ -103,7 +103,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
     let http =
         fediverse::http::UpstreamHttp::new(&user_agent, connect_timeout, timeout, config.dev_allow_insecure_instances)?;
-    let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
+    let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http.clone()));
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -111,7 +111,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         config.app_website().to_string(),
         format!("{}/callback", config.issuer),
     );
-    let clients = ClientRegistry::new(&config.clients, store.clone());
+    let clients = ClientRegistry::new(&config.clients, store.clone(), clock.clone(), &config.issuer, http);
     let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
     let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
     let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery, jwks }));

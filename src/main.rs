@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use fedi_oidc::clock::{Clock, SystemClock};
 use fedi_oidc::config::Config;
-use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_uri};
+use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
 use fedi_oidc::store::{ClientRow, Store};
 
 #[derive(Parser)]
@@ -53,11 +53,77 @@ enum ClientCommand {
         /// Choose the client_id instead of generating one.
         #[arg(long)]
         client_id: Option<String>,
+        #[command(flatten)]
+        settings: ClientSettingsArgs,
     },
     /// List the relying parties in the database.
     List,
     /// Remove a relying party and everything issued to it.
     Remove { client_id: String },
+}
+
+/// Client metadata beyond the basics (see the README, "Client authentication" and "Tokens").
+#[derive(clap::Args)]
+struct ClientSettingsArgs {
+    /// client_secret_basic (default), client_secret_post, client_secret_jwt or private_key_jwt.
+    #[arg(long)]
+    token_endpoint_auth_method: Option<String>,
+    /// The only algorithm accepted in this client's assertions.
+    #[arg(long)]
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// private_key_jwt: a file with the client's public JWK Set ...
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
+    /// ... or the URL to fetch it from.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// When refresh tokens are issued: offline_access (default), always, never.
+    #[arg(long)]
+    refresh_tokens: Option<String>,
+    /// opaque (default) or jwt (RFC 9068).
+    #[arg(long)]
+    access_token_format: Option<String>,
+    #[arg(long)]
+    access_token_ttl_secs: Option<u64>,
+    #[arg(long)]
+    id_token_ttl_secs: Option<u64>,
+    #[arg(long)]
+    refresh_token_ttl_secs: Option<u64>,
+}
+
+impl ClientSettingsArgs {
+    fn metadata(self) -> Result<ClientMetadata, String> {
+        let jwks = match self.jwks_file {
+            None => None,
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("--jwks-file: {}: {e}", path.display()))?;
+                Some(
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|e| format!("--jwks-file: not JSON: {e}"))?,
+                )
+            }
+        };
+        let mut value = serde_json::json!({
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "token_endpoint_auth_signing_alg": self.token_endpoint_auth_signing_alg,
+            "jwks": jwks,
+            "jwks_uri": self.jwks_uri,
+            "access_token_ttl_secs": self.access_token_ttl_secs,
+            "id_token_ttl_secs": self.id_token_ttl_secs,
+            "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
+        });
+        if let Some(v) = self.refresh_tokens {
+            value["refresh_tokens"] = v.into();
+        }
+        if let Some(v) = self.access_token_format {
+            value["access_token_format"] = v.into();
+        }
+        if let Some(map) = value.as_object_mut() {
+            map.retain(|_, v| !v.is_null());
+        }
+        serde_json::from_value(value).map_err(|e| format!("invalid client setting: {e}"))
+    }
 }
 
 fn main() -> ExitCode {
@@ -130,7 +196,14 @@ async fn shutdown_signal() {
 async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     match cmd {
-        ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id } => {
+        ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
+            let metadata = settings.metadata()?;
+            metadata.validate(public).map_err(|(field, m)| format!("--{}: {m}", field.replace('_', "-")))?;
+            let method = if public {
+                AuthMethod::None
+            } else {
+                metadata.token_endpoint_auth_method.unwrap_or(AuthMethod::ClientSecretBasic)
+            };
             // Generated ids are alphanumeric, so they never look like a CLI flag.
             let client_id = client_id.unwrap_or_else(fedi_oidc::clock::random_id);
             validate_client_id(&client_id).map_err(|m| format!("--client-id: {m}"))?;
@@ -146,7 +219,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
             for uri in &redirect_uris {
                 validate_redirect_uri(uri).map_err(|m| format!("--redirect-uri: {m}"))?;
             }
-            let secret = (!public).then(new_secret);
+            let secret = method.uses_secret().then(new_secret);
             let row = ClientRow {
                 client_id: client_id.clone(),
                 name,
@@ -156,6 +229,12 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 trusted,
                 id_token_claims: !no_id_token_claims,
                 created_at: SystemClock.now(),
+                metadata: serde_json::to_string(&metadata).map_err(|e| e.to_string())?,
+                // HMAC verification of client_secret_jwt assertions needs the secret itself.
+                client_secret: secret
+                    .as_ref()
+                    .filter(|_| method == AuthMethod::ClientSecretJwt)
+                    .map(|(secret, _)| secret.clone()),
             };
             store.insert_client(&row).await.map_err(|e| match e {
                 fedi_oidc::store::StoreError::Conflict => {
@@ -167,9 +246,14 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
             match secret {
                 Some((secret, _)) => {
                     println!("client_secret: {secret}");
-                    println!("(the secret is shown only this once; only its hash is stored)");
+                    if method == AuthMethod::ClientSecretJwt {
+                        println!("(the secret is shown only this once; client_secret_jwt needs it stored as is)");
+                    } else {
+                        println!("(the secret is shown only this once; only its hash is stored)");
+                    }
                 }
-                None => println!("public client: no secret; PKCE (S256) is required"),
+                None if public => println!("public client: no secret; PKCE (S256) is required"),
+                None => println!("{}: no secret; the client signs assertions with its own keys", method.as_str()),
             }
             Ok(())
         }

@@ -100,6 +100,12 @@ impl UpstreamHttp {
         self.send(request).await
     }
 
+    /// A plain GET for JSON (e.g. a client's `jwks_uri`), under the same rules.
+    pub async fn get(&self, url: Url) -> Result<Reply, UpstreamError> {
+        let request = self.client.get(self.check(url)?).header(ACCEPT, HeaderValue::from_static("application/json"));
+        self.send(request).await
+    }
+
     pub async fn get_with_bearer(&self, url: Url, token: &str) -> Result<Reply, UpstreamError> {
         let auth = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| UpstreamError::NotCompatible("the instance issued a malformed token".into()))?;

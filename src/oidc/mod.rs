@@ -2,11 +2,14 @@
 
 pub mod authorize;
 pub mod client;
+pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod id_token;
+pub mod introspection;
 pub mod jwks;
 pub mod request;
+pub mod revocation;
 pub mod token;
 pub mod userinfo;
 
@@ -21,6 +24,9 @@ pub fn routes() -> Router<AppState> {
         .route("/jwks", get(jwks::jwks))
         .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
+        .route("/revoke", axum::routing::post(revocation::revoke).fallback(revocation::method_not_allowed))
+        .route("/introspect", axum::routing::post(introspection::introspect).fallback(revocation::method_not_allowed))
+        .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

@@ -15,6 +15,11 @@ pub struct ClientRow {
     pub trusted: bool,
     pub id_token_claims: bool,
     pub created_at: i64,
+    /// Further client metadata, a JSON object (see `oidc::client::ClientMetadata`).
+    pub metadata: String,
+    /// The secret in the clear: only for `client_secret_jwt` clients, whose
+    /// assertions are HMACs keyed with it.
+    pub client_secret: Option<String>,
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<ClientRow> {
@@ -28,15 +33,18 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<ClientRow> {
         trusted: row.try_get::<i64, _>("trusted")? != 0,
         id_token_claims: row.try_get::<i64, _>("id_token_claims")? != 0,
         created_at: row.try_get("created_at")?,
+        metadata: row.try_get("metadata")?,
+        client_secret: row.try_get("client_secret")?,
     })
 }
 
-const COLUMNS: &str = "client_id, name, redirect_uris, secret_hash, public, trusted, id_token_claims, created_at";
+const COLUMNS: &str =
+    "client_id, name, redirect_uris, secret_hash, public, trusted, id_token_claims, created_at, metadata, client_secret";
 
 impl Store {
     pub async fn insert_client(&self, c: &ClientRow) -> Result<()> {
         let uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        sqlx::query(&format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
             .bind(&c.client_id)
             .bind(&c.name)
             .bind(uris)
@@ -45,6 +53,8 @@ impl Store {
             .bind(flag(c.trusted))
             .bind(flag(c.id_token_claims))
             .bind(c.created_at)
+            .bind(&c.metadata)
+            .bind(&c.client_secret)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -71,11 +81,29 @@ impl Store {
     /// Remove a client and everything issued to it. Returns whether it existed.
     pub async fn remove_client(&self, client_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        for table in ["access_tokens", "authorization_codes", "consents"] {
+        for table in ["access_tokens", "refresh_tokens", "authorization_codes", "consents", "client_assertion_jtis"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1")).bind(client_id).execute(&mut *tx).await?;
         }
         let n = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(n.rows_affected() > 0)
+    }
+}
+
+impl Store {
+    /// Record the `jti` of a client assertion until `expires_at`. False if it
+    /// was seen before (a replay).
+    pub async fn use_assertion_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3)")
+            .bind(client_id)
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await;
+        match done.map_err(StoreError::from) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
