@@ -11,6 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::keys::SigningAlg;
 use crate::oidc::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens};
 
 /// Shortest client secret accepted from configuration. Generated secrets are
@@ -101,6 +102,9 @@ pub struct ClientConfig {
     pub id_token_ttl_secs: Option<u64>,
     #[serde(default)]
     pub refresh_token_ttl_secs: Option<u64>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 impl ClientConfig {
@@ -116,6 +120,7 @@ impl ClientConfig {
             access_token_ttl_secs: self.access_token_ttl_secs,
             id_token_ttl_secs: self.id_token_ttl_secs,
             refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
         }
     }
 }

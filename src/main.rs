@@ -29,6 +29,24 @@ enum Command {
     /// Manage relying parties stored in the database.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the signing keys in keys_dir.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the keys: kid, algorithm, whether it signs, file.
+    List,
+    /// Add a new key. It is published at once and signs after a short delay
+    /// (see the README); the previous keys stay published.
+    Rotate {
+        /// RS256 (default), ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// Remove a key that no longer signs (tokens it signed stop verifying).
+    Retire { kid: String },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +107,9 @@ struct ClientSettingsArgs {
     id_token_ttl_secs: Option<u64>,
     #[arg(long)]
     refresh_token_ttl_secs: Option<u64>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[arg(long)]
+    id_token_signed_response_alg: Option<String>,
 }
 
 impl ClientSettingsArgs {
@@ -112,6 +133,7 @@ impl ClientSettingsArgs {
             "access_token_ttl_secs": self.access_token_ttl_secs,
             "id_token_ttl_secs": self.id_token_ttl_secs,
             "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
         });
         if let Some(v) = self.refresh_tokens {
             value["refresh_tokens"] = v.into();
@@ -160,6 +182,41 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
+        Command::Keys(cmd) => keys(&config, cmd),
+    }
+}
+
+fn keys(config: &Config, cmd: KeysCommand) -> Result<(), String> {
+    use fedi_oidc::keys::{self, KeySet, SigningAlg};
+    let dir = &config.keys_dir;
+    match cmd {
+        KeysCommand::List => {
+            let set = KeySet::load_or_generate(dir).map_err(|e| e.to_string())?;
+            let active = set.active_kids();
+            for key in set.keys() {
+                let state = if active.contains(&key.kid) { "active" } else { "published" };
+                println!("{}\t{}\t{state}\t{}", key.kid, key.alg.as_str(), key.path.display());
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { alg } => {
+            let alg = SigningAlg::parse(&alg).ok_or_else(|| format!("--alg: {alg} is not RS256, ES256 or EdDSA"))?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path =
+                keys::write_key(dir, &keys::generate(alg).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            println!("added {} ({})", path.display(), alg.as_str());
+            println!(
+                "it is published now and signs in {} s; running servers pick it up within {} s or on SIGHUP",
+                keys::ACTIVATION_DELAY.as_secs(),
+                fedi_oidc::KEY_RELOAD_INTERVAL.as_secs()
+            );
+            Ok(())
+        }
+        KeysCommand::Retire { kid } => {
+            let path = keys::retire(dir, &kid)?;
+            println!("removed {}", path.display());
+            Ok(())
+        }
     }
 }
 
@@ -199,6 +256,11 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
         ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
             let metadata = settings.metadata()?;
             metadata.validate(public).map_err(|(field, m)| format!("--{}: {m}", field.replace('_', "-")))?;
+            if let Some(alg) = metadata.id_token_signed_response_alg {
+                // Make sure a key signs for it (running servers pick it up).
+                let set = fedi_oidc::keys::KeySet::load_or_generate(&config.keys_dir).map_err(|e| e.to_string())?;
+                set.ensure(alg).map_err(|e| e.to_string())?;
+            }
             let method = if public {
                 AuthMethod::None
             } else {

@@ -17,6 +17,7 @@ use super::request::Params;
 use crate::clock::{constant_time_eq, hash_secret, random_token, Clock};
 use crate::config::ClientConfig;
 use crate::fediverse::http::UpstreamHttp;
+use crate::keys::SigningAlg;
 use crate::store::{ClientRow, Store, StoreError};
 
 /// How a client authenticates at the token, introspection and revocation
@@ -106,6 +107,9 @@ pub struct ClientMetadata {
     pub id_token_ttl_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl_secs: Option<u64>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 impl ClientMetadata {
@@ -203,6 +207,9 @@ impl Client {
     }
     pub fn id_token_ttl(&self, default: u64) -> u64 {
         self.metadata.id_token_ttl_secs.unwrap_or(default)
+    }
+    pub fn id_token_alg(&self) -> SigningAlg {
+        self.metadata.id_token_signed_response_alg.unwrap_or(SigningAlg::RS256)
     }
     pub fn refresh_token_ttl(&self) -> u64 {
         self.metadata.refresh_token_ttl_secs.unwrap_or(DEFAULT_REFRESH_TOKEN_TTL)

@@ -19,7 +19,7 @@ use super::id_token::IdTokenClaims;
 use super::request::Params;
 use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::identity;
-use crate::keys::left_half_hash;
+use crate::keys::left_half_hash_for;
 use crate::store::{CodeRedemption, NewAccessToken, NewAccessTokenFor, NewRefreshToken, Rotation};
 use crate::web::is_form;
 use crate::AppState;
@@ -226,10 +226,10 @@ async fn respond(
         iat: now,
         auth_time: grant.auth_time,
         nonce: grant.nonce,
-        at_hash: left_half_hash(&access_token),
+        at_hash: left_half_hash_for(client.id_token_alg(), &access_token),
         profile,
     };
-    let id_token = app.keys.sign_jwt(&claims).map_err(signing_failed)?;
+    let id_token = app.keys.sign(&claims, "JWT", client.id_token_alg()).map_err(signing_failed)?;
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
