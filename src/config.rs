@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::keys::SigningAlg;
-use crate::oidc::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens};
+use crate::oidc::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
 
 /// Shortest client secret accepted from configuration. Generated secrets are
 /// 43 characters (256 bits); anything below 32 characters is guessable enough
@@ -105,6 +105,12 @@ pub struct ClientConfig {
     /// RS256 (default), ES256 or EdDSA.
     #[serde(default)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// `public` (default) or `pairwise`.
+    #[serde(default)]
+    pub subject_type: SubjectType,
+    /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
+    #[serde(default)]
+    pub sector_identifier_uri: Option<String>,
 }
 
 impl ClientConfig {
@@ -121,6 +127,8 @@ impl ClientConfig {
             id_token_ttl_secs: self.id_token_ttl_secs,
             refresh_token_ttl_secs: self.refresh_token_ttl_secs,
             id_token_signed_response_alg: self.id_token_signed_response_alg,
+            subject_type: self.subject_type,
+            sector_identifier_uri: self.sector_identifier_uri.clone(),
         }
     }
 }
@@ -258,6 +266,9 @@ impl Config {
             }
             let metadata = c.metadata();
             metadata.validate(c.public).map_err(|(field, m)| bad(&at(field), m))?;
+            if c.subject_type == SubjectType::Pairwise {
+                metadata.sector(&c.redirect_uris).map_err(|(field, m)| bad(&at(field), m))?;
+            }
             let needs_secret = c.token_endpoint_auth_method.is_none_or(AuthMethod::uses_secret);
             match (&c.client_secret, c.public) {
                 (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),

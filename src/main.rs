@@ -110,6 +110,12 @@ struct ClientSettingsArgs {
     /// RS256 (default), ES256 or EdDSA.
     #[arg(long)]
     id_token_signed_response_alg: Option<String>,
+    /// public (default) or pairwise.
+    #[arg(long)]
+    subject_type: Option<String>,
+    /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
+    #[arg(long)]
+    sector_identifier_uri: Option<String>,
 }
 
 impl ClientSettingsArgs {
@@ -134,6 +140,8 @@ impl ClientSettingsArgs {
             "id_token_ttl_secs": self.id_token_ttl_secs,
             "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "subject_type": self.subject_type,
+            "sector_identifier_uri": self.sector_identifier_uri,
         });
         if let Some(v) = self.refresh_tokens {
             value["refresh_tokens"] = v.into();
@@ -255,7 +263,11 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     match cmd {
         ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
             let metadata = settings.metadata()?;
-            metadata.validate(public).map_err(|(field, m)| format!("--{}: {m}", field.replace('_', "-")))?;
+            let flag = |(field, m): (&str, String)| format!("--{}: {m}", field.replace('_', "-"));
+            metadata.validate(public).map_err(flag)?;
+            if metadata.subject_type == fedi_oidc::oidc::client::SubjectType::Pairwise {
+                metadata.sector(&redirect_uris).map_err(flag)?;
+            }
             if let Some(alg) = metadata.id_token_signed_response_alg {
                 // Make sure a key signs for it (running servers pick it up).
                 let set = fedi_oidc::keys::KeySet::load_or_generate(&config.keys_dir).map_err(|e| e.to_string())?;

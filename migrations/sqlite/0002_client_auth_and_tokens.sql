@@ -32,3 +32,11 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);
+
+-- Server-wide secrets that every replica must share (e.g. the key of
+-- pairwise subject identifiers), generated once.
+CREATE TABLE server_secrets (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);

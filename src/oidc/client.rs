@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::{header, HeaderMap};
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -110,6 +110,20 @@ pub struct ClientMetadata {
     /// RS256 (default), ES256 or EdDSA.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// `public` (default) or `pairwise` (OIDC Core §8).
+    pub subject_type: SubjectType,
+    /// Pairwise clients with redirect URIs on several hosts: the URI whose
+    /// host is their sector (OIDC Core §8.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    #[default]
+    Public,
+    Pairwise,
 }
 
 impl ClientMetadata {
@@ -161,6 +175,12 @@ impl ClientMetadata {
                 return Err(("jwks_uri", "must be an https URL without fragment".into()));
             }
         }
+        if let Some(uri) = &self.sector_identifier_uri {
+            let url = Url::parse(uri).map_err(|e| ("sector_identifier_uri", format!("not a URL: {e}")))?;
+            if url.scheme() != "https" || url.host_str().is_none() {
+                return Err(("sector_identifier_uri", "must be an https URL".into()));
+            }
+        }
         for (field, value, max) in [
             ("access_token_ttl_secs", self.access_token_ttl_secs, MAX_ACCESS_TOKEN_TTL),
             ("id_token_ttl_secs", self.id_token_ttl_secs, MAX_ID_TOKEN_TTL),
@@ -171,6 +191,32 @@ impl ClientMetadata {
             }
         }
         Ok(())
+    }
+}
+
+impl ClientMetadata {
+    /// The sector of a pairwise client (OIDC Core §8.1): the host of its
+    /// sector_identifier_uri, or the one host of all its redirect URIs.
+    pub fn sector(&self, redirect_uris: &[String]) -> Result<String, (&'static str, String)> {
+        if let Some(uri) = &self.sector_identifier_uri {
+            return Url::parse(uri)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .ok_or_else(|| ("sector_identifier_uri", "must be an https URL".into()));
+        }
+        let mut hosts: Vec<String> = redirect_uris
+            .iter()
+            .filter_map(|u| Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        match hosts.as_slice() {
+            [host] => Ok(host.clone()),
+            _ => Err((
+                "sector_identifier_uri",
+                "required for pairwise clients whose redirect URIs are not on one host".into(),
+            )),
+        }
     }
 }
 
@@ -194,6 +240,8 @@ pub struct Client {
     /// The one way this client authenticates.
     pub auth_method: AuthMethod,
     pub metadata: ClientMetadata,
+    /// Pairwise clients: their sector (OIDC Core §8.1).
+    pub sector: Option<String>,
 }
 
 impl Client {
@@ -266,14 +314,25 @@ impl TryFrom<ClientRow> for Client {
         Ok(Client {
             client_id: r.client_id,
             name: r.name,
-            redirect_uris: r.redirect_uris,
             secret_hash: if r.public { None } else { r.secret_hash },
             secret: if auth_method == AuthMethod::ClientSecretJwt { r.client_secret } else { None },
             trusted: r.trusted,
             id_token_claims: r.id_token_claims,
+            sector: sector_of(&metadata, &r.redirect_uris),
+            redirect_uris: r.redirect_uris,
             auth_method,
             metadata,
         })
+    }
+}
+
+fn sector_of(metadata: &ClientMetadata, redirect_uris: &[String]) -> Option<String> {
+    match metadata.subject_type {
+        SubjectType::Public => None,
+        // Validated on the way in; a pairwise client never falls back to public.
+        SubjectType::Pairwise => {
+            Some(metadata.sector(redirect_uris).unwrap_or_else(|_| format!("invalid-sector:{}", random_token(16))))
+        }
     }
 }
 
@@ -301,6 +360,7 @@ impl From<&ClientConfig> for Client {
             trusted: c.trusted,
             id_token_claims: c.id_token_claims,
             auth_method,
+            sector: sector_of(&metadata, &c.redirect_uris),
             metadata,
         }
     }
@@ -312,6 +372,8 @@ pub struct ClientRegistry {
     configured: HashMap<String, Client>,
     store: Store,
     assertions: AssertionVerifier,
+    /// HMAC key of pairwise subject identifiers (shared by all replicas).
+    pairwise: Arc<ring::hmac::Key>,
 }
 
 /// The parameters of a request that may carry client credentials.
@@ -329,10 +391,26 @@ impl ClientRegistry {
         clock: Arc<dyn Clock>,
         issuer: &str,
         http: UpstreamHttp,
+        pairwise_secret: &str,
     ) -> Self {
         let configured = configured.iter().map(|c| (c.client_id.clone(), Client::from(c))).collect();
         let assertions = AssertionVerifier::new(store.clone(), clock, issuer, http);
-        ClientRegistry { configured, store, assertions }
+        let pairwise = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, pairwise_secret.as_bytes()));
+        ClientRegistry { configured, store, assertions, pairwise }
+    }
+
+    /// The `sub` that `client` sees for the local subject `local_sub`: the
+    /// same for public clients; for pairwise ones HMAC-SHA256(server secret,
+    /// sector, local subject), so clients of different sectors cannot
+    /// correlate people (OIDC Core §8.1).
+    pub fn subject_for(&self, client: &Client, local_sub: &str) -> String {
+        match &client.sector {
+            None => local_sub.to_string(),
+            Some(sector) => {
+                let input = format!("{}\n{local_sub}", sector.to_ascii_lowercase());
+                URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.pairwise, input.as_bytes()).as_ref())
+            }
+        }
     }
 
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, StoreError> {

@@ -23,7 +23,7 @@ pub fn document(issuer: &str) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "scopes_supported": SUPPORTED_SCOPES,
         "claims_supported": claims,

@@ -54,7 +54,7 @@ async fn introspect_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> R
         "active": true,
         "scope": record.scope,
         "client_id": record.client_id,
-        "sub": record.subject,
+        "sub": app.clients.subject_for(&client, &record.subject),
         "token_type": token_type,
         "exp": record.expires_at,
         "iat": record.created_at,

@@ -97,7 +97,7 @@ fn mint_access_token(
         AccessTokenFormat::Jwt => {
             let claims = serde_json::json!({
                 "iss": app.issuer(),
-                "sub": sub,
+                "sub": app.clients.subject_for(client, sub),
                 "aud": format!("{}/userinfo", app.issuer()),
                 "client_id": client.client_id,
                 "exp": now + ttl as i64,
@@ -218,9 +218,10 @@ async fn respond(
         .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
     let profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
+    let sub = app.clients.subject_for(client, &subject.sub);
     let claims = IdTokenClaims {
         iss: app.issuer(),
-        sub: &subject.sub,
+        sub: &sub,
         aud: &client.client_id,
         exp: now + client.id_token_ttl(app.config.id_token_ttl_secs) as i64,
         iat: now,

@@ -107,3 +107,23 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// The server-wide secret `name`, created (from `fresh`) by whichever
+    /// replica asks first; every replica then reads the same value.
+    pub async fn server_secret(&self, name: &str, fresh: &str, now: i64) -> Result<String> {
+        let inserted = sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(fresh)
+            .bind(now)
+            .execute(self.pool())
+            .await;
+        match inserted.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+        let row =
+            sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
+        Ok(row.try_get("value")?)
+    }
+}
