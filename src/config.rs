@@ -56,6 +56,10 @@ pub struct Config {
     pub dev_allow_insecure_instances: bool,
     /// Relying parties defined in the configuration file.
     pub clients: Vec<ClientConfig>,
+    /// Dynamic Client Registration (RFC 7591/7592) at `/register`. Off by default.
+    pub registration_enabled: bool,
+    /// If set, registration requires `Authorization: Bearer <this token>`.
+    pub registration_initial_access_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -156,6 +160,8 @@ impl Default for Config {
             upstream_timeout_secs: 10,
             dev_allow_insecure_instances: false,
             clients: Vec::new(),
+            registration_enabled: false,
+            registration_initial_access_token: None,
         }
     }
 }
@@ -247,6 +253,12 @@ impl Config {
         }
         if self.app_name.trim().is_empty() || self.app_name.len() > 60 {
             return Err(bad("app_name", "must be 1 to 60 characters"));
+        }
+        if self.registration_initial_access_token.as_ref().is_some_and(|t| t.len() < MIN_SECRET_LEN) {
+            return Err(bad(
+                "registration_initial_access_token",
+                format!("must be at least {MIN_SECRET_LEN} characters"),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {

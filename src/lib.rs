@@ -118,7 +118,11 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let pairwise_secret = store.server_secret("pairwise_subject", &clock::random_token(32), clock.now()).await?;
     let clients =
         ClientRegistry::new(&config.clients, store.clone(), clock.clone(), &config.issuer, http, &pairwise_secret);
-    let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
+    let mut document = oidc::discovery::document(&config.issuer);
+    if config.registration_enabled {
+        document["registration_endpoint"] = format!("{}/register", config.issuer).into();
+    }
+    let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery }));
     let router = routes(state.clone());
     Ok(App { state, router })

@@ -309,6 +309,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                     .as_ref()
                     .filter(|_| method == AuthMethod::ClientSecretJwt)
                     .map(|(secret, _)| secret.clone()),
+                registration_token_hash: None,
             };
             store.insert_client(&row).await.map_err(|e| match e {
                 fedi_oidc::store::StoreError::Conflict => {

@@ -4,6 +4,9 @@
 -- every other client keeps only the SHA-256 in secret_hash).
 ALTER TABLE clients ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE clients ADD COLUMN client_secret TEXT;
+-- Dynamically registered clients: SHA-256 of their registration access
+-- token (RFC 7592); NULL for clients added by the operator.
+ALTER TABLE clients ADD COLUMN registration_token_hash TEXT;
 
 -- jti values of client assertions (RFC 7523 §3), kept until the assertion
 -- expires so that each is accepted once, across replicas.

@@ -413,6 +413,12 @@ impl ClientRegistry {
         }
     }
 
+    /// The outbound HTTP client for client-supplied URLs (jwks_uri,
+    /// sector_identifier_uri): https, public addresses, no redirects, bounded.
+    pub fn http(&self) -> &UpstreamHttp {
+        self.assertions.http()
+    }
+
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         if let Some(c) = self.configured.get(client_id) {
             return Ok(Some(c.clone()));

@@ -88,6 +88,11 @@ impl AssertionVerifier {
         AssertionVerifier { store, clock, issuer: issuer.to_string(), http, cache: Default::default() }
     }
 
+    /// The outbound HTTP client (same rules as calls to instances).
+    pub fn http(&self) -> &UpstreamHttp {
+        &self.http
+    }
+
     /// Verify `jwt` as an assertion of `client` presented at `endpoint`, and
     /// spend its `jti`.
     pub async fn verify(&self, client: &Client, jwt: &str, endpoint: &str) -> Result<(), AssertionError> {

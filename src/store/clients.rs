@@ -20,6 +20,8 @@ pub struct ClientRow {
     /// The secret in the clear: only for `client_secret_jwt` clients, whose
     /// assertions are HMACs keyed with it.
     pub client_secret: Option<String>,
+    /// Dynamically registered clients: SHA-256 of the registration access token.
+    pub registration_token_hash: Option<String>,
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<ClientRow> {
@@ -35,16 +37,17 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<ClientRow> {
         created_at: row.try_get("created_at")?,
         metadata: row.try_get("metadata")?,
         client_secret: row.try_get("client_secret")?,
+        registration_token_hash: row.try_get("registration_token_hash")?,
     })
 }
 
-const COLUMNS: &str =
-    "client_id, name, redirect_uris, secret_hash, public, trusted, id_token_claims, created_at, metadata, client_secret";
+const COLUMNS: &str = "client_id, name, redirect_uris, secret_hash, public, trusted, id_token_claims, created_at, \
+                       metadata, client_secret, registration_token_hash";
 
 impl Store {
     pub async fn insert_client(&self, c: &ClientRow) -> Result<()> {
         let uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        sqlx::query(&format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
             .bind(&c.client_id)
             .bind(&c.name)
             .bind(uris)
@@ -55,6 +58,7 @@ impl Store {
             .bind(c.created_at)
             .bind(&c.metadata)
             .bind(&c.client_secret)
+            .bind(&c.registration_token_hash)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -67,6 +71,26 @@ impl Store {
             .await?
             .map(from_row)
             .transpose()
+    }
+
+    /// Replace a dynamically registered client's metadata (RFC 7592 §2.2).
+    /// False if it no longer exists.
+    pub async fn update_client(&self, c: &ClientRow) -> Result<bool> {
+        let uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE clients SET name = $2, redirect_uris = $3, secret_hash = $4, public = $5, metadata = $6, \
+             client_secret = $7 WHERE client_id = $1",
+        )
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(uris)
+        .bind(&c.secret_hash)
+        .bind(flag(c.public))
+        .bind(&c.metadata)
+        .bind(&c.client_secret)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>> {
