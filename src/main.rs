@@ -72,7 +72,7 @@ enum ClientCommand {
         #[arg(long)]
         client_id: Option<String>,
         #[command(flatten)]
-        settings: ClientSettingsArgs,
+        settings: Box<ClientSettingsArgs>,
     },
     /// List the relying parties in the database.
     List,
@@ -262,7 +262,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     match cmd {
         ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
-            let metadata = settings.metadata()?;
+            let metadata = (*settings).metadata()?;
             let flag = |(field, m): (&str, String)| format!("--{}: {m}", field.replace('_', "-"));
             metadata.validate(public).map_err(flag)?;
             if metadata.subject_type == fedi_oidc::oidc::client::SubjectType::Pairwise {

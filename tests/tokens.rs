@@ -22,6 +22,7 @@ dual_db_tests!(
     introspection_per_rfc_7662,
     jwt_access_tokens_per_rfc_9068_still_obey_revocation,
     lifetimes_are_per_client,
+    code_reuse_also_revokes_the_refresh_tokens_of_the_grant,
 );
 
 const ALWAYS: &str = "rp-always";
@@ -348,4 +349,32 @@ async fn lifetimes_are_per_client(db: Db) {
     app.clock.advance(121);
     assert_eq!(app.userinfo_status(tokens.access_token().secret()).await, 401);
     assert_eq!(app.userinfo_status(default.access_token().secret()).await, 200);
+}
+
+async fn code_reuse_also_revokes_the_refresh_tokens_of_the_grant(db: Db) {
+    let Some((app, fake)) = setup(db).await else { return };
+    let rp = app.rp(ALWAYS, Some(SECRET)).await;
+    let (started, code) = app.code_with(&rp, &fake, &[], &[]).await;
+    let verifier = started.verifier.unwrap().secret().clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", RP_REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let body: Value = app.post_form("/token", &form, Some((ALWAYS, SECRET))).await.json().await.unwrap();
+    let rt = body["refresh_token"].as_str().expect("a refresh token").to_string();
+    // Rotate once, so the family has a spent and a live member.
+    let next: Value = app
+        .post_form("/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt)], Some((ALWAYS, SECRET)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let live = next["refresh_token"].as_str().unwrap().to_string();
+    let at = next["access_token"].as_str().unwrap().to_string();
+    // The code comes back: everything it led to is revoked.
+    assert_eq!(oauth_error(app.post_form("/token", &form, Some((ALWAYS, SECRET))).await).await.1, "invalid_grant");
+    assert_eq!(refresh_error(&app, ALWAYS, &live, None).await, (400, "invalid_grant".into()));
+    assert_eq!(app.userinfo_status(&at).await, 401);
 }

@@ -74,13 +74,16 @@ pub fn assertion_subject(jwt: &str) -> Option<String> {
     (value.get("iss")?.as_str()? == sub).then(|| sub.to_string())
 }
 
+/// Fetched client key sets by URI, with when they were fetched.
+type JwksCache = HashMap<String, (Instant, Arc<JwkSet>)>;
+
 #[derive(Debug, Clone)]
 pub struct AssertionVerifier {
     store: Store,
     clock: Arc<dyn Clock>,
     issuer: String,
     http: UpstreamHttp,
-    cache: Arc<Mutex<HashMap<String, (Instant, Arc<JwkSet>)>>>,
+    cache: Arc<Mutex<JwksCache>>,
 }
 
 impl AssertionVerifier {

@@ -187,7 +187,7 @@ async fn authorization_code(app: &AppState, client: &Client, params: &Params) ->
         }
         CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("unknown or expired code")),
     };
-    let (access_token, refresh_token) = issued.ok_or_else(|| OAuthError::unavailable())?;
+    let (access_token, refresh_token) = issued.ok_or_else(OAuthError::unavailable)?;
     let grant =
         Grant { subject: &code.subject, scope: &code.scope, auth_time: code.auth_time, nonce: code.nonce.as_deref() };
     respond(app, client, grant, access_token, refresh_token, expires_in).await
