@@ -120,6 +120,14 @@ struct ClientSettingsArgs {
 
 impl ClientSettingsArgs {
     fn metadata(self) -> Result<ClientMetadata, String> {
+        /// One enum-valued flag, parsed with the error naming it.
+        fn choice<T: serde::de::DeserializeOwned>(flag: &str, v: Option<String>) -> Result<Option<T>, String> {
+            v.map(|v| {
+                serde_json::from_value(serde_json::Value::String(v.clone()))
+                    .map_err(|_| format!("{flag}: {v} is not one of the accepted values"))
+            })
+            .transpose()
+        }
         let jwks = match self.jwks_file {
             None => None,
             Some(path) => {
@@ -131,28 +139,20 @@ impl ClientSettingsArgs {
                 )
             }
         };
-        let mut value = serde_json::json!({
-            "token_endpoint_auth_method": self.token_endpoint_auth_method,
-            "token_endpoint_auth_signing_alg": self.token_endpoint_auth_signing_alg,
-            "jwks": jwks,
-            "jwks_uri": self.jwks_uri,
-            "access_token_ttl_secs": self.access_token_ttl_secs,
-            "id_token_ttl_secs": self.id_token_ttl_secs,
-            "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
-            "id_token_signed_response_alg": self.id_token_signed_response_alg,
-            "subject_type": self.subject_type,
-            "sector_identifier_uri": self.sector_identifier_uri,
-        });
-        if let Some(v) = self.refresh_tokens {
-            value["refresh_tokens"] = v.into();
-        }
-        if let Some(v) = self.access_token_format {
-            value["access_token_format"] = v.into();
-        }
-        if let Some(map) = value.as_object_mut() {
-            map.retain(|_, v| !v.is_null());
-        }
-        serde_json::from_value(value).map_err(|e| format!("invalid client setting: {e}"))
+        Ok(ClientMetadata {
+            token_endpoint_auth_method: choice("--token-endpoint-auth-method", self.token_endpoint_auth_method)?,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
+            jwks,
+            jwks_uri: self.jwks_uri,
+            refresh_tokens: choice("--refresh-tokens", self.refresh_tokens)?.unwrap_or_default(),
+            access_token_format: choice("--access-token-format", self.access_token_format)?.unwrap_or_default(),
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            id_token_ttl_secs: self.id_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            id_token_signed_response_alg: choice("--id-token-signed-response-alg", self.id_token_signed_response_alg)?,
+            subject_type: choice("--subject-type", self.subject_type)?.unwrap_or_default(),
+            sector_identifier_uri: self.sector_identifier_uri,
+        })
     }
 }
 

@@ -22,6 +22,7 @@ dual_db_tests!(
     private_key_jwt_keys_from_jwks_uri_are_fetched_once_and_cached,
     discovery_lists_exactly_the_methods_that_work,
     public_clients_use_none_and_nothing_else,
+    malformed_requests_to_client_authenticated_endpoints_get_oauth_errors,
 );
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -490,4 +491,130 @@ fn client_settings_are_validated_at_start_up() {
         let err = config.validate().expect_err(setting);
         assert_eq!(err.setting, setting);
     }
+}
+
+async fn malformed_requests_to_client_authenticated_endpoints_get_oauth_errors(db: Db) {
+    let Some(app) = spawn_app_with_clients(db, clients()).await else { return };
+    let huge = "a".repeat(5000);
+    let basic = format!("Basic {}", {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{CONFIDENTIAL}:{CONFIDENTIAL_SECRET}"))
+    });
+    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        ("json body", Some("application/json"), b"{\"token\":\"x\"}".to_vec(), 400, "invalid_request"),
+        ("not UTF-8", Some("application/x-www-form-urlencoded"), vec![0xff, 0xfe, b'='], 400, "invalid_request"),
+        (
+            "duplicate token",
+            Some("application/x-www-form-urlencoded"),
+            b"token=a&token=b".to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "huge assertion",
+            Some("application/x-www-form-urlencoded"),
+            format!("token=x&client_assertion_type={JWT_BEARER}&client_assertion={huge}").into_bytes(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "assertion without type",
+            Some("application/x-www-form-urlencoded"),
+            b"token=x&client_assertion=a.b.c".to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "type without assertion",
+            Some("application/x-www-form-urlencoded"),
+            format!("token=x&client_id={KEY_CLIENT}&client_assertion_type={JWT_BEARER}").into_bytes(),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for path in ["/revoke", "/introspect"] {
+        for (what, content_type, body, status, error) in &cases {
+            let mut r = app.http.post(app.url(path)).header("authorization", &basic).body(body.clone());
+            if what.contains("assertion") || what.contains("type without") {
+                r = app.http.post(app.url(path)).body(body.clone());
+            }
+            if let Some(ct) = content_type {
+                r = r.header("content-type", *ct);
+            }
+            let r = r.send().await.unwrap();
+            assert_eq!(r.headers()["cache-control"], "no-store", "{path} {what}");
+            assert_eq!(oauth_error(r).await, (*status, error.to_string()), "{path} {what}");
+        }
+        // GET is refused with an OAuth error, never a 5xx.
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(oauth_error(r).await, (400, "invalid_request".into()), "{path} GET");
+    }
+}
+
+fn cli(database_url: &str, keys_dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fedi-oidc"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FEDI_OIDC_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .env("FEDI_OIDC_DATABASE_URL", database_url)
+        .env("FEDI_OIDC_KEYS_DIR", keys_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_clients_are_bound_to_the_method_they_were_added_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("cli.db").display());
+    let keys_dir = dir.path().join("keys");
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, client_keys().jwks.to_string()).unwrap();
+    let add = |extra: &[&str]| {
+        let mut args = vec!["client", "add", "--name", "CLI RP", "--redirect-uri", RP_REDIRECT];
+        args.extend_from_slice(extra);
+        cli(&database_url, &keys_dir, &args)
+    };
+    let (ok, out) = add(&["--client-id", "cli-hmac", "--token-endpoint-auth-method", "client_secret_jwt"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("stored as is"), "{out}");
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret:")).unwrap().trim().to_string();
+    let jwks_arg = jwks_file.to_str().unwrap();
+    let (ok, out) = add(&[
+        "--client-id",
+        "cli-keys",
+        "--token-endpoint-auth-method",
+        "private_key_jwt",
+        "--jwks-file",
+        jwks_arg,
+        "--id-token-signed-response-alg",
+        "ES256",
+    ]);
+    assert!(ok && !out.contains("client_secret:"), "{out}");
+    for (extra, flag) in [
+        (&["--token-endpoint-auth-method", "private_key_jwt"][..], "--jwks"),
+        (&["--token-endpoint-auth-method", "magic"][..], "--token-endpoint-auth-method"),
+        (&["--id-token-signed-response-alg", "none"][..], "--id-token-signed-response-alg"),
+        (&["--access-token-ttl-secs", "0"][..], "--access-token-ttl-secs"),
+        (&["--public", "--token-endpoint-auth-method", "client_secret_post"][..], "--token-endpoint-auth-method"),
+    ] {
+        let (ok, out) = add(extra);
+        assert!(!ok && out.contains(flag), "{extra:?}: {out}");
+    }
+    // The CLI made an ES256 key for the client that wants one.
+    let set = fedi_oidc::keys::KeySet::load_or_generate(&keys_dir).unwrap();
+    assert!(set.keys().iter().any(|k| k.alg == fedi_oidc::keys::SigningAlg::ES256));
+
+    let url = database_url.clone();
+    let app = spawn_app_with(Db::Sqlite, move |c| c.database_url = url).await.unwrap();
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    let jwt = sign(&claims(&app, "cli-hmac", &app.issuer, 60), Algorithm::HS512, None, &key);
+    assert_eq!(assertion_status(&app, &jwt).await.0, 200, "the stored secret verifies the HMAC");
+    assert_eq!(introspect_as(&app, &[], Some(("cli-hmac", &secret))).await, (401, "invalid_client".into()));
+    let jwt = sign(&claims(&app, "cli-keys", &app.issuer, 60), Algorithm::ES256, Some("ec-1"), &client_keys().ec);
+    assert_eq!(assertion_status(&app, &jwt).await.0, 200);
 }
