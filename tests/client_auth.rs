@@ -347,13 +347,16 @@ async fn private_key_jwt_keys_from_jwks_uri_are_fetched_once_and_cached(db: Db) 
     // The client's key set, served on loopback (allowed in development mode only).
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
-    let jwks = client_keys().jwks.clone();
+    // The client starts with its RSA key only, and adds the others later.
+    let full = client_keys().jwks.clone();
+    let served = Arc::new(std::sync::Mutex::new(serde_json::json!({ "keys": [full["keys"][0].clone()] })));
+    let serving = served.clone();
     let router = axum::Router::new()
         .route(
             "/jwks.json",
             axum::routing::get(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let jwks = jwks.clone();
+                let jwks = serving.lock().unwrap().clone();
                 async move { axum::Json(jwks) }
             }),
         )
@@ -376,11 +379,28 @@ async fn private_key_jwt_keys_from_jwks_uri_are_fetched_once_and_cached(db: Db) 
     }));
     let Some(app) = spawn_app_with_clients(db, extra).await else { return };
     let keys = client_keys();
-    for (alg, key) in [(Algorithm::RS256, &keys.rsa), (Algorithm::EdDSA, &keys.ed), (Algorithm::ES256, &keys.ec)] {
-        let jwt = sign(&claims(&app, URI_CLIENT, &app.issuer, 60), alg, None, key);
+    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::RS512] {
+        let jwt = sign(&claims(&app, URI_CLIENT, &app.issuer, 60), alg, None, &keys.rsa);
         assert_eq!(assertion_status(&app, &jwt).await.0, 200, "{alg:?}");
     }
     assert_eq!(fetches.load(Ordering::SeqCst), 1, "the key set is cached");
+    // The client adds keys. An unknown kid right away does not make us fetch again...
+    *served.lock().unwrap() = full.clone();
+    let ec = |app: &TestApp| sign(&claims(app, URI_CLIENT, &app.issuer, 60), Algorithm::ES256, Some("ec-1"), &keys.ec);
+    assert_eq!(assertion_status(&app, &ec(&app)).await, (401, "invalid_client".into()));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "no refetch within 30 s");
+    // ...but 30 s later it does, and the new key works.
+    app.clock.advance(31);
+    assert_eq!(assertion_status(&app, &ec(&app)).await.0, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    // Without a kid, a key set older than 5 minutes is fetched again.
+    let jwt = sign(&claims(&app, URI_CLIENT, &app.issuer, 60), Algorithm::EdDSA, None, &keys.ed);
+    assert_eq!(assertion_status(&app, &jwt).await.0, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    app.clock.advance(301);
+    let jwt = sign(&claims(&app, URI_CLIENT, &app.issuer, 60), Algorithm::EdDSA, None, &keys.ed);
+    assert_eq!(assertion_status(&app, &jwt).await.0, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 3, "the cache expires");
     let jwt = sign(&claims(&app, URI_CLIENT, &app.issuer, 60), Algorithm::RS256, None, &keys.stranger);
     assert_eq!(assertion_status(&app, &jwt).await, (401, "invalid_client".into()));
     // Redirects are not followed; an unreachable key set fails closed.
@@ -388,7 +408,7 @@ async fn private_key_jwt_keys_from_jwks_uri_are_fetched_once_and_cached(db: Db) 
         let jwt = sign(&claims(&app, client, &app.issuer, 60), Algorithm::RS256, None, &keys.rsa);
         assert_eq!(assertion_status(&app, &jwt).await, (401, "invalid_client".into()), "{client}");
     }
-    assert_eq!(fetches.load(Ordering::SeqCst), 1, "the redirect was not followed");
+    assert_eq!(fetches.load(Ordering::SeqCst), 3, "the redirect was not followed");
 }
 
 async fn discovery_lists_exactly_the_methods_that_work(db: Db) {

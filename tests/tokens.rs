@@ -139,6 +139,11 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family(db: Db) {
     let second = refresh(&app, &rp, &rt1).await.expect("first refresh");
     let rt2 = second.refresh_token().expect("rotated").clone();
     assert_ne!(rt1.secret(), rt2.secret());
+    // The spent token introspects as inactive, its successor as active.
+    for (token, active) in [(rt1.secret(), false), (rt2.secret(), true)] {
+        let r = app.post_form("/introspect", &[("token", token.as_str())], Some((ALWAYS, SECRET))).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["active"], active);
+    }
     assert_ne!(first.access_token().secret(), second.access_token().secret());
     // OIDC Core §12.2: a new ID token, same sub and auth_time, a new iat, no nonce.
     let id_token = second.id_token().expect("a new ID token");

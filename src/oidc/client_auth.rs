@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -28,10 +27,10 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 pub const MAX_ASSERTION_LIFETIME: i64 = 600;
 /// Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds.
 const LEEWAY: i64 = 30;
-/// How long a fetched client key set is used before it is fetched again.
-const JWKS_TTL: Duration = Duration::from_secs(300);
+/// How long a fetched client key set is used before it is fetched again, in seconds.
+pub const JWKS_TTL: i64 = 300;
 /// A key set is fetched again early for an unknown `kid`, at most this often.
-const JWKS_REFETCH: Duration = Duration::from_secs(30);
+pub const JWKS_REFETCH: i64 = 30;
 /// Most key sets kept in memory.
 const JWKS_CACHE_MAX: usize = 1000;
 
@@ -75,7 +74,7 @@ pub fn assertion_subject(jwt: &str) -> Option<String> {
 }
 
 /// Fetched client key sets by URI, with when they were fetched.
-type JwksCache = HashMap<String, (Instant, Arc<JwkSet>)>;
+type JwksCache = HashMap<String, (i64, Arc<JwkSet>)>;
 
 #[derive(Debug, Clone)]
 pub struct AssertionVerifier {
@@ -171,7 +170,7 @@ impl AssertionVerifier {
             Err(AssertionError::Signature) if kid.is_some() && !has_kid(&set, kid) => {
                 // The client may have rotated its keys: fetch again (not too often).
                 match fetched {
-                    Some((uri, at)) if at.elapsed() >= JWKS_REFETCH => {
+                    Some((uri, at)) if self.clock.now() - at >= JWKS_REFETCH => {
                         let (set, _) = self.fetch(uri, true).await?;
                         try_keys(&set, jwt, kid, alg, validation)
                     }
@@ -183,10 +182,11 @@ impl AssertionVerifier {
     }
 
     /// The key set at `uri`, from the cache unless it is stale or `refresh`.
-    async fn fetch(&self, uri: &str, refresh: bool) -> Result<(Arc<JwkSet>, Instant), AssertionError> {
+    async fn fetch(&self, uri: &str, refresh: bool) -> Result<(Arc<JwkSet>, i64), AssertionError> {
+        let now = self.clock.now();
         if !refresh {
             if let Some((at, set)) = self.cache.lock().ok().and_then(|c| c.get(uri).cloned()) {
-                if at.elapsed() < JWKS_TTL {
+                if now - at < JWKS_TTL {
                     return Ok((set, at));
                 }
             }
@@ -198,10 +198,10 @@ impl AssertionVerifier {
         }
         let set: JwkSet = serde_json::from_slice(&reply.body).map_err(|e| AssertionError::Jwks(e.to_string()))?;
         let set = Arc::new(set);
-        let at = Instant::now();
+        let at = now;
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= JWKS_CACHE_MAX {
-                cache.retain(|_, (t, _)| t.elapsed() < JWKS_TTL);
+                cache.retain(|_, (t, _)| now - *t < JWKS_TTL);
                 if cache.len() >= JWKS_CACHE_MAX {
                     cache.clear();
                 }

@@ -88,8 +88,9 @@ impl Store {
                      FROM access_tokens WHERE token_hash = $1"
                 }
                 TokenKind::Refresh => {
-                    "SELECT client_id, subject, scope, created_at, expires_at, revoked_at, family_id \
-                     FROM refresh_tokens WHERE token_hash = $1"
+                    // A spent (rotated) refresh token is as good as revoked.
+                    "SELECT client_id, subject, scope, created_at, expires_at, COALESCE(revoked_at, used_at) AS revoked_at, \
+                     family_id FROM refresh_tokens WHERE token_hash = $1"
                 }
             };
             if let Some(row) = sqlx::query(sql).bind(token_hash).fetch_optional(self.pool()).await? {
