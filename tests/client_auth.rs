@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use fedi_oidc::oidc::client::AuthMethod;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use openidconnect::{AuthType, AuthorizationCode, OAuth2TokenResponse};
+use openidconnect::{AuthType, OAuth2TokenResponse};
 use ring::signature::KeyPair;
 use serde_json::{json, Value};
 use support::*;
@@ -155,24 +155,12 @@ async fn client_secret_post_client_is_bound_to_post(db: Db) {
     // The RP library, told to use client_secret_post, signs in.
     let rp = app.rp(POST_CLIENT, Some(POST_SECRET)).await.set_auth_type(AuthType::RequestBody);
     let (started, code) = app.code_with(&rp, &fake, &[], &[]).await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier.unwrap())
-        .request_async(&app.http)
-        .await
-        .expect("client_secret_post works");
+    let tokens = app.redeem(&rp, &started, code).await;
     assert_eq!(app.userinfo_status(tokens.access_token().secret()).await, 200);
 
     // The right secret by the wrong method is invalid_client, with a Basic challenge for Basic.
     let (started, code) = app.code_with(&rp, &fake, &[], &[]).await;
-    let verifier = started.verifier.unwrap().secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = app.code_form(&code, &started, &[]);
     let r = app.post_form("/token", &form, Some((POST_CLIENT, POST_SECRET))).await;
     assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
     assert_eq!(oauth_error(r).await, (401, "invalid_client".into()));
@@ -187,8 +175,7 @@ async fn client_secret_post_client_is_bound_to_post(db: Db) {
     assert_eq!(oauth_error(r).await, (401, "invalid_client".into()));
     assert_eq!(introspect_as(&app, &[], Some((CONFIDENTIAL, CONFIDENTIAL_SECRET))).await.0, 200);
     // The failed attempt did not spend the code.
-    let mut post = form.to_vec();
-    post.extend([("client_id", POST_CLIENT), ("client_secret", POST_SECRET)]);
+    let post = app.code_form(&code, &started, &[("client_id", POST_CLIENT), ("client_secret", POST_SECRET)]);
     assert_eq!(app.post_form("/token", &post, None).await.status(), 200);
 }
 
@@ -201,16 +188,8 @@ async fn client_secret_jwt_assertions_are_verified_strictly(db: Db) {
     // A good assertion at the token endpoint redeems a code.
     let rp = app.rp(HMAC_CLIENT, None).await;
     let (started, code) = app.code_with(&rp, &fake, &[], &[]).await;
-    let verifier = started.verifier.unwrap().secret().clone();
     let jwt = sign(&claims(&app, HMAC_CLIENT, &token_endpoint, 60), Algorithm::HS256, None, &key);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-        ("client_assertion_type", JWT_BEARER),
-        ("client_assertion", jwt.as_str()),
-    ];
+    let form = app.code_form(&code, &started, &[("client_assertion_type", JWT_BEARER), ("client_assertion", &jwt)]);
     let r = app.post_form("/token", &form, None).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     // The same assertion again is a replay (jti seen).
@@ -272,17 +251,9 @@ async fn private_key_jwt_with_inline_rsa_ec_and_ed25519_keys(db: Db) {
     // A code redeemed with an RS256 assertion whose audience is the token endpoint.
     let rp = app.rp(KEY_CLIENT, None).await;
     let (started, code) = app.code_with(&rp, &fake, &[], &[]).await;
-    let verifier = started.verifier.unwrap().secret().clone();
     let jwt = sign(&claims(&app, KEY_CLIENT, &app.url("/token"), 60), Algorithm::RS256, Some("rsa-1"), &keys.rsa);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-        ("client_assertion_type", JWT_BEARER),
-        ("client_assertion", jwt.as_str()),
-        ("client_id", KEY_CLIENT),
-    ];
+    let extra = [("client_assertion_type", JWT_BEARER), ("client_assertion", jwt.as_str()), ("client_id", KEY_CLIENT)];
+    let form = app.code_form(&code, &started, &extra);
     let r = app.post_form("/token", &form, None).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
@@ -520,7 +491,8 @@ async fn malformed_requests_to_client_authenticated_endpoints_get_oauth_errors(d
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(format!("{CONFIDENTIAL}:{CONFIDENTIAL_SECRET}"))
     });
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("json body", Some("application/json"), b"{\"token\":\"x\"}".to_vec(), 400, "invalid_request"),
         ("not UTF-8", Some("application/x-www-form-urlencoded"), vec![0xff, 0xfe, b'='], 400, "invalid_request"),
         (

@@ -5,7 +5,7 @@
 mod support;
 
 use fedi_oidc::oidc::client::{AccessTokenFormat, RefreshTokens, SubjectType};
-use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 use support::*;
 
@@ -20,13 +20,7 @@ const SECRET: &str = "a-secret-0123456789abcdef0123456789abcdef0123";
 async fn sub_for(app: &TestApp, fake: &FakeMastodon, client: &str, secret: &str) -> (String, Value) {
     let rp = app.rp(client, Some(secret)).await;
     let (started, code) = app.code_with(&rp, fake, &[], &[]).await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier.unwrap())
-        .request_async(&app.http)
-        .await
-        .expect("token exchange");
+    let tokens = app.redeem(&rp, &started, code).await;
     let claims = tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &started.nonce).unwrap().clone();
     let response = serde_json::to_value(&tokens).unwrap();
     assert_eq!(response["access_token"], tokens.access_token().secret().as_str());

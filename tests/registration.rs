@@ -5,7 +5,7 @@
 mod support;
 
 use openidconnect::core::{CoreClientAuthMethod, CoreClientRegistrationRequest};
-use openidconnect::{AccessToken, AuthorizationCode, OAuth2TokenResponse, RedirectUrl, RegistrationUrl};
+use openidconnect::{AccessToken, OAuth2TokenResponse, RedirectUrl, RegistrationUrl};
 use serde_json::{json, Value};
 use support::*;
 
@@ -68,13 +68,7 @@ async fn a_registered_client_signs_in_through_the_rp_library(db: Db) {
     );
     let rp = app.rp(&client_id, Some(&secret)).await.set_auth_type(openidconnect::AuthType::RequestBody);
     let (started, code) = app.code_with(&rp, &fake, &["profile"], &[]).await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier.unwrap())
-        .request_async(&app.http)
-        .await
-        .expect("the registered client redeems its code");
+    let tokens = app.redeem(&rp, &started, code).await;
     assert_eq!(app.userinfo_status(tokens.access_token().secret()).await, 200);
     // Bound to the method it registered: Basic is refused.
     let r = app.post_form("/introspect", &[("token", "x")], Some((&client_id, &secret))).await;

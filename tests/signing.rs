@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use fedi_oidc::keys::{self, SigningAlg};
 use openidconnect::core::{CoreIdTokenClaims, CoreJwsSigningAlgorithm};
-use openidconnect::{AccessTokenHash, AuthorizationCode, OAuth2TokenResponse, TokenResponse};
+use openidconnect::{AccessTokenHash, OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 use support::*;
 
@@ -43,13 +43,7 @@ async fn id_token_of(
 ) -> (String, CoreIdTokenClaims) {
     let rp = app.rp(client, Some(secret)).await;
     let (started, code) = app.code_with(&rp, fake, &[], &[]).await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier.unwrap())
-        .request_async(&app.http)
-        .await
-        .expect("token exchange");
+    let tokens = app.redeem(&rp, &started, code).await;
     let id_token = tokens.id_token().unwrap();
     let verifier = rp.id_token_verifier().set_allowed_algs(vec![alg.clone()]);
     let claims = id_token.claims(&verifier, &started.nonce).expect("the ID token verifies").clone();

@@ -7,8 +7,7 @@ mod support;
 use fedi_oidc::oidc::client::{AccessTokenFormat, RefreshTokens};
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{
-    AuthorizationCode, IntrospectionUrl, Nonce, OAuth2TokenResponse, RefreshToken, Scope, TokenIntrospectionResponse,
-    TokenResponse,
+    IntrospectionUrl, Nonce, OAuth2TokenResponse, RefreshToken, Scope, TokenIntrospectionResponse, TokenResponse,
 };
 use serde_json::{json, Value};
 use support::*;
@@ -67,13 +66,7 @@ async fn login(
 ) -> (Rp, CoreTokenResponse, Value) {
     let rp = app.rp(client, Some(secret_of(client))).await;
     let (started, code) = app.code_with(&rp, fake, scopes, extra).await;
-    let tokens = rp
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(started.verifier.unwrap())
-        .request_async(&app.http)
-        .await
-        .expect("token exchange");
+    let tokens = app.redeem(&rp, &started, code).await;
     let id_token = tokens.id_token().expect("id_token");
     id_token.claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token");
     let claims = jwt_part(&id_token.to_string(), 1);
@@ -244,7 +237,7 @@ async fn revocation_per_rfc_7009(db: Db) {
     assert_eq!(oauth_error(r).await, (400, "invalid_request".into()));
     assert_eq!(app.userinfo_status(at.secret()).await, 200);
     // Unauthenticated: invalid_client.
-    let r = app.post_form("/revoke", &[("token", at.secret()), ("client_id", ALWAYS)], None).await;
+    let r = app.post_form("/revoke", &[("token", at.secret().as_str()), ("client_id", ALWAYS)], None).await;
     assert_eq!(oauth_error(r).await, (401, "invalid_client".into()));
     // The owner revokes the access token: /userinfo refuses it at once.
     revoke(&app, ALWAYS, at.secret()).await;
@@ -360,13 +353,7 @@ async fn code_reuse_also_revokes_the_refresh_tokens_of_the_grant(db: Db) {
     let Some((app, fake)) = setup(db).await else { return };
     let rp = app.rp(ALWAYS, Some(SECRET)).await;
     let (started, code) = app.code_with(&rp, &fake, &[], &[]).await;
-    let verifier = started.verifier.unwrap().secret().clone();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", RP_REDIRECT),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let form = app.code_form(&code, &started, &[]);
     let body: Value = app.post_form("/token", &form, Some((ALWAYS, SECRET))).await.json().await.unwrap();
     let rt = body["refresh_token"].as_str().expect("a refresh token").to_string();
     // Rotate once, so the family has a spent and a live member.

@@ -18,10 +18,10 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use super::client::{new_secret, AuthMethod, Client, ClientMetadata, RefreshTokens, SubjectType};
-use super::error::{Challenge, ErrorCode, OAuthError};
+use super::error::{ErrorCode, OAuthError};
 use crate::clock::{constant_time_eq, hash_secret, random_id, random_token};
 use crate::keys::SigningAlg;
-use crate::store::{ClientRow, StoreError};
+use crate::store::ClientRow;
 use crate::AppState;
 
 /// Longest client_name we accept.
@@ -383,7 +383,7 @@ pub async fn update(
         match app.store.update_client(&row).await {
             Ok(true) => {}
             Ok(false) => return Err(OAuthError::invalid_token("the registration access token is invalid")),
-            Err(StoreError::Unavailable(_)) | Err(_) => return Err(OAuthError::unavailable()),
+            Err(_) => return Err(OAuthError::unavailable()),
         }
         let client = Client::try_from(row).map_err(|_| OAuthError::unavailable())?;
         let mut out = describe(&app, &client, &reg.grant_types);
@@ -409,7 +409,6 @@ pub async fn delete(State(app): State<AppState>, headers: HeaderMap, Path(client
     result.await.unwrap_or_else(|e| e.into_response())
 }
 
-/// Registration errors on a Bearer-protected endpoint carry the challenge.
 pub async fn method_not_allowed() -> Response {
-    OAuthError::invalid_request("method not allowed here").with_challenge(Challenge::None).into_response()
+    OAuthError::invalid_request("method not allowed here").into_response()
 }

@@ -116,31 +116,16 @@ impl Store {
                 let code = from_row(&row)?;
                 match check(&code) {
                     Ok(token) => {
-                        sqlx::query(
-                            "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        )
-                        .bind(&token.token_hash)
-                        .bind(&code.client_id)
-                        .bind(&code.subject)
-                        .bind(&code.scope)
-                        .bind(code_hash)
-                        .bind(now)
-                        .bind(token.expires_at)
-                        .execute(&mut *tx)
-                        .await?;
-                        if let Some(refresh) = &token.refresh {
-                            super::tokens::insert_refresh_token(
-                                &mut tx,
-                                refresh,
-                                code_hash,
-                                &code.client_id,
-                                &code.subject,
-                                &code.scope,
-                                code.auth_time,
-                                now,
-                            )
+                        let grant = super::tokens::GrantRef {
+                            client_id: &code.client_id,
+                            subject: &code.subject,
+                            scope: &code.scope,
+                            family_id: code_hash,
+                        };
+                        super::tokens::insert_access_token(&mut tx, &token.token_hash, token.expires_at, &grant, now)
                             .await?;
+                        if let Some(refresh) = &token.refresh {
+                            super::tokens::insert_refresh_token(&mut tx, refresh, &grant, code.auth_time, now).await?;
                         }
                         CodeRedemption::Redeemed(code)
                     }

@@ -156,20 +156,11 @@ impl Store {
                 let subject: String = row.try_get("subject")?;
                 let scope: String = row.try_get("scope")?;
                 let auth_time: i64 = row.try_get("auth_time")?;
-                insert_refresh_token(&mut tx, next, &family, client_id, &subject, &scope, auth_time, now).await?;
-                sqlx::query(
-                    "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(access.token_hash)
-                .bind(client_id)
-                .bind(&subject)
-                .bind(access.scope)
-                .bind(&family)
-                .bind(now)
-                .bind(access.expires_at)
-                .execute(&mut *tx)
-                .await?;
+                // The successor keeps the whole grant; the access token may be narrower.
+                let grant = GrantRef { client_id, subject: &subject, scope: &scope, family_id: &family };
+                insert_refresh_token(&mut tx, next, &grant, auth_time, now).await?;
+                let narrowed = GrantRef { scope: access.scope, ..grant };
+                insert_access_token(&mut tx, access.token_hash, access.expires_at, &narrowed, now).await?;
                 Rotation::Rotated { subject, scope, auth_time }
             }
             None => {
@@ -206,14 +197,42 @@ pub struct NewAccessTokenFor<'a> {
     pub expires_at: i64,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Whose a new token is: the grant it belongs to.
+pub(super) struct GrantRef<'a> {
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    pub scope: &'a str,
+    /// The authorization code hash the grant started with.
+    pub family_id: &'a str,
+}
+
+pub(super) async fn insert_access_token(
+    conn: &mut sqlx::AnyConnection,
+    token_hash: &str,
+    expires_at: i64,
+    grant: &GrantRef<'_>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(token_hash)
+    .bind(grant.client_id)
+    .bind(grant.subject)
+    .bind(grant.scope)
+    .bind(grant.family_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn insert_refresh_token(
     conn: &mut sqlx::AnyConnection,
     token: &super::NewRefreshToken<'_>,
-    family_id: &str,
-    client_id: &str,
-    subject: &str,
-    scope: &str,
+    grant: &GrantRef<'_>,
     auth_time: i64,
     now: i64,
 ) -> Result<()> {
@@ -222,10 +241,10 @@ pub(super) async fn insert_refresh_token(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(token.token_hash.as_ref())
-    .bind(family_id)
-    .bind(client_id)
-    .bind(subject)
-    .bind(scope)
+    .bind(grant.family_id)
+    .bind(grant.client_id)
+    .bind(grant.subject)
+    .bind(grant.scope)
     .bind(auth_time)
     .bind(now)
     .bind(token.expires_at)

@@ -443,8 +443,36 @@ impl TestApp {
         (started, code)
     }
 
+    /// Redeem `code` with the RP library (PKCE verifier from `started`).
+    pub async fn redeem(&self, rp: &Rp, started: &Started, code: String) -> openidconnect::core::CoreTokenResponse {
+        let mut request = rp.exchange_code(openidconnect::AuthorizationCode::new(code)).expect("token endpoint");
+        if let Some(v) = &started.verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(v.secret().clone()));
+        }
+        request.request_async(&self.http).await.expect("token exchange")
+    }
+
+    /// The token request body for `code` redeemed with `started`'s PKCE
+    /// verifier, plus `extra` parameters.
+    pub fn code_form(&self, code: &str, started: &Started, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let verifier = started.verifier.as_ref().expect("a PKCE verifier").secret().clone();
+        let mut form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".into(), code.to_string()),
+            ("redirect_uri".into(), RP_REDIRECT.into()),
+            ("code_verifier".into(), verifier),
+        ];
+        form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        form
+    }
+
     /// POST `form` to our endpoint `path`, with HTTP Basic credentials if given.
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> reqwest::Response {
+    pub async fn post_form<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &T,
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
         let mut request = self.http.post(self.url(path)).form(form);
         if let Some((id, secret)) = basic {
             request = request.basic_auth(id, Some(secret));
