@@ -11,6 +11,9 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::keys::SigningAlg;
+use crate::oidc::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+
 /// Shortest client secret accepted from configuration. Generated secrets are
 /// 43 characters (256 bits); anything below 32 characters is guessable enough
 /// to be refused outright.
@@ -81,6 +84,10 @@ pub struct Config {
     pub api_rate_per_ip_per_minute: u32,
     /// Relying parties defined in the configuration file.
     pub clients: Vec<ClientConfig>,
+    /// Dynamic Client Registration (RFC 7591/7592) at `/register`. Off by default.
+    pub registration_enabled: bool,
+    /// If set, registration requires `Authorization: Bearer <this token>`.
+    pub registration_initial_access_token: Option<String>,
     /// Tests only: the name resolver behind the outbound address check.
     #[serde(skip)]
     pub resolver: Option<ResolverHook>,
@@ -96,7 +103,7 @@ impl std::fmt::Debug for ResolverHook {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub client_id: String,
@@ -113,6 +120,62 @@ pub struct ClientConfig {
     /// Put the granted profile claims into the ID token as well as /userinfo.
     #[serde(default = "yes")]
     pub id_token_claims: bool,
+    /// `client_secret_basic` (default with a secret), `client_secret_post`,
+    /// `client_secret_jwt`, `private_key_jwt`, or `none` (public clients).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// The one algorithm accepted in this client's assertions (optional).
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// private_key_jwt: the client's public keys (a JWK Set) ...
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// ... or where to fetch them.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// When refresh tokens are issued: `offline_access` (default), `always`, `never`.
+    #[serde(default)]
+    pub refresh_tokens: RefreshTokens,
+    /// `opaque` (default) or `jwt` (RFC 9068).
+    #[serde(default)]
+    pub access_token_format: AccessTokenFormat,
+    /// Per-client lifetimes, in seconds (defaults: the global settings, and
+    /// 30 days for refresh tokens).
+    #[serde(default)]
+    pub access_token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub id_token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub refresh_token_ttl_secs: Option<u64>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// `public` (default) or `pairwise`.
+    #[serde(default)]
+    pub subject_type: SubjectType,
+    /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
+    #[serde(default)]
+    pub sector_identifier_uri: Option<String>,
+}
+
+impl ClientConfig {
+    /// The metadata this entry sets, as clients in the database keep it.
+    pub fn metadata(&self) -> ClientMetadata {
+        ClientMetadata {
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
+            jwks: self.jwks.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            refresh_tokens: self.refresh_tokens,
+            access_token_format: self.access_token_format,
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            id_token_ttl_secs: self.id_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            subject_type: self.subject_type,
+            sector_identifier_uri: self.sector_identifier_uri.clone(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -152,6 +215,8 @@ impl Default for Config {
             api_rate_per_ip_per_minute: 0,
             clients: Vec::new(),
             resolver: None,
+            registration_enabled: false,
+            registration_initial_access_token: None,
         }
     }
 }
@@ -245,6 +310,12 @@ impl Config {
             return Err(bad("app_name", "must be 1 to 60 characters"));
         }
         crate::policy::Policy::from_config(self)?;
+        if self.registration_initial_access_token.as_ref().is_some_and(|t| t.len() < MIN_SECRET_LEN) {
+            return Err(bad(
+                "registration_initial_access_token",
+                format!("must be at least {MIN_SECRET_LEN} characters"),
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             let at = |field: &str| format!("clients[{i}].{field}");
@@ -261,9 +332,20 @@ impl Config {
             for uri in &c.redirect_uris {
                 crate::oidc::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
             }
+            let metadata = c.metadata();
+            metadata.validate(c.public).map_err(|(field, m)| bad(&at(field), m))?;
+            if c.subject_type == SubjectType::Pairwise {
+                metadata.sector(&c.redirect_uris).map_err(|(field, m)| bad(&at(field), m))?;
+            }
+            let needs_secret = c.token_endpoint_auth_method.is_none_or(AuthMethod::uses_secret);
             match (&c.client_secret, c.public) {
                 (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),
-                (None, false) => return Err(bad(&at("client_secret"), "required unless public = true")),
+                (Some(_), false) if !needs_secret => {
+                    return Err(bad(&at("client_secret"), "private_key_jwt clients have no secret"))
+                }
+                (None, false) if needs_secret => {
+                    return Err(bad(&at("client_secret"), "required unless public = true or private_key_jwt"))
+                }
                 (None, true) if c.trusted => {
                     return Err(bad(&at("trusted"), "a public client cannot be trusted (RFC 8252 §8.6)"))
                 }

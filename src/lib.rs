@@ -51,9 +51,9 @@ pub struct Inner {
     pub families: Families,
     pub detector: Detector,
     pub upstream: UpstreamHttp,
-    /// The discovery document and JWKS, serialized once.
+    /// The discovery document, serialized once (the JWKS comes from `keys`,
+    /// which follows rotation).
     pub discovery: Bytes,
-    pub jwks: Bytes,
 }
 
 impl Deref for AppState {
@@ -118,6 +118,10 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let limits = limits::Limits::new(&config);
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
+    // Keys for the algorithms configured clients ask for.
+    for alg in config.clients.iter().filter_map(|c| c.id_token_signed_response_alg) {
+        keys.ensure(alg)?;
+    }
     let (connect_timeout, timeout) = config.upstream_timeouts();
     let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
     let resolver = match &config.resolver {
@@ -140,9 +144,20 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         config.app_website().to_string(),
         format!("{}/callback", config.issuer),
     );
-    let clients = ClientRegistry::new(&config.clients, store.clone());
-    let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
-    let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
+    let pairwise_secret = store.server_secret("pairwise_subject", &clock::random_token(32), clock.now()).await?;
+    let clients = ClientRegistry::new(
+        &config.clients,
+        store.clone(),
+        clock.clone(),
+        &config.issuer,
+        http.clone(),
+        &pairwise_secret,
+    );
+    let mut document = oidc::discovery::document(&config.issuer);
+    if config.registration_enabled {
+        document["registration_endpoint"] = format!("{}/register", config.issuer).into();
+    }
+    let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let state = AppState(Arc::new(Inner {
         config,
         store,
@@ -156,7 +171,6 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         detector,
         upstream: http,
         discovery,
-        jwks,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })
@@ -186,10 +200,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_periodically(app.state.clone()));
+    let reload = tokio::spawn(reload_keys_periodically(app.state.clone()));
     let served = axum::serve(listener, app.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
     purge.abort();
+    reload.abort();
     served
 }
 
@@ -205,6 +221,42 @@ async fn purge_periodically(state: AppState) {
             Ok(n) => tracing::info!(rows = n, "purged expired rows"),
             Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
         }
+    }
+}
+
+/// How often the keys directory is re-read (besides on SIGHUP), so that
+/// `keys rotate` and `keys retire` reach every replica sharing it.
+pub const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+async fn reload_keys_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        {
+            let hup_recv = async {
+                match hup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = tick.tick() => {}, _ = hup_recv => {} }
+        }
+        #[cfg(not(unix))]
+        tick.tick().await;
+        reload_keys(&state);
+    }
+}
+
+/// Re-read the keys directory now; the old set stays if that fails.
+pub fn reload_keys(state: &AppState) {
+    match state.keys.reload() {
+        Ok(true) => tracing::info!(kids = ?state.keys.active_kids(), "signing keys reloaded"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not reload the signing keys; keeping the current ones"),
     }
 }
 

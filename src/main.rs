@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use fedi_oidc::clock::{Clock, SystemClock};
 use fedi_oidc::config::Config;
-use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_uri};
+use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
 use fedi_oidc::store::{ClientRow, Store};
 
 #[derive(Parser)]
@@ -29,6 +29,24 @@ enum Command {
     /// Manage relying parties stored in the database.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the signing keys in keys_dir.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the keys: kid, algorithm, whether it signs, file.
+    List,
+    /// Add a new key. It is published at once and signs after a short delay
+    /// (see the README); the previous keys stay published.
+    Rotate {
+        /// RS256 (default), ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// Remove a key that no longer signs (tokens it signed stop verifying).
+    Retire { kid: String },
 }
 
 #[derive(Subcommand)]
@@ -53,11 +71,89 @@ enum ClientCommand {
         /// Choose the client_id instead of generating one.
         #[arg(long)]
         client_id: Option<String>,
+        #[command(flatten)]
+        settings: Box<ClientSettingsArgs>,
     },
     /// List the relying parties in the database.
     List,
     /// Remove a relying party and everything issued to it.
     Remove { client_id: String },
+}
+
+/// Client metadata beyond the basics (see the README, "Client authentication" and "Tokens").
+#[derive(clap::Args)]
+struct ClientSettingsArgs {
+    /// client_secret_basic (default), client_secret_post, client_secret_jwt or private_key_jwt.
+    #[arg(long)]
+    token_endpoint_auth_method: Option<String>,
+    /// The only algorithm accepted in this client's assertions.
+    #[arg(long)]
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// private_key_jwt: a file with the client's public JWK Set ...
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
+    /// ... or the URL to fetch it from.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// When refresh tokens are issued: offline_access (default), always, never.
+    #[arg(long)]
+    refresh_tokens: Option<String>,
+    /// opaque (default) or jwt (RFC 9068).
+    #[arg(long)]
+    access_token_format: Option<String>,
+    #[arg(long)]
+    access_token_ttl_secs: Option<u64>,
+    #[arg(long)]
+    id_token_ttl_secs: Option<u64>,
+    #[arg(long)]
+    refresh_token_ttl_secs: Option<u64>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[arg(long)]
+    id_token_signed_response_alg: Option<String>,
+    /// public (default) or pairwise.
+    #[arg(long)]
+    subject_type: Option<String>,
+    /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
+    #[arg(long)]
+    sector_identifier_uri: Option<String>,
+}
+
+impl ClientSettingsArgs {
+    fn metadata(self) -> Result<ClientMetadata, String> {
+        /// One enum-valued flag, parsed with the error naming it.
+        fn choice<T: serde::de::DeserializeOwned>(flag: &str, v: Option<String>) -> Result<Option<T>, String> {
+            v.map(|v| {
+                serde_json::from_value(serde_json::Value::String(v.clone()))
+                    .map_err(|_| format!("{flag}: {v} is not one of the accepted values"))
+            })
+            .transpose()
+        }
+        let jwks = match self.jwks_file {
+            None => None,
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| format!("--jwks-file: {}: {e}", path.display()))?;
+                Some(
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|e| format!("--jwks-file: not JSON: {e}"))?,
+                )
+            }
+        };
+        Ok(ClientMetadata {
+            token_endpoint_auth_method: choice("--token-endpoint-auth-method", self.token_endpoint_auth_method)?,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
+            jwks,
+            jwks_uri: self.jwks_uri,
+            refresh_tokens: choice("--refresh-tokens", self.refresh_tokens)?.unwrap_or_default(),
+            access_token_format: choice("--access-token-format", self.access_token_format)?.unwrap_or_default(),
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            id_token_ttl_secs: self.id_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            id_token_signed_response_alg: choice("--id-token-signed-response-alg", self.id_token_signed_response_alg)?,
+            subject_type: choice("--subject-type", self.subject_type)?.unwrap_or_default(),
+            sector_identifier_uri: self.sector_identifier_uri,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -94,6 +190,41 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
+        Command::Keys(cmd) => keys(&config, cmd),
+    }
+}
+
+fn keys(config: &Config, cmd: KeysCommand) -> Result<(), String> {
+    use fedi_oidc::keys::{self, KeySet, SigningAlg};
+    let dir = &config.keys_dir;
+    match cmd {
+        KeysCommand::List => {
+            let set = KeySet::load_or_generate(dir).map_err(|e| e.to_string())?;
+            let active = set.active_kids();
+            for key in set.keys() {
+                let state = if active.contains(&key.kid) { "active" } else { "published" };
+                println!("{}\t{}\t{state}\t{}", key.kid, key.alg.as_str(), key.path.display());
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { alg } => {
+            let alg = SigningAlg::parse(&alg).ok_or_else(|| format!("--alg: {alg} is not RS256, ES256 or EdDSA"))?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path =
+                keys::write_key(dir, &keys::generate(alg).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            println!("added {} ({})", path.display(), alg.as_str());
+            println!(
+                "it is published now and signs in {} s; running servers pick it up within {} s or on SIGHUP",
+                keys::ACTIVATION_DELAY.as_secs(),
+                fedi_oidc::KEY_RELOAD_INTERVAL.as_secs()
+            );
+            Ok(())
+        }
+        KeysCommand::Retire { kid } => {
+            let path = keys::retire(dir, &kid)?;
+            println!("removed {}", path.display());
+            Ok(())
+        }
     }
 }
 
@@ -130,7 +261,23 @@ async fn shutdown_signal() {
 async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     match cmd {
-        ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id } => {
+        ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
+            let metadata = (*settings).metadata()?;
+            let flag = |(field, m): (&str, String)| format!("--{}: {m}", field.replace('_', "-"));
+            metadata.validate(public).map_err(flag)?;
+            if metadata.subject_type == fedi_oidc::oidc::client::SubjectType::Pairwise {
+                metadata.sector(&redirect_uris).map_err(flag)?;
+            }
+            if let Some(alg) = metadata.id_token_signed_response_alg {
+                // Make sure a key signs for it (running servers pick it up).
+                let set = fedi_oidc::keys::KeySet::load_or_generate(&config.keys_dir).map_err(|e| e.to_string())?;
+                set.ensure(alg).map_err(|e| e.to_string())?;
+            }
+            let method = if public {
+                AuthMethod::None
+            } else {
+                metadata.token_endpoint_auth_method.unwrap_or(AuthMethod::ClientSecretBasic)
+            };
             // Generated ids are alphanumeric, so they never look like a CLI flag.
             let client_id = client_id.unwrap_or_else(fedi_oidc::clock::random_id);
             validate_client_id(&client_id).map_err(|m| format!("--client-id: {m}"))?;
@@ -146,7 +293,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
             for uri in &redirect_uris {
                 validate_redirect_uri(uri).map_err(|m| format!("--redirect-uri: {m}"))?;
             }
-            let secret = (!public).then(new_secret);
+            let secret = method.uses_secret().then(new_secret);
             let row = ClientRow {
                 client_id: client_id.clone(),
                 name,
@@ -156,6 +303,13 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 trusted,
                 id_token_claims: !no_id_token_claims,
                 created_at: SystemClock.now(),
+                metadata: serde_json::to_string(&metadata).map_err(|e| e.to_string())?,
+                // HMAC verification of client_secret_jwt assertions needs the secret itself.
+                client_secret: secret
+                    .as_ref()
+                    .filter(|_| method == AuthMethod::ClientSecretJwt)
+                    .map(|(secret, _)| secret.clone()),
+                registration_token_hash: None,
             };
             store.insert_client(&row).await.map_err(|e| match e {
                 fedi_oidc::store::StoreError::Conflict => {
@@ -167,9 +321,14 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
             match secret {
                 Some((secret, _)) => {
                     println!("client_secret: {secret}");
-                    println!("(the secret is shown only this once; only its hash is stored)");
+                    if method == AuthMethod::ClientSecretJwt {
+                        println!("(the secret is shown only this once; client_secret_jwt needs it stored as is)");
+                    } else {
+                        println!("(the secret is shown only this once; only its hash is stored)");
+                    }
                 }
-                None => println!("public client: no secret; PKCE (S256) is required"),
+                None if public => println!("public client: no secret; PKCE (S256) is required"),
+                None => println!("{}: no secret; the client signs assertions with its own keys", method.as_str()),
             }
             Ok(())
         }

@@ -179,7 +179,7 @@ impl UpstreamHttp {
         self.send(request).await
     }
 
-    /// A plain GET (WebFinger, NodeInfo, metadata), asking for `accept`.
+    /// A plain GET (WebFinger, NodeInfo, metadata, a client's `jwks_uri`), asking for `accept`.
     pub async fn get(&self, url: Url, accept: &'static str) -> Result<Reply, UpstreamError> {
         let request = self.client.get(self.check(url)?).header(ACCEPT, HeaderValue::from_static(accept));
         self.send(request).await

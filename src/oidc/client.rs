@@ -1,33 +1,275 @@
 //! Relying parties: their registration, lookup and authentication at the
-//! token endpoint (`client_secret_basic`, `client_secret_post`, `none`).
+//! token, introspection and revocation endpoints (`client_secret_basic`,
+//! `client_secret_post`, `client_secret_jwt`, `private_key_jwt`, `none`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::{header, HeaderMap};
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::client_auth::{assertion_subject, AssertionError, AssertionVerifier, JWT_BEARER};
 use super::error::{Challenge, OAuthError};
 use super::request::Params;
-use crate::clock::{constant_time_eq, hash_secret, random_token};
+use crate::clock::{constant_time_eq, hash_secret, random_token, Clock};
 use crate::config::ClientConfig;
+use crate::fediverse::http::UpstreamHttp;
+use crate::keys::SigningAlg;
 use crate::store::{ClientRow, Store, StoreError};
+
+/// How a client authenticates at the token, introspection and revocation
+/// endpoints (OIDC Core §9, RFC 7591 §2). Each client is bound to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    ClientSecretJwt,
+    PrivateKeyJwt,
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: &'static [&'static str] =
+        &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    /// Whether the client proves itself with a shared secret we hold.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt)
+    }
+}
+
+/// When a client gets refresh tokens (OIDC Core §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshTokens {
+    /// Only when the `offline_access` scope was granted (the default).
+    #[default]
+    OfflineAccess,
+    /// With every authorization code grant.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Access tokens: random strings, or JWTs per RFC 9068. Both are recorded
+/// in the database, so revocation holds for either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    #[default]
+    Opaque,
+    Jwt,
+}
+
+/// Upper bounds on per-client lifetimes, in seconds.
+pub const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
+pub const MAX_ID_TOKEN_TTL: u64 = 86_400;
+pub const MAX_REFRESH_TOKEN_TTL: u64 = 90 * 86_400;
+/// Default refresh token lifetime (the others default to the global settings).
+pub const DEFAULT_REFRESH_TOKEN_TTL: u64 = 30 * 86_400;
+
+/// Client metadata beyond the basics, as the database keeps it (one JSON
+/// object). Names follow RFC 7591 / OIDC Dynamic Client Registration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    pub refresh_tokens: RefreshTokens,
+    pub access_token_format: AccessTokenFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_ttl_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl_secs: Option<u64>,
+    /// RS256 (default), ES256 or EdDSA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// `public` (default) or `pairwise` (OIDC Core §8).
+    pub subject_type: SubjectType,
+    /// Pairwise clients with redirect URIs on several hosts: the URI whose
+    /// host is their sector (OIDC Core §8.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    #[default]
+    Public,
+    Pairwise,
+}
+
+impl ClientMetadata {
+    /// Check the metadata of a client that is (`public`) or is not public;
+    /// the message names the field at fault.
+    pub fn validate(&self, public: bool) -> Result<(), (&'static str, String)> {
+        let method = self.token_endpoint_auth_method;
+        match (public, method) {
+            (true, Some(m)) if m != AuthMethod::None => {
+                return Err(("token_endpoint_auth_method", "a public client authenticates with none".into()))
+            }
+            (false, Some(AuthMethod::None)) => {
+                return Err(("token_endpoint_auth_method", "none is for public clients only".into()))
+            }
+            _ => {}
+        }
+        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
+            let allowed = match method {
+                Some(AuthMethod::ClientSecretJwt) => HMAC_ALGS,
+                Some(AuthMethod::PrivateKeyJwt) => ASYMMETRIC_ALGS,
+                _ => return Err(("token_endpoint_auth_signing_alg", "only for the *_jwt methods".into())),
+            };
+            if !allowed.contains(&alg.as_str()) {
+                return Err(("token_endpoint_auth_signing_alg", format!("{alg} is not supported for this method")));
+            }
+        }
+        match (method, &self.jwks, &self.jwks_uri) {
+            (Some(AuthMethod::PrivateKeyJwt), None, None) => {
+                return Err(("jwks", "private_key_jwt needs jwks or jwks_uri".into()))
+            }
+            (_, Some(_), Some(_)) => return Err(("jwks", "give jwks or jwks_uri, not both".into())),
+            (Some(AuthMethod::PrivateKeyJwt), _, _) => {}
+            (_, None, None) => {}
+            _ => return Err(("jwks", "jwks and jwks_uri are only for private_key_jwt".into())),
+        }
+        if let Some(jwks) = &self.jwks {
+            let set: jsonwebtoken::jwk::JwkSet =
+                serde_json::from_value(jwks.clone()).map_err(|e| ("jwks", format!("not a JSON Web Key Set: {e}")))?;
+            if set.keys.is_empty() || set.keys.len() > MAX_CLIENT_KEYS {
+                return Err(("jwks", format!("must hold 1 to {MAX_CLIENT_KEYS} keys")));
+            }
+            if set.keys.iter().any(|k| matches!(k.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_))) {
+                return Err(("jwks", "symmetric keys do not belong in a public key set".into()));
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            let url = Url::parse(uri).map_err(|e| ("jwks_uri", format!("not a URL: {e}")))?;
+            if !matches!(url.scheme(), "https" | "http") || url.fragment().is_some() {
+                return Err(("jwks_uri", "must be an https URL without fragment".into()));
+            }
+        }
+        if let Some(uri) = &self.sector_identifier_uri {
+            let url = Url::parse(uri).map_err(|e| ("sector_identifier_uri", format!("not a URL: {e}")))?;
+            if url.scheme() != "https" || url.host_str().is_none() {
+                return Err(("sector_identifier_uri", "must be an https URL".into()));
+            }
+        }
+        for (field, value, max) in [
+            ("access_token_ttl_secs", self.access_token_ttl_secs, MAX_ACCESS_TOKEN_TTL),
+            ("id_token_ttl_secs", self.id_token_ttl_secs, MAX_ID_TOKEN_TTL),
+            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs, MAX_REFRESH_TOKEN_TTL),
+        ] {
+            if value.is_some_and(|v| v == 0 || v > max) {
+                return Err((field, format!("must be between 1 and {max}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClientMetadata {
+    /// The sector of a pairwise client (OIDC Core §8.1): the host of its
+    /// sector_identifier_uri, or the one host of all its redirect URIs.
+    pub fn sector(&self, redirect_uris: &[String]) -> Result<String, (&'static str, String)> {
+        if let Some(uri) = &self.sector_identifier_uri {
+            return Url::parse(uri)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .ok_or_else(|| ("sector_identifier_uri", "must be an https URL".into()));
+        }
+        let mut hosts: Vec<String> = redirect_uris
+            .iter()
+            .filter_map(|u| Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        match hosts.as_slice() {
+            [host] => Ok(host.clone()),
+            _ => Err((
+                "sector_identifier_uri",
+                "required for pairwise clients whose redirect URIs are not on one host".into(),
+            )),
+        }
+    }
+}
+
+/// Signing algorithms accepted in client assertions.
+pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
+pub const ASYMMETRIC_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+/// Most keys we consider in a client's key set.
+pub const MAX_CLIENT_KEYS: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct Client {
     pub client_id: String,
     pub name: String,
     pub redirect_uris: Vec<String>,
-    /// SHA-256 of the secret; `None` for public clients.
+    /// SHA-256 of the secret; `None` for clients without a secret.
     pub secret_hash: Option<String>,
+    /// The secret itself, only for `client_secret_jwt` (HMAC needs it).
+    pub secret: Option<String>,
     pub trusted: bool,
     pub id_token_claims: bool,
+    /// The one way this client authenticates.
+    pub auth_method: AuthMethod,
+    pub metadata: ClientMetadata,
+    /// Pairwise clients: their sector (OIDC Core §8.1).
+    pub sector: Option<String>,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.auth_method == AuthMethod::None
+    }
+
+    /// Lifetimes for what we issue to this client: its own, or the defaults.
+    pub fn access_token_ttl(&self, default: u64) -> u64 {
+        self.metadata.access_token_ttl_secs.unwrap_or(default)
+    }
+    pub fn id_token_ttl(&self, default: u64) -> u64 {
+        self.metadata.id_token_ttl_secs.unwrap_or(default)
+    }
+    pub fn id_token_alg(&self) -> SigningAlg {
+        self.metadata.id_token_signed_response_alg.unwrap_or(SigningAlg::RS256)
+    }
+    pub fn refresh_token_ttl(&self) -> u64 {
+        self.metadata.refresh_token_ttl_secs.unwrap_or(DEFAULT_REFRESH_TOKEN_TTL)
+    }
+
+    /// Whether a grant of `scope` comes with a refresh token.
+    pub fn gets_refresh_token(&self, scope: &str) -> bool {
+        match self.metadata.refresh_tokens {
+            RefreshTokens::Never => false,
+            RefreshTokens::Always => true,
+            RefreshTokens::OfflineAccess => scope.split(' ').any(|s| s == "offline_access"),
+        }
     }
 
     /// Exact string match against the registered redirect URIs (RFC 9700
@@ -63,15 +305,63 @@ impl Client {
     }
 }
 
-impl From<ClientRow> for Client {
-    fn from(r: ClientRow) -> Self {
-        Client {
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        let metadata: ClientMetadata =
+            serde_json::from_str(&r.metadata).map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?;
+        let auth_method = resolve_method(r.public, &metadata);
+        Ok(Client {
             client_id: r.client_id,
             name: r.name,
-            redirect_uris: r.redirect_uris,
             secret_hash: if r.public { None } else { r.secret_hash },
+            secret: if auth_method == AuthMethod::ClientSecretJwt { r.client_secret } else { None },
             trusted: r.trusted,
             id_token_claims: r.id_token_claims,
+            sector: sector_of(&metadata, &r.redirect_uris),
+            redirect_uris: r.redirect_uris,
+            auth_method,
+            metadata,
+        })
+    }
+}
+
+fn sector_of(metadata: &ClientMetadata, redirect_uris: &[String]) -> Option<String> {
+    match metadata.subject_type {
+        SubjectType::Public => None,
+        // Validated on the way in; a pairwise client never falls back to public.
+        SubjectType::Pairwise => {
+            Some(metadata.sector(redirect_uris).unwrap_or_else(|_| format!("invalid-sector:{}", random_token(16))))
+        }
+    }
+}
+
+/// The registered method, or the RFC 7591 default (`client_secret_basic`;
+/// `none` for public clients).
+fn resolve_method(public: bool, metadata: &ClientMetadata) -> AuthMethod {
+    match metadata.token_endpoint_auth_method {
+        _ if public => AuthMethod::None,
+        Some(m) => m,
+        None => AuthMethod::ClientSecretBasic,
+    }
+}
+
+impl From<&ClientConfig> for Client {
+    fn from(c: &ClientConfig) -> Self {
+        let metadata = c.metadata();
+        let auth_method = resolve_method(c.public, &metadata);
+        let secret = if auth_method.uses_secret() { c.client_secret.clone() } else { None };
+        Client {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            secret_hash: secret.as_deref().map(hash_secret),
+            secret: secret.filter(|_| auth_method == AuthMethod::ClientSecretJwt),
+            trusted: c.trusted,
+            id_token_claims: c.id_token_claims,
+            auth_method,
+            sector: sector_of(&metadata, &c.redirect_uris),
+            metadata,
         }
     }
 }
@@ -81,25 +371,52 @@ impl From<ClientRow> for Client {
 pub struct ClientRegistry {
     configured: HashMap<String, Client>,
     store: Store,
+    assertions: AssertionVerifier,
+    /// HMAC key of pairwise subject identifiers (shared by all replicas).
+    pairwise: Arc<ring::hmac::Key>,
+}
+
+/// The parameters of a request that may carry client credentials.
+pub struct ClientAuthRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub form: &'a Params,
+    /// The URL of the endpoint being called (an accepted assertion audience).
+    pub endpoint: &'a str,
 }
 
 impl ClientRegistry {
-    pub fn new(configured: &[ClientConfig], store: Store) -> Self {
-        let configured = configured
-            .iter()
-            .map(|c| {
-                let client = Client {
-                    client_id: c.client_id.clone(),
-                    name: c.name.clone(),
-                    redirect_uris: c.redirect_uris.clone(),
-                    secret_hash: if c.public { None } else { c.client_secret.as_deref().map(hash_secret) },
-                    trusted: c.trusted,
-                    id_token_claims: c.id_token_claims,
-                };
-                (c.client_id.clone(), client)
-            })
-            .collect();
-        ClientRegistry { configured, store }
+    pub fn new(
+        configured: &[ClientConfig],
+        store: Store,
+        clock: Arc<dyn Clock>,
+        issuer: &str,
+        http: UpstreamHttp,
+        pairwise_secret: &str,
+    ) -> Self {
+        let configured = configured.iter().map(|c| (c.client_id.clone(), Client::from(c))).collect();
+        let assertions = AssertionVerifier::new(store.clone(), clock, issuer, http);
+        let pairwise = Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, pairwise_secret.as_bytes()));
+        ClientRegistry { configured, store, assertions, pairwise }
+    }
+
+    /// The `sub` that `client` sees for the local subject `local_sub`: the
+    /// same for public clients; for pairwise ones HMAC-SHA256(server secret,
+    /// sector, local subject), so clients of different sectors cannot
+    /// correlate people (OIDC Core §8.1).
+    pub fn subject_for(&self, client: &Client, local_sub: &str) -> String {
+        match &client.sector {
+            None => local_sub.to_string(),
+            Some(sector) => {
+                let input = format!("{}\n{local_sub}", sector.to_ascii_lowercase());
+                URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.pairwise, input.as_bytes()).as_ref())
+            }
+        }
+    }
+
+    /// The outbound HTTP client for client-supplied URLs (jwks_uri,
+    /// sector_identifier_uri): https, public addresses, no redirects, bounded.
+    pub fn http(&self) -> &UpstreamHttp {
+        self.assertions.http()
     }
 
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
@@ -109,44 +426,86 @@ impl ClientRegistry {
         if validate_client_id(client_id).is_err() {
             return Ok(None);
         }
-        Ok(self.store.client(client_id).await?.map(Client::from))
+        self.store.client(client_id).await?.map(Client::try_from).transpose()
     }
 
-    /// Authenticate the client of a token request (RFC 6749 §2.3). `form` is
-    /// the parsed body. Exactly one method may be used.
-    pub async fn authenticate(&self, headers: &HeaderMap, form: &Params) -> Result<Client, OAuthError> {
+    /// Authenticate the client of a request (RFC 6749 §2.3, OIDC Core §9):
+    /// exactly one method may be used, and it must be the client's own.
+    pub async fn authenticate(&self, request: ClientAuthRequest<'_>) -> Result<Client, OAuthError> {
+        let (headers, form) = (request.headers, request.form);
         let basic = basic_credentials(headers)?;
-        let used_basic = basic.is_some();
-        let challenge = if used_basic { Challenge::Basic } else { Challenge::None };
-        let fail = |d: &str| OAuthError::invalid_client(d).with_challenge(challenge);
         let post_secret = form.get("client_secret")?;
-        let (client_id, secret) = match (basic, post_secret) {
-            (Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request("use exactly one client authentication method"))
-            }
-            (Some((id, secret)), None) => {
-                if form.get("client_id")?.is_some_and(|f| f != id) {
+        let assertion = form.get("client_assertion")?;
+        let assertion_type = form.get("client_assertion_type")?;
+        let form_client_id = form.get("client_id")?;
+        let used = match (&basic, post_secret, assertion) {
+            (Some(_), None, None) => AuthMethod::ClientSecretBasic,
+            (None, Some(_), None) => AuthMethod::ClientSecretPost,
+            // client_secret_jwt or private_key_jwt: the client's registration says which.
+            (None, None, Some(_)) => AuthMethod::PrivateKeyJwt,
+            (None, None, None) => AuthMethod::None,
+            _ => return Err(OAuthError::invalid_request("use exactly one client authentication method")),
+        };
+        if assertion.is_none() && assertion_type.is_some() {
+            return Err(OAuthError::invalid_request("client_assertion_type without client_assertion"));
+        }
+        let challenge = if used == AuthMethod::ClientSecretBasic { Challenge::Basic } else { Challenge::None };
+        let fail = |d: &str| OAuthError::invalid_client(d).with_challenge(challenge);
+        let client_id = match (&basic, assertion) {
+            (Some((id, _)), _) => {
+                if form_client_id.is_some_and(|f| f != id) {
                     return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
                 }
-                (id, Some(secret))
+                id.clone()
             }
-            (None, secret) => {
-                let id = form.get("client_id")?.ok_or_else(|| fail("client authentication is required"))?;
-                (id.to_string(), secret.map(str::to_string))
+            (None, Some(jwt)) => {
+                if assertion_type != Some(JWT_BEARER) {
+                    return Err(OAuthError::invalid_request(format!("client_assertion_type must be {JWT_BEARER}")));
+                }
+                let claimed = assertion_subject(jwt).ok_or_else(|| fail("the client assertion is malformed"))?;
+                if form_client_id.is_some_and(|f| f != claimed) {
+                    return Err(OAuthError::invalid_request("client_id does not match the client assertion"));
+                }
+                claimed
             }
+            (None, None) => form_client_id.ok_or_else(|| fail("client authentication is required"))?.to_string(),
         };
         let client = self
             .get(&client_id)
             .await
             .map_err(|_| OAuthError::unavailable())?
             .ok_or_else(|| fail("unknown client or bad credentials"))?;
-        match (&client.secret_hash, secret) {
-            (Some(expected), Some(given)) if constant_time_eq(expected, &hash_secret(&given)) => Ok(client),
-            (None, None) => Ok(client),
-            (None, Some(_)) => Err(fail("this client is public and has no secret")),
-            _ => Err(fail("unknown client or bad credentials")),
+        let registered = client.auth_method;
+        let matches = match used {
+            AuthMethod::PrivateKeyJwt => matches!(registered, AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt),
+            m => m == registered,
+        };
+        if !matches {
+            return Err(fail(&format!("this client must authenticate with {}", registered.as_str())));
+        }
+        let ok = match (registered, &basic, post_secret, assertion) {
+            (AuthMethod::ClientSecretBasic, Some((_, secret)), _, _) => secret_matches(&client, secret),
+            (AuthMethod::ClientSecretPost, _, Some(secret), _) => secret_matches(&client, secret),
+            (AuthMethod::ClientSecretJwt | AuthMethod::PrivateKeyJwt, _, _, Some(jwt)) => {
+                self.assertions.verify(&client, jwt, request.endpoint).await.map_err(|e| match e {
+                    AssertionError::Unavailable => OAuthError::unavailable(),
+                    e => OAuthError::invalid_client(format!("client assertion rejected: {e}")),
+                })?;
+                true
+            }
+            (AuthMethod::None, None, None, None) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(client)
+        } else {
+            Err(fail("unknown client or bad credentials"))
         }
     }
+}
+
+fn secret_matches(client: &Client, given: &str) -> bool {
+    client.secret_hash.as_deref().is_some_and(|expected| constant_time_eq(expected, &hash_secret(given)))
 }
 
 /// `Authorization: Basic` credentials, form-urldecoded (RFC 6749 §2.3.1).

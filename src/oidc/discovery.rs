@@ -6,12 +6,14 @@ use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
 use crate::identity::PROFILE_CLAIMS;
+use crate::oidc::client::{AuthMethod, ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::oidc::request::SUPPORTED_SCOPES;
 use crate::AppState;
 
 pub fn document(issuer: &str) -> Value {
     let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"];
     claims.extend_from_slice(PROFILE_CLAIMS);
+    let assertion_algs: Vec<&str> = HMAC_ALGS.iter().chain(ASYMMETRIC_ALGS).copied().collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -20,12 +22,19 @@ pub fn document(issuer: &str) -> Value {
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "scopes_supported": SUPPORTED_SCOPES,
         "claims_supported": claims,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": AuthMethod::ALL,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs.clone(),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": AuthMethod::ALL,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs.clone(),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "introspection_endpoint_auth_methods_supported": &AuthMethod::ALL[..4],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": false,

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     RequestNotSupported,
     RequestUriNotSupported,
     InvalidToken,
+    InvalidRedirectUri,
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -47,6 +49,8 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

@@ -9,6 +9,6 @@ use crate::AppState;
 pub async fn jwks(State(app): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/jwk-set+json"), (header::CACHE_CONTROL, "public, max-age=300")],
-        app.jwks.clone(),
+        app.keys.jwks_bytes(),
     )
 }

@@ -2,11 +2,15 @@
 
 pub mod authorize;
 pub mod client;
+pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod id_token;
+pub mod introspection;
 pub mod jwks;
+pub mod registration;
 pub mod request;
+pub mod revocation;
 pub mod token;
 pub mod userinfo;
 
@@ -21,6 +25,17 @@ pub fn routes() -> Router<AppState> {
         .route("/jwks", get(jwks::jwks))
         .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
+        .route("/revoke", axum::routing::post(revocation::revoke).fallback(revocation::method_not_allowed))
+        .route("/introspect", axum::routing::post(introspection::introspect).fallback(revocation::method_not_allowed))
+        .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        .route("/register", axum::routing::post(registration::register).fallback(registration::method_not_allowed))
+        .route(
+            "/register/{client_id}",
+            get(registration::read)
+                .put(registration::update)
+                .delete(registration::delete)
+                .fallback(registration::method_not_allowed),
+        )
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

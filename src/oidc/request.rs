@@ -65,7 +65,7 @@ impl Params {
 }
 
 /// Scopes we know; any other requested scope is ignored (RFC 6749 §3.3).
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile"];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "offline_access"];
 
 /// A validated authorization request, as kept in the login transaction.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -229,6 +229,15 @@ pub async fn parse_authorization_request(
     if prompt.contains(&Prompt::None) && prompt.len() > 1 {
         return Err(err(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
     }
+
+    // OIDC Core §11: offline_access is honoured only together with
+    // prompt=consent (the stricter reading: no other condition permits it
+    // here); otherwise it is ignored.
+    let scope: Vec<String> = if prompt.contains(&Prompt::Consent) {
+        scope
+    } else {
+        scope.into_iter().filter(|s| s != "offline_access").collect()
+    };
 
     let max_age = match params.get("max_age").map_err(redirect)? {
         None => None,

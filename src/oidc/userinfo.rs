@@ -92,7 +92,8 @@ async fn userinfo(
         // RFC 6750 §3.1: no credentials, no error code.
         return Err(OAuthError::invalid_token("").with_challenge(Challenge::Bearer));
     };
-    if token.len() > 512 {
+    // Opaque tokens are 43 characters; RFC 9068 JWTs stay well below this.
+    if token.len() > 4096 {
         return Err(OAuthError::invalid_token("the access token is invalid"));
     }
     let (grant, subject) = app
@@ -102,8 +103,15 @@ async fn userinfo(
         .map_err(|_| OAuthError::unavailable())?
         .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
+    // The client's view of the subject (pairwise clients see their own sub).
+    let client = app
+        .clients
+        .get(&grant.client_id)
+        .await
+        .map_err(|_| OAuthError::unavailable())?
+        .ok_or_else(|| OAuthError::invalid_token("the client of this token no longer exists"))?;
     let mut claims = serde_json::Map::new();
-    claims.insert("sub".into(), Value::String(subject.sub.clone()));
+    claims.insert("sub".into(), Value::String(app.clients.subject_for(&client, &subject.sub)));
     claims.extend(identity::claims(&subject, &scopes));
     Ok(claims)
 }

@@ -15,6 +15,13 @@ pub struct ClientRow {
     pub trusted: bool,
     pub id_token_claims: bool,
     pub created_at: i64,
+    /// Further client metadata, a JSON object (see `oidc::client::ClientMetadata`).
+    pub metadata: String,
+    /// The secret in the clear: only for `client_secret_jwt` clients, whose
+    /// assertions are HMACs keyed with it.
+    pub client_secret: Option<String>,
+    /// Dynamically registered clients: SHA-256 of the registration access token.
+    pub registration_token_hash: Option<String>,
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<ClientRow> {
@@ -28,15 +35,19 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<ClientRow> {
         trusted: row.try_get::<i64, _>("trusted")? != 0,
         id_token_claims: row.try_get::<i64, _>("id_token_claims")? != 0,
         created_at: row.try_get("created_at")?,
+        metadata: row.try_get("metadata")?,
+        client_secret: row.try_get("client_secret")?,
+        registration_token_hash: row.try_get("registration_token_hash")?,
     })
 }
 
-const COLUMNS: &str = "client_id, name, redirect_uris, secret_hash, public, trusted, id_token_claims, created_at";
+const COLUMNS: &str = "client_id, name, redirect_uris, secret_hash, public, trusted, id_token_claims, created_at, \
+                       metadata, client_secret, registration_token_hash";
 
 impl Store {
     pub async fn insert_client(&self, c: &ClientRow) -> Result<()> {
         let uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(&format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        sqlx::query(&format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
             .bind(&c.client_id)
             .bind(&c.name)
             .bind(uris)
@@ -45,6 +56,9 @@ impl Store {
             .bind(flag(c.trusted))
             .bind(flag(c.id_token_claims))
             .bind(c.created_at)
+            .bind(&c.metadata)
+            .bind(&c.client_secret)
+            .bind(&c.registration_token_hash)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -59,6 +73,26 @@ impl Store {
             .transpose()
     }
 
+    /// Replace a dynamically registered client's metadata (RFC 7592 §2.2).
+    /// False if it no longer exists.
+    pub async fn update_client(&self, c: &ClientRow) -> Result<bool> {
+        let uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE clients SET name = $2, redirect_uris = $3, secret_hash = $4, public = $5, metadata = $6, \
+             client_secret = $7 WHERE client_id = $1",
+        )
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(uris)
+        .bind(&c.secret_hash)
+        .bind(flag(c.public))
+        .bind(&c.metadata)
+        .bind(&c.client_secret)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM clients ORDER BY client_id"))
             .fetch_all(self.pool())
@@ -71,11 +105,49 @@ impl Store {
     /// Remove a client and everything issued to it. Returns whether it existed.
     pub async fn remove_client(&self, client_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        for table in ["access_tokens", "authorization_codes", "consents"] {
+        for table in ["access_tokens", "refresh_tokens", "authorization_codes", "consents", "client_assertion_jtis"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1")).bind(client_id).execute(&mut *tx).await?;
         }
         let n = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(n.rows_affected() > 0)
+    }
+}
+
+impl Store {
+    /// Record the `jti` of a client assertion until `expires_at`. False if it
+    /// was seen before (a replay).
+    pub async fn use_assertion_jti(&self, client_id: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let done = sqlx::query("INSERT INTO client_assertion_jtis (client_id, jti, expires_at) VALUES ($1, $2, $3)")
+            .bind(client_id)
+            .bind(jti)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await;
+        match done.map_err(StoreError::from) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Store {
+    /// The server-wide secret `name`, created (from `fresh`) by whichever
+    /// replica asks first; every replica then reads the same value.
+    pub async fn server_secret(&self, name: &str, fresh: &str, now: i64) -> Result<String> {
+        let inserted = sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(fresh)
+            .bind(now)
+            .execute(self.pool())
+            .await;
+        match inserted.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+        let row =
+            sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
+        Ok(row.try_get("value")?)
     }
 }

@@ -53,8 +53,17 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
 
 /// The access token a redeemed code yields.
 #[derive(Debug, Clone)]
-pub struct NewAccessToken<'a> {
-    pub token_hash: &'a str,
+pub struct NewAccessToken {
+    pub token_hash: String,
+    pub expires_at: i64,
+    /// The refresh token issued with it, if any: it starts a new family
+    /// named after the code.
+    pub refresh: Option<NewRefreshToken<'static>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken<'a> {
+    pub token_hash: std::borrow::Cow<'a, str>,
     pub expires_at: i64,
 }
 
@@ -86,13 +95,13 @@ impl Store {
     }
 
     /// Spend the code `code_hash` at `now`. If `check` accepts it, record the
-    /// access token `token_hash` for its subject, client and scope.
+    /// access (and refresh) token it returns for the code's subject, client
+    /// and scope.
     pub async fn redeem_code<E>(
         &self,
         code_hash: &str,
         now: i64,
-        token: NewAccessToken<'_>,
-        check: impl FnOnce(&AuthorizationCodeRow) -> std::result::Result<(), E>,
+        check: impl FnOnce(&AuthorizationCodeRow) -> std::result::Result<NewAccessToken, E>,
     ) -> Result<CodeRedemption<E>> {
         let mut tx = self.pool().begin().await?;
         let spent = sqlx::query(&format!(
@@ -106,20 +115,18 @@ impl Store {
             Some(row) => {
                 let code = from_row(&row)?;
                 match check(&code) {
-                    Ok(()) => {
-                        sqlx::query(
-                            "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        )
-                        .bind(token.token_hash)
-                        .bind(&code.client_id)
-                        .bind(&code.subject)
-                        .bind(&code.scope)
-                        .bind(code_hash)
-                        .bind(now)
-                        .bind(token.expires_at)
-                        .execute(&mut *tx)
-                        .await?;
+                    Ok(token) => {
+                        let grant = super::tokens::GrantRef {
+                            client_id: &code.client_id,
+                            subject: &code.subject,
+                            scope: &code.scope,
+                            family_id: code_hash,
+                        };
+                        super::tokens::insert_access_token(&mut tx, &token.token_hash, token.expires_at, &grant, now)
+                            .await?;
+                        if let Some(refresh) = &token.refresh {
+                            super::tokens::insert_refresh_token(&mut tx, refresh, &grant, code.auth_time, now).await?;
+                        }
                         CodeRedemption::Redeemed(code)
                     }
                     Err(e) => CodeRedemption::Refused(e),
@@ -132,13 +139,7 @@ impl Store {
                     .await?;
                 match known {
                     Some(_) => {
-                        sqlx::query(
-                            "UPDATE access_tokens SET revoked_at = $2 WHERE code_hash = $1 AND revoked_at IS NULL",
-                        )
-                        .bind(code_hash)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        super::tokens::revoke_family(&mut tx, code_hash, now).await?;
                         CodeRedemption::Reused
                     }
                     None => CodeRedemption::Unknown,

@@ -15,10 +15,10 @@ mod transactions;
 
 pub use apps::UpstreamAppRow;
 pub use clients::ClientRow;
-pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken};
+pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken, NewRefreshToken};
 pub use sessions::SessionStoreAdapter;
 pub use subjects::SubjectRow;
-pub use tokens::AccessTokenRow;
+pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};
 pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
 
 use std::time::Duration;
@@ -127,6 +127,8 @@ impl Store {
             ("login_transactions", "id", "expires_at", now),
             ("browser_sessions", "id_hash", "expires_at", now),
             ("access_tokens", "token_hash", "expires_at", now),
+            ("refresh_tokens", "token_hash", "expires_at", now),
+            ("client_assertion_jtis", "client_id || ' ' || jti", "expires_at", now),
             ("authorization_codes", "code_hash", "expires_at", now - code_grace),
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
             ("new_instance_windows", "window_start", "window_start", now - 7200),

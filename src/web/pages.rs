@@ -127,6 +127,7 @@ pub async fn consent(State(app): State<AppState>, session: Session, Path(txn): P
                 return_to => url::Url::parse(&txn.request.redirect_uri).ok().and_then(|u| u.host_str().map(str::to_string)),
                 switch => app.path(&format!("/login/{}", txn.row.id)),
                 profile => txn.request.has_scope("profile"),
+                offline => txn.request.has_scope("offline_access"),
             },
         ))
     }

@@ -30,7 +30,6 @@ pub use fake_mastodon::{FakeAccount, FakeMastodon, Flavour};
 #[allow(unused_imports)]
 pub use fake_misskey::FakeMisskey;
 #[allow(unused_imports)]
-#[allow(unused_imports)]
 pub use resolver::TestResolver;
 
 /// Where relying parties in the tests want people sent back. Nothing
@@ -154,6 +153,7 @@ pub fn default_clients() -> Vec<ClientConfig> {
             public: false,
             trusted: false,
             id_token_claims: true,
+            ..Default::default()
         },
         ClientConfig {
             client_id: PUBLIC.into(),
@@ -163,6 +163,7 @@ pub fn default_clients() -> Vec<ClientConfig> {
             public: true,
             trusted: false,
             id_token_claims: true,
+            ..Default::default()
         },
         ClientConfig {
             client_id: TRUSTED.into(),
@@ -172,6 +173,7 @@ pub fn default_clients() -> Vec<ClientConfig> {
             public: false,
             trusted: true,
             id_token_claims: false,
+            ..Default::default()
         },
     ]
 }
@@ -438,4 +440,97 @@ pub async fn sign_in(app: &TestApp, account: &str) -> Result<serde_json::Value, 
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64");
     Ok(serde_json::from_slice(&bytes).expect("JSON claims"))
+}
+
+/// A confidential client like the default ones, with `client_id`, `secret`
+/// (if any) and the settings `customize` makes.
+pub fn client_config(client_id: &str, secret: Option<&str>, customize: impl FnOnce(&mut ClientConfig)) -> ClientConfig {
+    let mut c = ClientConfig {
+        client_id: client_id.into(),
+        name: format!("Test RP {client_id}"),
+        redirect_uris: vec![RP_REDIRECT.into()],
+        client_secret: secret.map(str::to_string),
+        id_token_claims: true,
+        ..Default::default()
+    };
+    customize(&mut c);
+    c
+}
+
+/// The provider with the default test clients plus `extra`.
+pub async fn spawn_app_with_clients(db: Db, extra: Vec<ClientConfig>) -> Option<TestApp> {
+    spawn_app_with(db, |c| c.clients.extend(extra)).await
+}
+
+impl TestApp {
+    /// Run a login with `rp` (scopes openid + `scopes`, `extra` parameters)
+    /// through `fake` up to the code, allowing consent.
+    pub async fn code_with(
+        &self,
+        rp: &Rp,
+        fake: &FakeMastodon,
+        scopes: &[&str],
+        extra: &[(&str, &str)],
+    ) -> (Started, String) {
+        let started = self.start(rp, scopes, extra);
+        let outcome = drive(&browser(), started.url.as_str(), &fake.host(), Consent::Allow).await;
+        let code = outcome.param("code").expect("code");
+        (started, code)
+    }
+
+    /// Redeem `code` with the RP library (PKCE verifier from `started`).
+    pub async fn redeem(&self, rp: &Rp, started: &Started, code: String) -> openidconnect::core::CoreTokenResponse {
+        let mut request = rp.exchange_code(openidconnect::AuthorizationCode::new(code)).expect("token endpoint");
+        if let Some(v) = &started.verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(v.secret().clone()));
+        }
+        request.request_async(&self.http).await.expect("token exchange")
+    }
+
+    /// The token request body for `code` redeemed with `started`'s PKCE
+    /// verifier, plus `extra` parameters.
+    pub fn code_form(&self, code: &str, started: &Started, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let verifier = started.verifier.as_ref().expect("a PKCE verifier").secret().clone();
+        let mut form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".into(), code.to_string()),
+            ("redirect_uri".into(), RP_REDIRECT.into()),
+            ("code_verifier".into(), verifier),
+        ];
+        form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        form
+    }
+
+    /// POST `form` to our endpoint `path`, with HTTP Basic credentials if given.
+    pub async fn post_form<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &T,
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// GET /userinfo with `token`: the status.
+    pub async fn userinfo_status(&self, token: &str) -> u16 {
+        self.http.get(self.url("/userinfo")).bearer_auth(token).send().await.unwrap().status().as_u16()
+    }
+}
+
+/// Status and `error` of an OAuth JSON error response.
+pub async fn oauth_error(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.expect("a JSON error");
+    (status, body["error"].as_str().unwrap_or_default().to_string())
+}
+
+/// The JSON of part `i` (0 header, 1 payload) of a compact JWT.
+pub fn jwt_part(jwt: &str, i: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(i).expect("JWT part");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
