@@ -181,6 +181,7 @@ async fn run(args: Args) {
                 auth_time: now,
                 created_at: now,
                 expires_at: now + 3600,
+                claims: None,
             })
             .await
             .unwrap();

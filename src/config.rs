@@ -51,6 +51,15 @@ pub struct Config {
     /// Development and tests only: allow `http://` instances and instances on
     /// loopback or private addresses. Never enable this in production.
     pub dev_allow_insecure_instances: bool,
+    /// Provider sessions (single sign-on): idle lifetime in seconds, renewed
+    /// by every sign-in they answer (sliding expiry)...
+    pub provider_session_ttl_secs: u64,
+    /// ...and absolute lifetime from the real sign-in at the instance.
+    pub provider_session_max_secs: u64,
+    /// Lifetime of a pushed authorization request's request_uri (RFC 9126).
+    pub par_ttl_secs: u64,
+    /// Every client must use pushed authorization requests (RFC 9126 §5).
+    pub require_pushed_authorization_requests: bool,
     /// Relying parties defined in the configuration file.
     pub clients: Vec<ClientConfig>,
 }
@@ -72,6 +81,17 @@ pub struct ClientConfig {
     /// Put the granted profile claims into the ID token as well as /userinfo.
     #[serde(default = "yes")]
     pub id_token_claims: bool,
+    /// The response types this client may use (RFC 9700 §2.1.2: only those it
+    /// registered). Default: `["code"]`.
+    #[serde(default = "code_only")]
+    pub response_types: Vec<String>,
+    /// This client must push its authorization requests (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+}
+
+fn code_only() -> Vec<String> {
+    vec!["code".into()]
 }
 
 fn yes() -> bool {
@@ -96,6 +116,10 @@ impl Default for Config {
             upstream_connect_timeout_secs: 5,
             upstream_timeout_secs: 10,
             dev_allow_insecure_instances: false,
+            provider_session_ttl_secs: 86_400,
+            provider_session_max_secs: 7 * 86_400,
+            par_ttl_secs: 60,
+            require_pushed_authorization_requests: false,
             clients: Vec::new(),
         }
     }
@@ -177,6 +201,20 @@ impl Config {
         if self.session_ttl_secs < self.login_ttl_secs || self.session_ttl_secs > 400 * 86_400 {
             return Err(bad("session_ttl_secs", "must be at least login_ttl_secs and at most 400 days"));
         }
+        if self.provider_session_ttl_secs == 0 || self.provider_session_ttl_secs > self.session_ttl_secs {
+            return Err(bad("provider_session_ttl_secs", "must be between 1 and session_ttl_secs"));
+        }
+        if self.provider_session_max_secs < self.provider_session_ttl_secs
+            || self.provider_session_max_secs > self.session_ttl_secs
+        {
+            return Err(bad(
+                "provider_session_max_secs",
+                "must be between provider_session_ttl_secs and session_ttl_secs",
+            ));
+        }
+        if self.par_ttl_secs < 10 || self.par_ttl_secs > 600 {
+            return Err(bad("par_ttl_secs", "must be between 10 and 600"));
+        }
         if self.upstream_connect_timeout_secs > 5 || self.upstream_timeout_secs > 10 {
             return Err(bad("upstream_timeout_secs", "connect must be at most 5 s and total at most 10 s"));
         }
@@ -204,6 +242,12 @@ impl Config {
             }
             for uri in &c.redirect_uris {
                 crate::oidc::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
+            }
+            if c.response_types.is_empty() {
+                return Err(bad(&at("response_types"), "at least one response type is required"));
+            }
+            for rt in &c.response_types {
+                crate::oidc::request::ResponseType::parse(rt).map_err(|m| bad(&at("response_types"), m))?;
             }
             match (&c.client_secret, c.public) {
                 (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),

@@ -112,7 +112,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         format!("{}/callback", config.issuer),
     );
     let clients = ClientRegistry::new(&config.clients, store.clone());
-    let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
+    let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config)).unwrap_or_default());
     let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
     let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery, jwks }));
     let router = routes(state.clone());

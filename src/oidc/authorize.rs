@@ -1,5 +1,6 @@
 //! `GET|POST /authorize` (OIDC Core §3.1.2). Parse, then hand the request to
-//! the login flow.
+//! the login flow. A `request_uri` from `/par` (RFC 9126) stands for the
+//! parameters the client pushed.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -8,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::request::{parse_authorization_request, AuthorizeError, Params};
+use super::par::{self, REQUEST_URI_PREFIX};
+use super::request::{parse_authorization_request, AuthorizeError, Channel, Params};
+use super::response::AuthorizationResponse;
 use crate::login::{self, LoginError};
 use crate::web;
 use crate::AppState;
@@ -40,11 +43,19 @@ async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
         Ok(p) => p,
         Err(e) => return web::error_page(StatusCode::BAD_REQUEST, &e.description, None),
     };
-    let request = match parse_authorization_request(&params, &app.clients).await {
-        Ok((request, _client)) => request,
+    let (params, channel) = match params.get("request_uri") {
+        Ok(Some(uri)) if uri.starts_with(REQUEST_URI_PREFIX) => match par::redeem(&app, &params, uri).await {
+            Ok(pushed) => (pushed, Channel::Pushed),
+            Err(e) => return web::into_response(e),
+        },
+        _ => (params, Channel::Front),
+    };
+    let require_par = app.config.require_pushed_authorization_requests;
+    let (request, client) = match parse_authorization_request(&params, &app.clients, channel, require_par).await {
+        Ok(parsed) => parsed,
         Err(AuthorizeError::Page(message)) => return web::error_page(StatusCode::BAD_REQUEST, &message, None),
-        Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
-            return web::see_other(error.redirect_url(&redirect_uri, state.as_deref(), app.issuer()).as_str())
+        Err(AuthorizeError::Redirect { redirect_uri, state, mode, error }) => {
+            return AuthorizationResponse::error(redirect_uri, mode, state.as_deref(), app.issuer(), &error).into_http()
         }
         Err(AuthorizeError::Unavailable) => return web::into_response(LoginError::Unavailable),
     };
@@ -53,7 +64,7 @@ async fn authorize(app: AppState, session: Session, raw: &str) -> Response {
         Ok(id) => id,
         Err(e) => return web::into_response(e),
     };
-    match login::begin(&app, &browser_id, request).await {
+    match login::begin(&app, &browser_id, request, &client).await {
         Ok(next) => web::next_response(&app, next),
         Err(e) => web::into_response(e),
     }

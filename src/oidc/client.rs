@@ -9,7 +9,7 @@ use base64::Engine;
 use url::Url;
 
 use super::error::{Challenge, OAuthError};
-use super::request::Params;
+use super::request::{Params, ResponseType};
 use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::config::ClientConfig;
 use crate::store::{ClientRow, Store, StoreError};
@@ -23,6 +23,10 @@ pub struct Client {
     pub secret_hash: Option<String>,
     pub trusted: bool,
     pub id_token_claims: bool,
+    /// The response types the client registered (RFC 9700 §2.1.2).
+    pub response_types: Vec<ResponseType>,
+    /// Authorization requests must be pushed (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Client {
@@ -72,6 +76,9 @@ impl From<ClientRow> for Client {
             secret_hash: if r.public { None } else { r.secret_hash },
             trusted: r.trusted,
             id_token_claims: r.id_token_claims,
+            // Clients added with the CLI use the code flow only.
+            response_types: vec![ResponseType::default()],
+            require_pushed_authorization_requests: false,
         }
     }
 }
@@ -95,6 +102,9 @@ impl ClientRegistry {
                     secret_hash: if c.public { None } else { c.client_secret.as_deref().map(hash_secret) },
                     trusted: c.trusted,
                     id_token_claims: c.id_token_claims,
+                    // Validated with the configuration.
+                    response_types: c.response_types.iter().filter_map(|t| ResponseType::parse(t).ok()).collect(),
+                    require_pushed_authorization_requests: c.require_pushed_authorization_requests,
                 };
                 (c.client_id.clone(), client)
             })

@@ -5,12 +5,14 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::identity::PROFILE_CLAIMS;
-use crate::oidc::request::SUPPORTED_SCOPES;
+use crate::oidc::request::{DISPLAY_VALUES, RESPONSE_MODES, RESPONSE_TYPES, SUPPORTED_SCOPES};
 use crate::AppState;
 
-pub fn document(issuer: &str) -> Value {
-    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"];
+pub fn document(config: &Config) -> Value {
+    let issuer = &config.issuer;
+    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash"];
     claims.extend_from_slice(PROFILE_CLAIMS);
     json!({
         "issuer": issuer,
@@ -18,9 +20,9 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "response_types_supported": RESPONSE_TYPES,
+        "response_modes_supported": RESPONSE_MODES,
+        "grant_types_supported": ["authorization_code", "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": SUPPORTED_SCOPES,
@@ -28,7 +30,11 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "display_values_supported": DISPLAY_VALUES,
+        "ui_locales_supported": ["en"],
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

@@ -13,7 +13,12 @@ pub struct IdTokenClaims<'a> {
     pub auth_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<&'a str>,
-    pub at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Only in ID tokens from the authorization endpoint that come with a
+    /// code (OIDC Core §3.3.2.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub c_hash: Option<String>,
     /// Profile claims, when the scope grants them and the client wants them
     /// in the ID token.
     #[serde(flatten)]

@@ -5,8 +5,11 @@ pub mod client;
 pub mod discovery;
 pub mod error;
 pub mod id_token;
+pub mod id_token_hint;
 pub mod jwks;
+pub mod par;
 pub mod request;
+pub mod response;
 pub mod token;
 pub mod userinfo;
 
@@ -21,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jwks", get(jwks::jwks))
         .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
+        .route("/par", axum::routing::post(par::par).fallback(par::method_not_allowed))
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

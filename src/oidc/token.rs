@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ErrorCode, OAuthError};
 use super::id_token::IdTokenClaims;
-use super::request::Params;
+use super::request::{ClaimsRequest, Params};
 use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::identity;
 use crate::keys::left_half_hash;
@@ -125,7 +125,9 @@ async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         .map_err(|_| OAuthError::unavailable())?
         .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let scopes: Vec<String> = code.scope.split(' ').map(str::to_string).collect();
-    let profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
+    let mut profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
+    // Claims asked for by name for the ID token (OIDC Core §5.5).
+    profile.extend(identity::named_claims(&subject, &ClaimsRequest::from_stored(code.claims.as_deref()).id_token));
     let claims = IdTokenClaims {
         iss: app.issuer(),
         sub: &subject.sub,
@@ -134,7 +136,8 @@ async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         iat: now,
         auth_time: code.auth_time,
         nonce: code.nonce.as_deref(),
-        at_hash: left_half_hash(&access_token),
+        at_hash: Some(left_half_hash(&access_token)),
+        c_hash: None,
         profile,
     };
     let id_token = app.keys.sign_jwt(&claims).map_err(|e| {

@@ -18,6 +18,8 @@ pub struct AuthorizationCodeRow {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The `claims` request parameter, reduced (JSON), if one was sent.
+    pub claims: Option<String>,
 }
 
 /// What became of an attempt to redeem a code.
@@ -33,8 +35,8 @@ pub enum CodeRedemption<E> {
     Unknown,
 }
 
-const COLUMNS: &str =
-    "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, created_at, expires_at";
+const COLUMNS: &str = "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, \
+                       created_at, expires_at, claims";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
     Ok(AuthorizationCodeRow {
@@ -48,7 +50,20 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        claims: row.try_get("claims")?,
     })
+}
+
+/// An access token issued at the authorization endpoint (implicit and
+/// hybrid flows), recorded like those from the token endpoint.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub token_hash: String,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub claims: Option<String>,
 }
 
 /// The access token a redeemed code yields.
@@ -64,17 +79,48 @@ impl Store {
     /// nothing stored) if the login transaction was already gone or now
     /// stands for another account: only one request can issue its code.
     pub async fn issue_code(&self, txn_id: &str, c: &AuthorizationCodeRow) -> Result<bool> {
+        self.issue_authorization(txn_id, &c.subject, Some(c), None).await
+    }
+
+    /// End login transaction `txn_id`, authenticated as `subject`, and store
+    /// what the authorization response carries (a code, an access token, or
+    /// both), in one database transaction. False (and nothing stored) if the
+    /// login transaction was already gone or now stands for another account.
+    pub async fn issue_authorization(
+        &self,
+        txn_id: &str,
+        subject: &str,
+        code: Option<&AuthorizationCodeRow>,
+        token: Option<&IssuedAccessToken>,
+    ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
         let deleted =
             sqlx::query("DELETE FROM login_transactions WHERE id = $1 AND subject = $2 AND upstream_state IS NULL")
                 .bind(txn_id)
-                .bind(&c.subject)
+                .bind(subject)
                 .execute(&mut *tx)
                 .await?;
         if deleted.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_code(&mut tx, c).await?;
+        if let Some(c) = code {
+            insert_code(&mut tx, c).await?;
+        }
+        if let Some(t) = token {
+            sqlx::query(
+                "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at, claims) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)",
+            )
+            .bind(&t.token_hash)
+            .bind(&t.client_id)
+            .bind(subject)
+            .bind(&t.scope)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .bind(&t.claims)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -108,8 +154,8 @@ impl Store {
                 match check(&code) {
                     Ok(()) => {
                         sqlx::query(
-                            "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at, claims) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         )
                         .bind(token.token_hash)
                         .bind(&code.client_id)
@@ -118,6 +164,7 @@ impl Store {
                         .bind(code_hash)
                         .bind(now)
                         .bind(token.expires_at)
+                        .bind(&code.claims)
                         .execute(&mut *tx)
                         .await?;
                         CodeRedemption::Redeemed(code)
@@ -152,7 +199,7 @@ impl Store {
 
 async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&c.code_hash)
     .bind(&c.client_id)
@@ -164,6 +211,7 @@ async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -
     .bind(c.auth_time)
     .bind(c.created_at)
     .bind(c.expires_at)
+    .bind(&c.claims)
     .execute(conn)
     .await?;
     Ok(())

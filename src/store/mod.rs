@@ -6,6 +6,7 @@ mod apps;
 mod clients;
 mod codes;
 mod consents;
+mod provider_sessions;
 mod sessions;
 mod subjects;
 mod tokens;
@@ -13,7 +14,8 @@ mod transactions;
 
 pub use apps::UpstreamAppRow;
 pub use clients::ClientRow;
-pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken};
+pub use codes::{AuthorizationCodeRow, CodeRedemption, IssuedAccessToken, NewAccessToken};
+pub use provider_sessions::{ProviderSessionRow, PushedRequestRow};
 pub use sessions::SessionStoreAdapter;
 pub use subjects::SubjectRow;
 pub use tokens::AccessTokenRow;
@@ -127,6 +129,8 @@ impl Store {
             ("access_tokens", "token_hash", "expires_at", now),
             ("authorization_codes", "code_hash", "expires_at", now - code_grace),
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
+            ("provider_sessions", "sid", "expires_at", now),
+            ("pushed_authorization_requests", "request_uri_hash", "expires_at", now),
         ] {
             loop {
                 let done = sqlx::query(&format!(

@@ -10,6 +10,8 @@ pub struct AccessTokenRow {
     pub subject: String,
     pub scope: String,
     pub expires_at: i64,
+    /// The `claims` request parameter, reduced (JSON), if one was sent.
+    pub claims: Option<String>,
 }
 
 impl Store {
@@ -21,7 +23,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<(AccessTokenRow, SubjectRow)>> {
         let row = sqlx::query(
-            "SELECT t.client_id, t.scope, t.expires_at, s.sub, s.actor_uri, s.instance, s.account_id, s.handle, \
+            "SELECT t.client_id, t.scope, t.expires_at, t.claims, s.sub, s.actor_uri, s.instance, s.account_id, s.handle, \
              s.profile, s.created_at, s.updated_at FROM access_tokens t JOIN subjects s ON s.sub = t.subject \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
         )
@@ -35,6 +37,7 @@ impl Store {
             subject: row.try_get("sub")?,
             scope: row.try_get("scope")?,
             expires_at: row.try_get("expires_at")?,
+            claims: row.try_get("claims")?,
         };
         Ok(Some((token, super::subjects::from_row(row)?)))
     }

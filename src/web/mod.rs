@@ -87,7 +87,7 @@ async fn time_limit(
 }
 
 /// Endpoints that relying parties and their scripts call directly.
-const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
+const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/par"];
 
 /// CORS for the endpoints a browser-based client calls directly. They use
 /// no cookies, so any origin may call them without credentials.
@@ -185,6 +185,7 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
         Next::Picker(txn) => see_other(&app.path(&format!("/login/{txn}"))),
         Next::Consent(txn) => see_other(&app.path(&format!("/consent/{txn}"))),
         Next::Redirect(url) => see_other(url.as_str()),
+        Next::Respond(response) => response.into_http(),
     }
 }
 
@@ -195,7 +196,7 @@ pub fn into_response(e: LoginError) -> Response {
         LoginError::Picker { action, csrf_token, client_name, input, message } => {
             pages::render_picker(&action, &csrf_token, &client_name, &input, Some(&message))
         }
-        LoginError::ToClient(url) => see_other(url.as_str()),
+        LoginError::ToClient(response) => response.into_http(),
         LoginError::Unavailable => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is temporarily unavailable. Please try again in a moment.",

@@ -143,6 +143,8 @@ pub fn default_clients() -> Vec<ClientConfig> {
             public: false,
             trusted: false,
             id_token_claims: true,
+            response_types: vec!["code".into()],
+            require_pushed_authorization_requests: false,
         },
         ClientConfig {
             client_id: PUBLIC.into(),
@@ -152,6 +154,8 @@ pub fn default_clients() -> Vec<ClientConfig> {
             public: true,
             trusted: false,
             id_token_claims: true,
+            response_types: vec!["code".into()],
+            require_pushed_authorization_requests: false,
         },
         ClientConfig {
             client_id: TRUSTED.into(),
@@ -161,6 +165,8 @@ pub fn default_clients() -> Vec<ClientConfig> {
             public: false,
             trusted: true,
             id_token_claims: false,
+            response_types: vec!["code".into()],
+            require_pushed_authorization_requests: false,
         },
     ]
 }
