@@ -26,7 +26,7 @@ pub struct AuthorizationCodeRow {
 #[derive(Debug)]
 pub enum CodeRedemption<E> {
     /// The code was valid and is now spent; the access token was recorded.
-    Redeemed(AuthorizationCodeRow),
+    Redeemed(Box<AuthorizationCodeRow>),
     /// The code existed and is now spent, but the check refused it.
     Refused(E),
     /// The code had been redeemed before; everything it issued is now revoked.
@@ -167,7 +167,7 @@ impl Store {
                         .bind(&code.claims)
                         .execute(&mut *tx)
                         .await?;
-                        CodeRedemption::Redeemed(code)
+                        CodeRedemption::Redeemed(Box::new(code))
                     }
                     Err(e) => CodeRedemption::Refused(e),
                 }
