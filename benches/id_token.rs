@@ -21,6 +21,7 @@ fn claims() -> IdTokenClaims<'static> {
         nonce: Some("n-0S6_WzA2Mj"),
         at_hash: Some(keys::left_half_hash("token")),
         c_hash: None,
+        sid: None,
         profile,
     }
 }

@@ -182,6 +182,7 @@ async fn run(args: Args) {
                 created_at: now,
                 expires_at: now + 3600,
                 claims: None,
+                sid: None,
             })
             .await
             .unwrap();

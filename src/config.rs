@@ -88,6 +88,15 @@ pub struct ClientConfig {
     /// This client must push its authorization requests (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Where RP-Initiated Logout may send the person afterwards.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout 1.0).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 fn code_only() -> Vec<String> {
@@ -242,6 +251,14 @@ impl Config {
             }
             for uri in &c.redirect_uris {
                 crate::oidc::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
+            }
+            for uri in &c.post_logout_redirect_uris {
+                crate::oidc::client::validate_redirect_uri(uri)
+                    .map_err(|m| bad(&at("post_logout_redirect_uris"), m))?;
+            }
+            if let Some(uri) = &c.backchannel_logout_uri {
+                crate::oidc::logout::validate_backchannel_uri(uri)
+                    .map_err(|m| bad(&at("backchannel_logout_uri"), m))?;
             }
             if c.response_types.is_empty() {
                 return Err(bad(&at("response_types"), "at least one response type is required"));

@@ -530,6 +530,9 @@ async fn authorization_response(
     let request = &txn.request;
     let rt = request.response_type;
     let now = app.clock.now();
+    // The provider session that signed the person in (if it is still theirs).
+    let session = app.store.provider_session(&txn.row.browser_id, now).await?.filter(|s| s.subject == subject);
+    let sid = session.as_ref().map(|s| s.sid.as_str());
     let code = rt.code.then(|| random_token(32));
     let code_row = code.as_ref().map(|code| AuthorizationCodeRow {
         code_hash: hash_secret(code),
@@ -543,6 +546,7 @@ async fn authorization_response(
         created_at: now,
         expires_at: now + app.config.code_ttl_secs as i64,
         claims: request.claims.to_stored(),
+        sid: sid.map(str::to_string),
     });
     let access_token = rt.token.then(|| random_token(32));
     let token_row = access_token.as_ref().map(|token| IssuedAccessToken {
@@ -554,7 +558,8 @@ async fn authorization_response(
         claims: request.claims.to_stored(),
     });
     let id_token = if rt.id_token {
-        Some(sign_id_token(app, request, subject, auth_time, code.as_deref(), access_token.as_deref()).await?)
+        let issued = Issued { code: code.as_deref(), access_token: access_token.as_deref(), sid };
+        Some(sign_id_token(app, request, subject, auth_time, issued).await?)
     } else {
         None
     };
@@ -564,13 +569,11 @@ async fn authorization_response(
         return Err(expired());
     }
     // The provider session that signed the person in now includes this client.
-    if let Some(s) = app.store.provider_session(&txn.row.browser_id, now).await? {
-        if s.subject == subject {
-            let config = &app.config;
-            let expires_at = (now + config.provider_session_ttl_secs as i64)
-                .min(s.auth_time + config.provider_session_max_secs as i64);
-            app.store.use_provider_session(&s.sid, &request.client_id, now, expires_at).await?;
-        }
+    if let Some(s) = session {
+        let config = &app.config;
+        let expires_at =
+            (now + config.provider_session_ttl_secs as i64).min(s.auth_time + config.provider_session_max_secs as i64);
+        app.store.use_provider_session(&s.sid, &request.client_id, now, expires_at).await?;
     }
     let redirect_uri = request.redirect_url().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut params = Vec::new();
@@ -598,14 +601,21 @@ async fn authorization_response(
 /// with by `c_hash` and `at_hash`. The scope's profile claims go into it only
 /// when no access token comes along to fetch them (§5.4); claims asked for
 /// by name for the ID token always do.
+/// What comes with an ID token from the authorization endpoint.
+struct Issued<'a> {
+    code: Option<&'a str>,
+    access_token: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
 async fn sign_id_token(
     app: &AppState,
     request: &AuthorizationRequest,
     subject: &str,
     auth_time: i64,
-    code: Option<&str>,
-    access_token: Option<&str>,
+    issued: Issued<'_>,
 ) -> Result<String, LoginError> {
+    let Issued { code, access_token, sid } = issued;
     let client = app.clients.get(&request.client_id).await?.ok_or_else(client_gone)?;
     let row = app.store.subject(subject).await?.ok_or_else(expired)?;
     let mut profile = if access_token.is_none() && client.id_token_claims {
@@ -625,6 +635,7 @@ async fn sign_id_token(
         nonce: request.nonce.as_deref(),
         at_hash: access_token.map(left_half_hash),
         c_hash: code.map(left_half_hash),
+        sid,
         profile,
     };
     app.keys.sign_jwt(&claims).map_err(|e| {

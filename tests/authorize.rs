@@ -64,6 +64,9 @@ async fn spawn_with(db: Db, customize: impl FnOnce(&mut fedi_oidc::Config)) -> O
             id_token_claims: true,
             response_types: ALL_RESPONSE_TYPES.iter().map(|s| s.to_string()).collect(),
             require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         });
         customize(c);
     })

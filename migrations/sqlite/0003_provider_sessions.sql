@@ -34,3 +34,6 @@ CREATE INDEX pushed_authorization_requests_expires ON pushed_authorization_reque
 -- §5.5), as JSON, carried from the code to the tokens.
 ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
 ALTER TABLE access_tokens ADD COLUMN claims TEXT;
+
+-- The provider session a code was issued in (`sid` in its ID token).
+ALTER TABLE authorization_codes ADD COLUMN sid TEXT;

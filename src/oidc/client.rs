@@ -27,6 +27,11 @@ pub struct Client {
     pub response_types: Vec<ResponseType>,
     /// Authorization requests must be pushed (RFC 9126 §6).
     pub require_pushed_authorization_requests: bool,
+    /// RP-Initiated Logout 1.0 §3.1.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Back-Channel Logout 1.0 §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Client {
@@ -79,6 +84,9 @@ impl From<ClientRow> for Client {
             // Clients added with the CLI use the code flow only.
             response_types: vec![ResponseType::default()],
             require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 }
@@ -105,6 +113,9 @@ impl ClientRegistry {
                     // Validated with the configuration.
                     response_types: c.response_types.iter().filter_map(|t| ResponseType::parse(t).ok()).collect(),
                     require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+                    post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                    backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+                    backchannel_logout_session_required: c.backchannel_logout_session_required,
                 };
                 (c.client_id.clone(), client)
             })

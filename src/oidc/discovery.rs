@@ -12,7 +12,7 @@ use crate::AppState;
 
 pub fn document(config: &Config) -> Value {
     let issuer = &config.issuer;
-    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash"];
+    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "sid"];
     claims.extend_from_slice(PROFILE_CLAIMS);
     json!({
         "issuer": issuer,
@@ -35,6 +35,9 @@ pub fn document(config: &Config) -> Value {
         "ui_locales_supported": ["en"],
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
+        "end_session_endpoint": format!("{issuer}/end_session"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

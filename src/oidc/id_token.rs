@@ -19,6 +19,9 @@ pub struct IdTokenClaims<'a> {
     /// code (OIDC Core §3.3.2.11).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub c_hash: Option<String>,
+    /// The provider session (OpenID Connect Back-Channel Logout 1.0 §2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<&'a str>,
     /// Profile claims, when the scope grants them and the client wants them
     /// in the ID token.
     #[serde(flatten)]

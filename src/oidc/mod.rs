@@ -7,6 +7,7 @@ pub mod error;
 pub mod id_token;
 pub mod id_token_hint;
 pub mod jwks;
+pub mod logout;
 pub mod par;
 pub mod request;
 pub mod response;
@@ -25,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
         .route("/par", axum::routing::post(par::par).fallback(par::method_not_allowed))
+        .route("/end_session", get(logout::end_session_get).post(logout::end_session_post))
+        .route("/end_session/confirm", axum::routing::post(logout::confirm))
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

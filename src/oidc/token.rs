@@ -138,6 +138,7 @@ async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         nonce: code.nonce.as_deref(),
         at_hash: Some(left_half_hash(&access_token)),
         c_hash: None,
+        sid: code.sid.as_deref(),
         profile,
     };
     let id_token = app.keys.sign_jwt(&claims).map_err(|e| {

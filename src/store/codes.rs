@@ -20,6 +20,8 @@ pub struct AuthorizationCodeRow {
     pub expires_at: i64,
     /// The `claims` request parameter, reduced (JSON), if one was sent.
     pub claims: Option<String>,
+    /// The provider session the code was issued in.
+    pub sid: Option<String>,
 }
 
 /// What became of an attempt to redeem a code.
@@ -36,7 +38,7 @@ pub enum CodeRedemption<E> {
 }
 
 const COLUMNS: &str = "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, \
-                       created_at, expires_at, claims";
+                       created_at, expires_at, claims, sid";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
     Ok(AuthorizationCodeRow {
@@ -51,6 +53,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         claims: row.try_get("claims")?,
+        sid: row.try_get("sid")?,
     })
 }
 
@@ -199,7 +202,7 @@ impl Store {
 
 async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&c.code_hash)
     .bind(&c.client_id)
@@ -212,6 +215,7 @@ async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -
     .bind(c.created_at)
     .bind(c.expires_at)
     .bind(&c.claims)
+    .bind(&c.sid)
     .execute(conn)
     .await?;
     Ok(())

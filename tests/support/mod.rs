@@ -145,6 +145,9 @@ pub fn default_clients() -> Vec<ClientConfig> {
             id_token_claims: true,
             response_types: vec!["code".into()],
             require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         },
         ClientConfig {
             client_id: PUBLIC.into(),
@@ -156,6 +159,9 @@ pub fn default_clients() -> Vec<ClientConfig> {
             id_token_claims: true,
             response_types: vec!["code".into()],
             require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         },
         ClientConfig {
             client_id: TRUSTED.into(),
@@ -167,6 +173,9 @@ pub fn default_clients() -> Vec<ClientConfig> {
             id_token_claims: false,
             response_types: vec!["code".into()],
             require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         },
     ]
 }
