@@ -104,7 +104,10 @@ pub async fn begin(
             }
         },
     };
-    let hinted_subject = match &hinted {
+    // The claims parameter may demand one subject (OIDC Core §5.5.1): it
+    // picks the account like a hint, and nobody else is vouched for.
+    let required = request.claims.sub.clone();
+    let hinted_subject = match hinted.as_ref().or(required.as_ref()) {
         Some(sub) => app.store.subject(sub).await?,
         None => None,
     };
@@ -119,6 +122,7 @@ pub async fn begin(
             .is_some_and(|(s, _)| request.max_age.is_some_and(|max| max == 0 || now - s.auth_time > max as i64));
     let matches_hints = |s: &ProviderSessionRow, subject: &SubjectRow| {
         hinted.as_deref().is_none_or(|sub| sub == s.subject)
+            && required.as_deref().is_none_or(|sub| sub == s.subject)
             && request.login_hint.as_deref().is_none_or(|hint| login_hint_matches(app, hint, s, subject))
     };
     if let Some((s, _)) = session.as_ref().filter(|(s, subject)| !reauthenticate && matches_hints(s, subject)) {
@@ -528,6 +532,14 @@ async fn authorization_response(
     auth_time: i64,
 ) -> Result<AuthorizationResponse, LoginError> {
     let request = &txn.request;
+    if request.claims.sub.as_deref().is_some_and(|required| required != subject) {
+        app.store.delete_transaction(&txn.row.id).await?;
+        return Err(to_client(
+            app,
+            request,
+            OAuthError::new(ErrorCode::AccessDenied, "the person signed in with another account than requested"),
+        ));
+    }
     let rt = request.response_type;
     let now = app.clock.now();
     // The provider session that signed the person in (if it is still theirs).

@@ -489,7 +489,7 @@ async fn claims_parameter_releases_named_claims(db: Db) {
     let Some(app) = spawn(db).await else { return };
     let fake = FakeMastodon::start().await;
     let b = browser();
-    sign_in(&app, &fake, &b, TRUSTED, TRUSTED_SECRET, Consent::NotExpected).await;
+    let (signed_in, _) = sign_in(&app, &fake, &b, TRUSTED, TRUSTED_SECRET, Consent::NotExpected).await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     // scope openid only; the name in the ID token and the picture at userinfo, by name.
     let claims = r#"{"id_token":{"name":null,"auth_time":{"essential":true},"email":null},"userinfo":{"picture":{"essential":true},"unknown":null}}"#;
@@ -516,10 +516,26 @@ async fn claims_parameter_releases_named_claims(db: Db) {
     let info: CoreUserInfoClaims =
         rp.user_info(access_token, None).unwrap().request_async(&app.http).await.expect("userinfo");
     assert!(info.picture().is_none());
+    // A sub value: only that account (OIDC Core §5.5.1).
+    let wants = |sub: &str| format!(r#"{{"id_token":{{"sub":{{"value":"{sub}","essential":true}}}}}}"#);
+    let mine = wants(signed_in.subject().as_str());
+    let url = hop(&app, &b, TRUSTED, &[("prompt", "none"), ("claims", &mine)]).await;
+    assert!(query(&url).contains_key("code"), "{url}");
+    let url = hop(&app, &b, TRUSTED, &[("prompt", "none"), ("claims", &wants("someone-else"))]).await;
+    assert_eq!(query(&url).get("error").map(String::as_str), Some("login_required"));
+    let rp = app.rp(TRUSTED, None).await;
+    let started = app.start(&rp, &[], &[("claims", &wants("someone-else"))]);
+    let outcome = drive(&b, started.url.as_str(), &fake.host(), Consent::NotExpected).await;
+    assert_eq!(outcome.param("error").as_deref(), Some("access_denied"), "never vouch for another account");
     // Malformed claims: invalid_request.
-    for bad in
-        ["{", "[]", r#"{"id_token":[]}"#, r#"{"userinfo":{"name":1}}"#, r#"{"userinfo":{"name":{"essential":"yes"}}}"#]
-    {
+    for bad in [
+        r#"{"id_token":{"sub":{"value":7}}}"#,
+        "{",
+        "[]",
+        r#"{"id_token":[]}"#,
+        r#"{"userinfo":{"name":1}}"#,
+        r#"{"userinfo":{"name":{"essential":"yes"}}}"#,
+    ] {
         let url = hop(&app, &b, CONFIDENTIAL, &[("claims", bad)]).await;
         assert_eq!(query(&url).get("error").map(String::as_str), Some("invalid_request"), "{bad}");
     }

@@ -167,11 +167,15 @@ pub const RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];
 pub struct ClaimsRequest {
     pub userinfo: Vec<String>,
     pub id_token: Vec<String>,
+    /// `"sub": {"value": …}` for the ID token: only that account may be
+    /// signed in (OIDC Core §5.5.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
 }
 
 impl ClaimsRequest {
     pub fn is_empty(&self) -> bool {
-        self.userinfo.is_empty() && self.id_token.is_empty()
+        self.userinfo.is_empty() && self.id_token.is_empty() && self.sub.is_none()
     }
 
     /// As stored with codes and tokens: `None` when nothing was asked.
@@ -470,6 +474,7 @@ fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
     let Value::Object(members) = value else { return Err(malformed("claims must be a JSON object")) };
     let mut request = ClaimsRequest::default();
     for (target, claims) in members {
+        let for_id_token = target == "id_token";
         let list = match target.as_str() {
             "userinfo" => &mut request.userinfo,
             "id_token" => &mut request.id_token,
@@ -486,6 +491,13 @@ fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
                 },
                 _ => return Err(malformed("each requested claim must be null or a JSON object")),
             };
+            if name == "sub" && for_id_token {
+                match spec.get("value") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(sub)) if sub.len() <= 256 => request.sub = Some(sub.clone()),
+                    Some(_) => return Err(malformed("the requested sub value must be a string")),
+                }
+            }
             if name == "acr" && essential {
                 return Err(ClaimsError::Unsatisfiable(
                     "an essential acr was requested, and no authentication context class can be honoured".into(),
