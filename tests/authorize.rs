@@ -25,6 +25,7 @@ dual_db_tests!(
     second_sign_in_uses_the_provider_session,
     provider_session_slides_and_expires,
     provider_session_is_per_browser_and_per_account,
+    session_cookie_is_renewed_at_sign_in,
     prompt_none_answers_without_a_page,
     prompt_login_signs_in_again_at_the_instance,
     prompt_consent_and_select_account_with_a_session,
@@ -241,6 +242,36 @@ async fn provider_session_is_per_browser_and_per_account(db: Db) {
         sqlx::query("SELECT COUNT(*) AS n FROM provider_sessions").fetch_one(&pool).await.unwrap().get("n")
     };
     assert_eq!(rows, 2);
+}
+
+async fn session_cookie_is_renewed_at_sign_in(db: Db) {
+    let Some(app) = spawn(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let issuer = Url::parse(&app.issuer).unwrap();
+    let cookie = || {
+        use reqwest::cookie::CookieStore;
+        jar.cookies(&issuer).map(|v| v.to_str().unwrap().to_string())
+    };
+    let rp = app.rp(TRUSTED, None).await;
+    let started = app.start(&rp, &[], &[]);
+    first_hop(&b, started.url.as_str()).await;
+    let before = cookie().expect("a session cookie");
+    drive(&b, started.url.as_str(), &fake.host(), Consent::NotExpected).await.rp();
+    let after = cookie().unwrap();
+    assert_ne!(before, after, "a new session id once signed in");
+    // A cookie captured (or planted) before the sign-in carries no session.
+    let planted = no_redirects();
+    let started = app.start(&rp, &[], &[("prompt", "none")]);
+    let r = planted.get(started.url.as_str()).header("cookie", &before).send().await.unwrap();
+    let url = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(query(&url).get("error").map(String::as_str), Some("login_required"));
+    assert!(query(&hop(&app, &b, TRUSTED, &[("prompt", "none")]).await).contains_key("code"));
 }
 
 async fn prompt_none_answers_without_a_page(db: Db) {
