@@ -11,11 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::error::OAuthError;
-use super::request::{parse_authorization_request, AuthorizeError, Channel, Params};
+use super::request::{api_form, parse_authorization_request, AuthorizeError, Channel, Params};
 use crate::clock::{hash_secret, random_token};
 use crate::login::LoginError;
 use crate::store::PushedRequestRow;
-use crate::web::is_form;
 use crate::AppState;
 
 /// RFC 9126 §2.2.
@@ -31,9 +30,6 @@ struct PushedResponse {
 }
 
 pub async fn par(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let Ok(body) = body else {
-        return OAuthError::invalid_request("the request body is too large or unreadable").into_response();
-    };
     match push(&app, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
@@ -44,15 +40,12 @@ pub async fn method_not_allowed() -> Response {
     OAuthError::invalid_request("the pushed authorization request endpoint accepts only POST").into_response()
 }
 
-async fn push(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let body = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
-    let params = Params::parse(body)?;
-    if let Some(name) = params.first_duplicate() {
-        return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
-    }
+async fn push(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let (body, params) = api_form(headers, body)?;
     let client = app.clients.authenticate(headers, &params).await?;
     // The request as /authorize will see it: the client's id, no credentials.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body)

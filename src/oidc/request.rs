@@ -64,6 +64,24 @@ impl Params {
     }
 }
 
+/// The body of a POST to an API endpoint (`/token`, `/par`): a form, in
+/// UTF-8, with no parameter sent twice; the raw text and its parameters.
+pub fn api_form<'a>(
+    headers: &axum::http::HeaderMap,
+    body: &'a Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(&'a str, Params), OAuthError> {
+    let body = body.as_ref().map_err(|_| OAuthError::invalid_request("the request body is too large or unreadable"))?;
+    if !crate::web::is_form(headers) {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+    }
+    let body = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
+    let params = Params::parse(body)?;
+    if let Some(name) = params.first_duplicate() {
+        return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
+    }
+    Ok((body, params))
+}
+
 /// Scopes we know; any other requested scope is ignored (RFC 6749 §3.3).
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile"];
 

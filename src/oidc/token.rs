@@ -13,12 +13,11 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ErrorCode, OAuthError};
 use super::id_token::IdTokenClaims;
-use super::request::{ClaimsRequest, Params};
+use super::request::{api_form, ClaimsRequest};
 use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::identity;
 use crate::keys::left_half_hash;
 use crate::store::{CodeRedemption, NewAccessToken};
-use crate::web::is_form;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -31,9 +30,6 @@ struct TokenResponse {
 }
 
 pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let Ok(body) = body else {
-        return OAuthError::invalid_request("the request body is too large or unreadable").into_response();
-    };
     match exchange(&app, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
@@ -44,15 +40,12 @@ pub async fn method_not_allowed() -> Response {
     OAuthError::invalid_request("the token endpoint accepts only POST").into_response()
 }
 
-async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let body = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
-    let params = Params::parse(body)?;
-    if let Some(name) = params.first_duplicate() {
-        return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
-    }
+async fn exchange(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let (_, params) = api_form(headers, body)?;
     let client = app.clients.authenticate(headers, &params).await?;
     match params.require("grant_type")? {
         "authorization_code" => {}
