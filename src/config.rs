@@ -210,16 +210,15 @@ impl Config {
         if self.session_ttl_secs < self.login_ttl_secs || self.session_ttl_secs > 400 * 86_400 {
             return Err(bad("session_ttl_secs", "must be at least login_ttl_secs and at most 400 days"));
         }
-        if self.provider_session_ttl_secs == 0 || self.provider_session_ttl_secs > self.session_ttl_secs {
-            return Err(bad("provider_session_ttl_secs", "must be between 1 and session_ttl_secs"));
+        // The browser cookie (session_ttl_secs) bounds provider sessions too:
+        // when it lapses, the browser's provider session is out of reach.
+        if self.provider_session_ttl_secs == 0 || self.provider_session_ttl_secs > 400 * 86_400 {
+            return Err(bad("provider_session_ttl_secs", "must be between 1 and 400 days"));
         }
         if self.provider_session_max_secs < self.provider_session_ttl_secs
-            || self.provider_session_max_secs > self.session_ttl_secs
+            || self.provider_session_max_secs > 400 * 86_400
         {
-            return Err(bad(
-                "provider_session_max_secs",
-                "must be between provider_session_ttl_secs and session_ttl_secs",
-            ));
+            return Err(bad("provider_session_max_secs", "must be between provider_session_ttl_secs and 400 days"));
         }
         if self.par_ttl_secs < 10 || self.par_ttl_secs > 600 {
             return Err(bad("par_ttl_secs", "must be between 10 and 600"));
