@@ -41,6 +41,7 @@ dual_db_tests!(
     pushed_authorization_requests,
     pushed_authorization_requests_required,
     discovery_lists_what_works,
+    hostile_values_never_get_a_5xx_or_a_foreign_redirect,
 );
 
 const IMPLICIT: &str = "rp-implicit";
@@ -932,4 +933,87 @@ async fn discovery_lists_what_works(db: Db) {
     assert!(doc.get("acr_values_supported").is_none(), "no acr is claimed");
     // The RP library accepts the document.
     app.rp(IMPLICIT, None).await;
+}
+
+async fn hostile_values_never_get_a_5xx_or_a_foreign_redirect(db: Db) {
+    let Some(app) = spawn(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let b = browser();
+    // With a provider session, so that the session paths are exercised too.
+    sign_in(&app, &fake, &b, TRUSTED, TRUSTED_SECRET, Consent::NotExpected).await;
+    let hostile = [
+        "",
+        "%ZZ",
+        "\u{0}\r\nSet-Cookie: a=b",
+        "<script>alert(1)</script>",
+        "https://evil.example/",
+        "urn:ietf:params:oauth:request_uri:",
+        "urn:ietf:params:oauth:request_uri:../../etc",
+        "eyJhbGciOiJub25lIn0.e30.",
+        "a.b.c",
+        "{\"id_token\":{\"sub\":{\"value\":null}}}",
+        "{\"userinfo\":null}",
+        "none login",
+        "query",
+        "form_post",
+        "code id_token token",
+        "-1",
+        "18446744073709551616",
+    ];
+    let names = [
+        "response_type",
+        "response_mode",
+        "prompt",
+        "max_age",
+        "id_token_hint",
+        "login_hint",
+        "claims",
+        "display",
+        "ui_locales",
+        "acr_values",
+        "request_uri",
+        "post_logout_redirect_uri",
+        "client_id",
+        "csrf_token",
+    ];
+    let base = [
+        ("client_id", IMPLICIT),
+        ("redirect_uri", RP_REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "st"),
+        ("nonce", "n"),
+    ];
+    let long = "x".repeat(5000);
+    let mut checked = 0;
+    for name in names {
+        for value in hostile.iter().copied().chain([long.as_str()]) {
+            let mut params: Vec<(&str, &str)> = base.iter().copied().filter(|(k, _)| *k != name).collect();
+            params.push((name, value));
+            let query = serde_urlencoded::to_string(&params).unwrap();
+            for path in ["/authorize", "/end_session", "/end_session/confirm", "/par"] {
+                let get = b.get(format!("{}?{query}", app.url(path))).send().await.unwrap();
+                let post = b
+                    .post(app.url(path))
+                    .basic_auth(IMPLICIT, Some(IMPLICIT_SECRET))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(query.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                for r in [get, post] {
+                    let label = format!("{} {path} {name}={value:.40}", r.status());
+                    assert!(r.status().as_u16() < 500, "{label}");
+                    if let Some(location) = r.headers().get("location") {
+                        let location = Url::parse(&app.issuer).unwrap().join(location.to_str().unwrap()).unwrap();
+                        let ours = location.as_str().starts_with(&app.issuer);
+                        let instance = location.as_str().starts_with(&fake.base_url());
+                        assert!(ours || instance || is_rp(&location), "{label}: {location}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000);
 }

@@ -71,7 +71,13 @@ impl Store {
     /// Remove a client and everything issued to it. Returns whether it existed.
     pub async fn remove_client(&self, client_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        for table in ["access_tokens", "authorization_codes", "consents"] {
+        for table in [
+            "access_tokens",
+            "authorization_codes",
+            "consents",
+            "provider_session_clients",
+            "pushed_authorization_requests",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1")).bind(client_id).execute(&mut *tx).await?;
         }
         let n = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
