@@ -19,7 +19,9 @@ fn claims() -> IdTokenClaims<'static> {
         iat: 1_800_000_000,
         auth_time: 1_800_000_000,
         nonce: Some("n-0S6_WzA2Mj"),
-        at_hash: keys::left_half_hash("token"),
+        at_hash: Some(keys::left_half_hash("token")),
+        c_hash: None,
+        sid: None,
         profile,
     }
 }

@@ -187,6 +187,8 @@ async fn run(args: Args) {
                 auth_time: now,
                 created_at: now,
                 expires_at: now + 3600,
+                claims: None,
+                sid: None,
             })
             .await
             .unwrap();

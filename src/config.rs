@@ -82,6 +82,15 @@ pub struct Config {
     /// Requests to the API endpoints (`/token`, `/userinfo`, discovery, JWKS)
     /// per client IP per minute, in each replica.
     pub api_rate_per_ip_per_minute: u32,
+    /// Provider sessions (single sign-on): idle lifetime in seconds, renewed
+    /// by every sign-in they answer (sliding expiry)...
+    pub provider_session_ttl_secs: u64,
+    /// ...and absolute lifetime from the real sign-in at the instance.
+    pub provider_session_max_secs: u64,
+    /// Lifetime of a pushed authorization request's request_uri (RFC 9126).
+    pub par_ttl_secs: u64,
+    /// Every client must use pushed authorization requests (RFC 9126 §5).
+    pub require_pushed_authorization_requests: bool,
     /// Relying parties defined in the configuration file.
     pub clients: Vec<ClientConfig>,
     /// Dynamic Client Registration (RFC 7591/7592) at `/register`. Off by default.
@@ -103,7 +112,7 @@ impl std::fmt::Debug for ResolverHook {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub client_id: String,
@@ -156,6 +165,22 @@ pub struct ClientConfig {
     /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
     #[serde(default)]
     pub sector_identifier_uri: Option<String>,
+    /// The response types this client may use (RFC 9700 §2.1.2: only those it
+    /// registered). Default: `["code"]`.
+    #[serde(default = "code_only")]
+    pub response_types: Vec<String>,
+    /// This client must push its authorization requests (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Where RP-Initiated Logout may send the person afterwards.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout 1.0).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 impl ClientConfig {
@@ -176,6 +201,41 @@ impl ClientConfig {
             sector_identifier_uri: self.sector_identifier_uri.clone(),
         }
     }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            client_id: String::new(),
+            name: String::new(),
+            redirect_uris: Vec::new(),
+            client_secret: None,
+            public: false,
+            trusted: false,
+            id_token_claims: false,
+            token_endpoint_auth_method: None,
+            token_endpoint_auth_signing_alg: None,
+            jwks: None,
+            jwks_uri: None,
+            refresh_tokens: RefreshTokens::default(),
+            access_token_format: AccessTokenFormat::default(),
+            access_token_ttl_secs: None,
+            id_token_ttl_secs: None,
+            refresh_token_ttl_secs: None,
+            id_token_signed_response_alg: None,
+            subject_type: SubjectType::default(),
+            sector_identifier_uri: None,
+            response_types: code_only(),
+            require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
+        }
+    }
+}
+
+fn code_only() -> Vec<String> {
+    vec!["code".into()]
 }
 
 fn yes() -> bool {
@@ -213,6 +273,10 @@ impl Default for Config {
             new_instance_rate_per_ip_per_hour: 10,
             new_instances_per_hour: 100,
             api_rate_per_ip_per_minute: 0,
+            provider_session_ttl_secs: 86_400,
+            provider_session_max_secs: 7 * 86_400,
+            par_ttl_secs: 60,
+            require_pushed_authorization_requests: false,
             clients: Vec::new(),
             resolver: None,
             registration_enabled: false,
@@ -297,6 +361,19 @@ impl Config {
         if self.session_ttl_secs < self.login_ttl_secs || self.session_ttl_secs > 400 * 86_400 {
             return Err(bad("session_ttl_secs", "must be at least login_ttl_secs and at most 400 days"));
         }
+        // The browser cookie (session_ttl_secs) bounds provider sessions too:
+        // when it lapses, the browser's provider session is out of reach.
+        if self.provider_session_ttl_secs == 0 || self.provider_session_ttl_secs > 400 * 86_400 {
+            return Err(bad("provider_session_ttl_secs", "must be between 1 and 400 days"));
+        }
+        if self.provider_session_max_secs < self.provider_session_ttl_secs
+            || self.provider_session_max_secs > 400 * 86_400
+        {
+            return Err(bad("provider_session_max_secs", "must be between provider_session_ttl_secs and 400 days"));
+        }
+        if self.par_ttl_secs < 10 || self.par_ttl_secs > 600 {
+            return Err(bad("par_ttl_secs", "must be between 10 and 600"));
+        }
         if self.upstream_connect_timeout_secs > 5 || self.upstream_timeout_secs > 10 {
             return Err(bad("upstream_timeout_secs", "connect must be at most 5 s and total at most 10 s"));
         }
@@ -338,6 +415,20 @@ impl Config {
                 metadata.sector(&c.redirect_uris).map_err(|(field, m)| bad(&at(field), m))?;
             }
             let needs_secret = c.token_endpoint_auth_method.is_none_or(AuthMethod::uses_secret);
+            for uri in &c.post_logout_redirect_uris {
+                crate::oidc::client::validate_redirect_uri(uri)
+                    .map_err(|m| bad(&at("post_logout_redirect_uris"), m))?;
+            }
+            if let Some(uri) = &c.backchannel_logout_uri {
+                crate::oidc::logout::validate_backchannel_uri(uri)
+                    .map_err(|m| bad(&at("backchannel_logout_uri"), m))?;
+            }
+            if c.response_types.is_empty() {
+                return Err(bad(&at("response_types"), "at least one response type is required"));
+            }
+            for rt in &c.response_types {
+                crate::oidc::request::ResponseType::parse(rt).map_err(|m| bad(&at("response_types"), m))?;
+            }
             match (&c.client_secret, c.public) {
                 (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),
                 (Some(_), false) if !needs_secret => {

@@ -159,6 +159,14 @@ pub fn claims(subject: &SubjectRow, scopes: &[String]) -> Map<String, Value> {
     claims
 }
 
+/// The claims of `subject` named in `names` (the `claims` request
+/// parameter), of those we have.
+pub fn named_claims(subject: &SubjectRow, names: &[String]) -> Map<String, Value> {
+    let mut all = claims(subject, &["profile".to_string()]);
+    all.retain(|k, _| names.contains(k));
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,7 +153,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         http.clone(),
         &pairwise_secret,
     );
-    let mut document = oidc::discovery::document(&config.issuer);
+    let mut document = oidc::discovery::document(&config);
     if config.registration_enabled {
         document["registration_endpoint"] = format!("{}/register", config.issuer).into();
     }

@@ -21,10 +21,18 @@ use crate::fediverse::detect::DetectError;
 use crate::fediverse::registry::{callback_key, RegistryError};
 use crate::fediverse::{handle, webfinger, Instance, ServerInfo, UpstreamAccount, UpstreamError};
 use crate::identity::{self, IdentityError, Vouched};
+use crate::keys::left_half_hash_for;
 use crate::limits::LimitError;
+use crate::oidc::client::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::id_token::IdTokenClaims;
+use crate::oidc::id_token_hint;
 use crate::oidc::request::{AuthorizationRequest, Prompt};
-use crate::store::{AuthorizationCodeRow, LoginTransactionRow, StoreError, UpstreamVisit};
+use crate::oidc::response::AuthorizationResponse;
+use crate::store::{
+    AuthorizationCodeRow, IssuedAccessToken, LoginTransactionRow, ProviderSessionRow, StoreError, SubjectRow,
+    UpstreamVisit,
+};
 use crate::AppState;
 
 /// Everything that can stop a login, by where the person ends up.
@@ -35,7 +43,7 @@ pub enum LoginError {
     /// Back to the instance picker with a message, the input kept.
     Picker(Box<PickerPage>),
     /// The login ends with an error response to the client.
-    ToClient(Url),
+    ToClient(AuthorizationResponse),
     /// The database is unavailable.
     Unavailable,
     /// Over an abuse limit: our page, 429 with `Retry-After`.
@@ -75,6 +83,8 @@ pub enum Next {
     Redirect(Url),
     /// Ask for consent in this transaction.
     Consent(String),
+    /// The authorization response, back to the client.
+    Respond(AuthorizationResponse),
 }
 
 /// A loaded, unexpired transaction that belongs to this browser.
@@ -84,50 +94,176 @@ pub struct Transaction {
     pub request: AuthorizationRequest,
 }
 
-/// Step 1: keep the request in a new transaction bound to `browser_id`.
+/// Step 1: answer from the browser's provider session if it can, else keep
+/// the request in a new transaction bound to `browser_id`.
+///
 /// With a `login_hint` naming an instance this browser has signed in at
 /// before, go straight to it; any other hint only fills in the picker, so
 /// that a crafted link cannot bounce a person from our domain to a host of
-/// the link author's choosing (RFC 9700 §4.11).
+/// the link author's choosing (RFC 9700 §4.11). An `id_token_hint` or a
+/// forced re-authentication steers the same way, to the account it names.
 pub async fn begin(
     app: &AppState,
     browser_id: &str,
-    request: AuthorizationRequest,
-    client: Option<IpAddr>,
+    mut request: AuthorizationRequest,
+    client: &Client,
+    ip: Option<IpAddr>,
 ) -> Result<Next, LoginError> {
-    if request.prompt.contains(&Prompt::None) {
-        // No provider session can satisfy the request without interaction.
-        return Err(to_client(app, &request, OAuthError::new(ErrorCode::LoginRequired, "the person must sign in")));
-    }
     let now = app.clock.now();
+    let none = request.prompt.contains(&Prompt::None);
+    let hinted = match request.id_token_hint.take() {
+        None => None,
+        Some(hint) => match id_token_hint::subject(app, &hint, &request.client_id) {
+            Some(sub) => Some(sub),
+            None => {
+                return Err(to_client(
+                    app,
+                    &request,
+                    OAuthError::invalid_request("id_token_hint is not an ID token this provider issued to the client"),
+                ))
+            }
+        },
+    };
+    // The claims parameter may demand one subject (OIDC Core §5.5.1): it
+    // picks the account like a hint, and nobody else is vouched for.
+    let required = request.claims.sub.clone();
+    let hinted_subject = match hinted.as_ref().or(required.as_ref()) {
+        Some(sub) => app.store.subject(sub).await?,
+        None => None,
+    };
+    let session = match app.store.provider_session(browser_id, now).await? {
+        Some(s) => app.store.subject(&s.subject).await?.map(|subject| (s, subject)),
+        None => None,
+    };
+    let reauthenticate = request.prompt.contains(&Prompt::Login)
+        || request.prompt.contains(&Prompt::SelectAccount)
+        || session
+            .as_ref()
+            .is_some_and(|(s, _)| request.max_age.is_some_and(|max| max == 0 || now - s.auth_time > max as i64));
+    // Hints name the subject as this client sees it (pairwise or public).
+    let matches_hints = |s: &ProviderSessionRow, subject: &SubjectRow| {
+        let seen = app.clients.subject_for(client, &s.subject);
+        hinted.as_deref().is_none_or(|sub| sub == seen)
+            && required.as_deref().is_none_or(|sub| sub == seen)
+            && request.login_hint.as_deref().is_none_or(|hint| login_hint_matches(app, hint, s, subject))
+    };
+    if let Some((s, _)) = session.as_ref().filter(|(s, subject)| !reauthenticate && matches_hints(s, subject)) {
+        return from_session(app, browser_id, request, client, s, now).await;
+    }
+    if none {
+        let why = match &session {
+            None => "the person is not signed in",
+            Some(_) if reauthenticate => "the person must sign in again",
+            Some(_) => "the person is signed in with another account",
+        };
+        return Err(to_client(app, &request, OAuthError::new(ErrorCode::LoginRequired, why)));
+    }
+    if request.login_hint.is_none() {
+        let forced = request.prompt.contains(&Prompt::Login) || request.max_age.is_some();
+        request.login_hint = match (hinted_subject, &session) {
+            (Some(subject), _) => Some(format!("@{}", subject.handle)),
+            (None, Some((_, subject))) if forced => Some(format!("@{}", subject.handle)),
+            _ => None,
+        };
+    }
+    let txn = new_transaction(app, browser_id, &request, None, now).await?;
+    // prompt=select_account: the person chooses, whatever the hint says.
+    let hint = request.login_hint.clone().filter(|_| !request.prompt.contains(&Prompt::SelectAccount));
+    let txn = Transaction { row: txn, request };
+    if let Some(hint) = hint {
+        if let Ok(target) = handle::parse(&hint, app.config.dev_allow_insecure_instances) {
+            let since = now - app.config.session_ttl_secs as i64;
+            if app.store.browser_knows_instance(browser_id, &target.instance.origin(), since).await? {
+                return choose_instance(app, &txn, &hint, ip).await.map(Next::Redirect);
+            }
+        }
+    }
+    Ok(Next::Picker(txn.row.id))
+}
+
+/// Whether a `login_hint` (a handle or an instance) names the account of
+/// the provider session.
+fn login_hint_matches(app: &AppState, hint: &str, s: &ProviderSessionRow, subject: &SubjectRow) -> bool {
+    let Ok(target) = handle::parse(hint, app.config.dev_allow_insecure_instances) else {
+        // Not a handle or instance: nothing to compare, the session stands.
+        return true;
+    };
+    let username = subject.handle.split('@').next().unwrap_or_default();
+    target.instance.origin() == s.instance
+        && target.username.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(username))
+}
+
+/// Answer from the provider session `s`: no trip to the instance. Consent
+/// rules are the same as after a fresh sign-in.
+async fn from_session(
+    app: &AppState,
+    browser_id: &str,
+    request: AuthorizationRequest,
+    client: &Client,
+    s: &ProviderSessionRow,
+    now: i64,
+) -> Result<Next, LoginError> {
+    let must_ask = needs_consent(app, client, &request, &s.subject).await?;
+    if must_ask && request.prompt.contains(&Prompt::None) {
+        return Err(to_client(
+            app,
+            &request,
+            OAuthError::new(ErrorCode::ConsentRequired, "the person must allow this application"),
+        ));
+    }
+    let row = new_transaction(app, browser_id, &request, Some((&s.subject, s.auth_time)), now).await?;
+    let txn = Transaction { row, request };
+    if must_ask {
+        return Ok(Next::Consent(txn.row.id));
+    }
+    authorization_response(app, &txn, &s.subject, s.auth_time).await.map(Next::Respond)
+}
+
+/// Store a new login transaction, already authenticated if `signed_in`.
+async fn new_transaction(
+    app: &AppState,
+    browser_id: &str,
+    request: &AuthorizationRequest,
+    signed_in: Option<(&str, i64)>,
+    now: i64,
+) -> Result<LoginTransactionRow, LoginError> {
     let row = LoginTransactionRow {
         id: random_token(16),
         browser_id: browser_id.to_string(),
         csrf_token: random_token(16),
-        request: serde_json::to_string(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        request: serde_json::to_string(request).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         instance: None,
         upstream_state: None,
         upstream_verifier: None,
         expected_username: None,
         upstream_client_id: None,
-        subject: None,
-        auth_time: None,
+        subject: signed_in.map(|(sub, _)| sub.to_string()),
+        auth_time: signed_in.map(|(_, t)| t),
         created_at: now,
         expires_at: now + app.config.login_ttl_secs as i64,
     };
     app.store.insert_transaction(&row).await?;
-    // prompt=select_account: the person chooses, whatever the hint says.
-    let hint = request.login_hint.clone().filter(|_| !request.prompt.contains(&Prompt::SelectAccount));
-    let txn = Transaction { row, request };
-    if let Some(hint) = hint {
-        if let Ok(target) = handle::parse(&hint, app.config.dev_allow_insecure_instances) {
-            let since = now - app.config.session_ttl_secs as i64;
-            if app.store.browser_knows_instance(browser_id, &target.instance.origin(), since).await? {
-                return choose_instance(app, &txn, &hint, client).await.map(Next::Redirect);
-            }
+    Ok(row)
+}
+
+/// Whether the person must be asked before `client` gets what `request`
+/// asks for about `subject`.
+async fn needs_consent(
+    app: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    subject: &str,
+) -> Result<bool, LoginError> {
+    let consented = match app.store.consent(subject, &client.client_id).await? {
+        Some(granted) => {
+            let granted: Vec<&str> = granted.split(' ').collect();
+            request.consent_scope().iter().all(|s| granted.contains(&s.as_str()))
         }
-    }
-    Ok(Next::Picker(txn.row.id))
+        None => false,
+    };
+    // Public clients cannot prove who they are, so their requests are never
+    // approved without the person (RFC 8252 §8.6).
+    Ok(request.prompt.contains(&Prompt::Consent) || client.is_public() || !(client.trusted || consented))
 }
 
 /// Load transaction `id`, if it is alive and was started by this browser.
@@ -525,22 +661,25 @@ pub async fn finish_upstream(
     }
     // From now on a login_hint for this instance may skip the picker here.
     app.store.remember_browser_instance(&txn.row.browser_id, &instance.origin(), now).await?;
+    // And the person is signed in here: a provider session for this browser.
+    let config = &app.config;
+    let idle = config.provider_session_ttl_secs as i64;
+    app.store
+        .start_provider_session(&ProviderSessionRow {
+            sid: random_token(16),
+            browser_id: txn.row.browser_id.clone(),
+            subject: subject.sub.clone(),
+            instance: instance.origin(),
+            auth_time: now,
+            used_at: now,
+            expires_at: now + idle.min(config.provider_session_max_secs as i64),
+        })
+        .await?;
     let client = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?;
-    let consented = match app.store.consent(&subject.sub, &client.client_id).await? {
-        Some(granted) => {
-            let granted: Vec<&str> = granted.split(' ').collect();
-            txn.request.scope.iter().all(|s| granted.contains(&s.as_str()))
-        }
-        None => false,
-    };
-    // Public clients cannot prove who they are, so their requests are never
-    // approved without the person (RFC 8252 §8.6).
-    let must_ask =
-        txn.request.prompt.contains(&Prompt::Consent) || client.is_public() || !(client.trusted || consented);
-    if must_ask {
+    if needs_consent(app, &client, &txn.request, &subject.sub).await? {
         return Ok(Next::Consent(txn.row.id));
     }
-    authorization_response(app, &txn, &subject.sub, now).await.map(Next::Redirect)
+    authorization_response(app, &txn, &subject.sub, now).await.map(Next::Respond)
 }
 
 /// The domain of the account's handle, and the actor WebFinger gave for it:
@@ -600,7 +739,11 @@ fn client_gone() -> LoginError {
 }
 
 /// Step 4: the person answered the consent page.
-pub async fn decide_consent(app: &AppState, txn: &Transaction, allow: bool) -> Result<Url, LoginError> {
+pub async fn decide_consent(
+    app: &AppState,
+    txn: &Transaction,
+    allow: bool,
+) -> Result<AuthorizationResponse, LoginError> {
     let (Some(subject), Some(auth_time)) = (&txn.row.subject, txn.row.auth_time) else {
         return Err(expired());
     };
@@ -612,60 +755,161 @@ pub async fn decide_consent(app: &AppState, txn: &Transaction, allow: bool) -> R
             OAuthError::new(ErrorCode::AccessDenied, "the person did not allow access"),
         ));
     }
-    app.store.save_consent(subject, &txn.request.client_id, &txn.request.scope_string(), app.clock.now()).await?;
+    let scope = txn.request.consent_scope().join(" ");
+    app.store.save_consent(subject, &txn.request.client_id, &scope, app.clock.now()).await?;
     authorization_response(app, txn, subject, auth_time).await
 }
 
-/// Step 5: end the transaction and issue the code (RFC 6749 §4.1.2, with
-/// `iss` per RFC 9207).
+/// Step 5: end the transaction and issue what the response type asks for:
+/// a code, an access token, an ID token (RFC 6749 §4.1.2, §4.2.2; OIDC Core
+/// §3.2.2.5, §3.3.2.5), with `iss` per RFC 9207.
 async fn authorization_response(
     app: &AppState,
     txn: &Transaction,
     subject: &str,
     auth_time: i64,
-) -> Result<Url, LoginError> {
+) -> Result<AuthorizationResponse, LoginError> {
     let request = &txn.request;
-    let code = random_token(32);
+    let client = app.clients.get(&request.client_id).await?.ok_or_else(client_gone)?;
+    // A `sub` the claims parameter requires is as this client sees it.
+    let seen = app.clients.subject_for(&client, subject);
+    if request.claims.sub.as_deref().is_some_and(|required| required != seen) {
+        app.store.delete_transaction(&txn.row.id).await?;
+        return Err(to_client(
+            app,
+            request,
+            OAuthError::new(ErrorCode::AccessDenied, "the person signed in with another account than requested"),
+        ));
+    }
+    let rt = request.response_type;
     let now = app.clock.now();
-    // Whoever deletes the transaction issues the code, in the same database
-    // transaction; a replayed form or callback finds nothing to delete.
-    let issued = app
-        .store
-        .issue_code(
-            &txn.row.id,
-            &AuthorizationCodeRow {
-                code_hash: hash_secret(&code),
-                client_id: request.client_id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                subject: subject.to_string(),
-                scope: request.scope_string(),
-                nonce: request.nonce.clone(),
-                code_challenge: request.code_challenge.clone(),
-                auth_time,
-                created_at: now,
-                expires_at: now + app.config.code_ttl_secs as i64,
-            },
-        )
-        .await?;
-    if !issued {
+    // The provider session that signed the person in (if it is still theirs).
+    let session = app.store.provider_session(&txn.row.browser_id, now).await?.filter(|s| s.subject == subject);
+    let sid = session.as_ref().map(|s| s.sid.as_str());
+    let code = rt.code.then(|| random_token(32));
+    let code_row = code.as_ref().map(|code| AuthorizationCodeRow {
+        code_hash: hash_secret(code),
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        subject: subject.to_string(),
+        scope: request.scope_string(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time,
+        created_at: now,
+        expires_at: now + app.config.code_ttl_secs as i64,
+        claims: request.claims.to_stored(),
+        sid: sid.map(str::to_string),
+    });
+    let access_token = rt.token.then(|| random_token(32));
+    let token_row = access_token.as_ref().map(|token| IssuedAccessToken {
+        token_hash: hash_secret(token),
+        client_id: request.client_id.clone(),
+        scope: request.scope_string(),
+        created_at: now,
+        expires_at: now + client.access_token_ttl(app.config.access_token_ttl_secs) as i64,
+        claims: request.claims.to_stored(),
+    });
+    let id_token = if rt.id_token {
+        let issued = Issued { code: code.as_deref(), access_token: access_token.as_deref(), sid };
+        Some(sign_id_token(app, request, subject, auth_time, issued).await?)
+    } else {
+        None
+    };
+    // Whoever deletes the transaction issues the response, in the same
+    // database transaction; a replayed form or callback finds nothing to delete.
+    if !app.store.issue_authorization(&txn.row.id, subject, code_row.as_ref(), token_row.as_ref()).await? {
         return Err(expired());
     }
-    let mut url = request.redirect_url().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("code", &code);
-        if let Some(state) = &request.state {
-            q.append_pair("state", state);
-        }
-        q.append_pair("iss", app.issuer());
+    // The provider session that signed the person in now includes this client.
+    if let Some(s) = session {
+        let config = &app.config;
+        let expires_at =
+            (now + config.provider_session_ttl_secs as i64).min(s.auth_time + config.provider_session_max_secs as i64);
+        app.store.use_provider_session(&s.sid, &request.client_id, now, expires_at).await?;
     }
-    Ok(url)
+    let redirect_uri = request.redirect_url().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut params = Vec::new();
+    if let Some(code) = code {
+        params.push(("code", code));
+    }
+    if let Some(token) = access_token {
+        params.push(("access_token", token));
+        params.push(("token_type", "Bearer".to_string()));
+        params.push(("expires_in", client.access_token_ttl(app.config.access_token_ttl_secs).to_string()));
+        params.push(("scope", request.scope_string()));
+    }
+    if let Some(id_token) = id_token {
+        params.push(("id_token", id_token));
+    }
+    if let Some(state) = &request.state {
+        params.push(("state", state.clone()));
+    }
+    params.push(("iss", app.issuer().to_string()));
+    Ok(AuthorizationResponse { redirect_uri, mode: request.response_mode, params })
+}
+
+/// An ID token from the authorization endpoint (OIDC Core §3.2.2.10,
+/// §3.3.2.11): bound to the nonce, and to the code and access token it comes
+/// with by `c_hash` and `at_hash`. The scope's profile claims go into it only
+/// when no access token comes along to fetch them (§5.4); claims asked for
+/// by name for the ID token always do.
+/// What comes with an ID token from the authorization endpoint.
+struct Issued<'a> {
+    code: Option<&'a str>,
+    access_token: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
+async fn sign_id_token(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    subject: &str,
+    auth_time: i64,
+    issued: Issued<'_>,
+) -> Result<String, LoginError> {
+    let Issued { code, access_token, sid } = issued;
+    let client = app.clients.get(&request.client_id).await?.ok_or_else(client_gone)?;
+    let row = app.store.subject(subject).await?.ok_or_else(expired)?;
+    let mut profile = if access_token.is_none() && client.id_token_claims {
+        identity::claims(&row, &request.scope)
+    } else {
+        Default::default()
+    };
+    profile.extend(identity::named_claims(&row, &request.claims.id_token));
+    let now = app.clock.now();
+    // Pairwise or public, and the client's algorithm, as at the token endpoint.
+    let sub = app.clients.subject_for(&client, subject);
+    let alg = client.id_token_alg();
+    let claims = IdTokenClaims {
+        iss: app.issuer(),
+        sub: &sub,
+        aud: &request.client_id,
+        exp: now + client.id_token_ttl(app.config.id_token_ttl_secs) as i64,
+        iat: now,
+        auth_time,
+        nonce: request.nonce.as_deref(),
+        at_hash: access_token.map(|t| left_half_hash_for(alg, t)),
+        c_hash: code.map(|c| left_half_hash_for(alg, c)),
+        sid,
+        profile,
+    };
+    app.keys.sign(&claims, "JWT", alg).map_err(|e| {
+        tracing::error!(error = %e, "could not sign an ID token");
+        LoginError::Unavailable
+    })
 }
 
 /// An error response to the client at its registered redirect URI.
 pub fn to_client(app: &AppState, request: &AuthorizationRequest, error: OAuthError) -> LoginError {
     match request.redirect_url() {
-        Ok(uri) => LoginError::ToClient(error.redirect_url(&uri, request.state.as_deref(), app.issuer())),
+        Ok(uri) => LoginError::ToClient(AuthorizationResponse::error(
+            uri,
+            request.response_mode,
+            request.state.as_deref(),
+            app.issuer(),
+            &error,
+        )),
         Err(_) => page(StatusCode::BAD_REQUEST, "The application's address is invalid."),
     }
 }

@@ -118,7 +118,7 @@ async fn request_errors_go_back_to_the_client(db: Db) {
         (with(good_params(), "request_uri", Some("https://rp.example/r")), "request_uri_not_supported"),
         (with(good_params(), "prompt", Some("none login")), "invalid_request"),
         (with(good_params(), "max_age", Some("-1")), "invalid_request"),
-        (with(good_params(), "response_mode", Some("fragment")), "invalid_request"),
+        (with(good_params(), "response_mode", Some("jwt")), "invalid_request"),
         (
             {
                 let mut p = good_params();
@@ -573,7 +573,9 @@ async fn failed_login_hint_shows_a_working_picker(db: Db) {
     let stored = app.state.store.upstream_app(&broken.base_url()).await.unwrap().unwrap();
     app.state.store.delete_upstream_app(&broken.base_url(), &stored.client_id).await.unwrap();
     let hint = Box::leak(format!("@alice@{}", broken.host()).into_boxed_str());
-    let r = b.get(authorize_url(&app, &with(good_params(), "login_hint", Some(hint)))).send().await.unwrap();
+    // (prompt=login: without it, the provider session would answer at once.)
+    let params = with(with(good_params(), "login_hint", Some(hint)), "prompt", Some("login"));
+    let r = b.get(authorize_url(&app, &params)).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("does not look like"), "{body}");

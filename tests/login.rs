@@ -421,8 +421,9 @@ async fn login_hint_skips_the_picker(db: Db) {
     let outcome = drive(&b, started.url.as_str(), &hint, Consent::Allow).await;
     assert!(outcome.param("code").is_some());
 
-    // Once this browser has signed in there, the hint goes straight to the instance.
-    let started = app.start(&rp, &[], &[("login_hint", hint.as_str())]);
+    // Once this browser has signed in there, the hint goes straight to the
+    // instance (with prompt=login: otherwise its provider session answers).
+    let started = app.start(&rp, &[], &[("login_hint", hint.as_str()), ("prompt", "login")]);
     let r = b.get(started.url.clone()).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let location = r.headers()["location"].to_str().unwrap().to_string();
@@ -588,14 +589,18 @@ async fn consent_page_names_client_account_and_destination(db: Db) {
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let b = browser();
-    // Sign in once so that this browser knows the instance; then a hint and
-    // prompt=consent lead straight to the instance and back to the consent page.
+    // Sign in once so that this browser knows the instance (and has a
+    // provider session); then a hint and prompt=consent lead to the consent page.
     login_once(&app, &fake, &b, Consent::Allow).await;
     let hint = format!("@alice@{}", fake.host());
     let started = app.start(&rp, &["profile"], &[("login_hint", hint.as_str()), ("prompt", "consent")]);
-    // authorize -> instance -> callback -> consent page
+    // authorize -> consent page (the provider session answers; before
+    // provider sessions: authorize -> instance -> callback -> consent page)
     let mut url = started.url.to_string();
     for _ in 0..3 {
+        if url.contains("/consent/") {
+            break;
+        }
         let r = b.get(&url).send().await.unwrap();
         url = url::Url::parse(&url).unwrap().join(r.headers()["location"].to_str().unwrap()).unwrap().to_string();
     }
@@ -747,6 +752,8 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
             auth_time: now,
             created_at: now,
             expires_at: now + 60,
+            claims: None,
+            sid: None,
         })
         .await
         .unwrap();
@@ -816,6 +823,8 @@ async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) 
         auth_time: now,
         created_at: now,
         expires_at: now + 60,
+        claims: None,
+        sid: None,
     };
     // Another account than the one authenticated: refused, nothing stored.
     assert!(!store.issue_code("t1", &code("sub-b", "h1")).await.unwrap());

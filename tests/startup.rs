@@ -74,6 +74,21 @@ fn bad_configuration_names_the_setting_in_one_line() {
         ("issuer = \"https://id.example\"\ndev_allow_insecure_instances = true", "dev_allow_insecure_instances"),
         ("bind = \"0.0.0.0:8080\"\ndev_allow_insecure_instances = true", "dev_allow_insecure_instances"),
         ("session_ttl_secs = 10", "session_ttl_secs"),
+        ("par_ttl_secs = 5", "par_ttl_secs"),
+        ("provider_session_ttl_secs = 0", "provider_session_ttl_secs"),
+        ("provider_session_max_secs = 10", "provider_session_max_secs"),
+        (
+            "[[clients]]\nclient_id = \"a\"\nname = \"A\"\nredirect_uris = [\"http://127.0.0.1/cb\"]\npublic = true\nresponse_types = [\"token\"]",
+            "clients[0].response_types",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nname = \"A\"\nredirect_uris = [\"http://127.0.0.1/cb\"]\npublic = true\npost_logout_redirect_uris = [\"https://a.example/#x\"]",
+            "clients[0].post_logout_redirect_uris",
+        ),
+        (
+            "[[clients]]\nclient_id = \"a\"\nname = \"A\"\nredirect_uris = [\"http://127.0.0.1/cb\"]\npublic = true\nbackchannel_logout_uri = \"http://rp.example/bc\"",
+            "clients[0].backchannel_logout_uri",
+        ),
     ];
     for (toml, setting) in cases {
         let path = dir.path().join("config.toml");

@@ -120,7 +120,7 @@ async fn offline_access_with_prompt_consent_yields_a_refresh_token(db: Db) {
     // Discovery says refresh_token and offline_access.
     let doc: Value =
         app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(doc["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(doc["grant_types_supported"], json!(["authorization_code", "implicit", "refresh_token"]));
     assert!(doc["scopes_supported"].as_array().unwrap().contains(&json!("offline_access")));
 }
 

@@ -1,5 +1,6 @@
 //! `GET|POST /authorize` (OIDC Core §3.1.2). Parse, then hand the request to
-//! the login flow.
+//! the login flow. A `request_uri` from `/par` (RFC 9126) stands for the
+//! parameters the client pushed.
 
 use std::net::IpAddr;
 
@@ -10,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::request::{parse_authorization_request, AuthorizeError, Params};
+use super::par::{self, REQUEST_URI_PREFIX};
+use super::request::{parse_authorization_request, AuthorizeError, Channel, Params};
+use super::response::AuthorizationResponse;
 use crate::limits::ClientIp;
 use crate::login::{self, LoginError};
 use crate::web;
@@ -18,16 +21,16 @@ use crate::AppState;
 
 pub async fn authorize_get(
     State(app): State<AppState>,
-    ClientIp(client): ClientIp,
+    ClientIp(ip): ClientIp,
     session: Session,
     RawQuery(query): RawQuery,
 ) -> Response {
-    authorize(app, client, session, query.as_deref().unwrap_or("")).await
+    authorize(app, ip, session, query.as_deref().unwrap_or("")).await
 }
 
 pub async fn authorize_post(
     State(app): State<AppState>,
-    ClientIp(client): ClientIp,
+    ClientIp(ip): ClientIp,
     session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -39,21 +42,29 @@ pub async fn authorize_post(
         return web::error_page(StatusCode::BAD_REQUEST, "The sign-in request was not sent as a form.", None);
     }
     match std::str::from_utf8(&body) {
-        Ok(body) => authorize(app, client, session, body).await,
+        Ok(body) => authorize(app, ip, session, body).await,
         Err(_) => web::error_page(StatusCode::BAD_REQUEST, "The sign-in request is not valid text.", None),
     }
 }
 
-async fn authorize(app: AppState, client: Option<IpAddr>, session: Session, raw: &str) -> Response {
+async fn authorize(app: AppState, ip: Option<IpAddr>, session: Session, raw: &str) -> Response {
     let params = match Params::parse(raw) {
         Ok(p) => p,
         Err(e) => return web::error_page(StatusCode::BAD_REQUEST, &e.description, None),
     };
-    let request = match parse_authorization_request(&params, &app.clients).await {
-        Ok((request, _client)) => request,
+    let (params, channel) = match params.get("request_uri") {
+        Ok(Some(uri)) if uri.starts_with(REQUEST_URI_PREFIX) => match par::redeem(&app, &params, uri).await {
+            Ok(pushed) => (pushed, Channel::Pushed),
+            Err(e) => return web::into_response(e),
+        },
+        _ => (params, Channel::Front),
+    };
+    let require_par = app.config.require_pushed_authorization_requests;
+    let (request, client) = match parse_authorization_request(&params, &app.clients, channel, require_par).await {
+        Ok(parsed) => parsed,
         Err(AuthorizeError::Page(message)) => return web::error_page(StatusCode::BAD_REQUEST, &message, None),
-        Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
-            return web::see_other(error.redirect_url(&redirect_uri, state.as_deref(), app.issuer()).as_str())
+        Err(AuthorizeError::Redirect { redirect_uri, state, mode, error }) => {
+            return AuthorizationResponse::error(redirect_uri, mode, state.as_deref(), app.issuer(), &error).into_http()
         }
         Err(AuthorizeError::Unavailable) => return web::into_response(LoginError::Unavailable),
     };
@@ -62,7 +73,7 @@ async fn authorize(app: AppState, client: Option<IpAddr>, session: Session, raw:
         Ok(id) => id,
         Err(e) => return web::into_response(e),
     };
-    match login::begin(&app, &browser_id, request, client).await {
+    match login::begin(&app, &browser_id, request, &client, ip).await {
         Ok(next) => web::next_response(&app, next),
         Err(e) => web::into_response(e),
     }

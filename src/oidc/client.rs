@@ -13,7 +13,7 @@ use url::Url;
 
 use super::client_auth::{assertion_subject, AssertionError, AssertionVerifier, JWT_BEARER};
 use super::error::{Challenge, OAuthError};
-use super::request::Params;
+use super::request::{Params, ResponseType};
 use crate::clock::{constant_time_eq, hash_secret, random_token, Clock};
 use crate::config::ClientConfig;
 use crate::fediverse::http::UpstreamHttp;
@@ -242,6 +242,15 @@ pub struct Client {
     pub metadata: ClientMetadata,
     /// Pairwise clients: their sector (OIDC Core §8.1).
     pub sector: Option<String>,
+    /// The response types the client registered (RFC 9700 §2.1.2).
+    pub response_types: Vec<ResponseType>,
+    /// Authorization requests must be pushed (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
+    /// RP-Initiated Logout 1.0 §3.1.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Back-Channel Logout 1.0 §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Client {
@@ -322,6 +331,12 @@ impl TryFrom<ClientRow> for Client {
             redirect_uris: r.redirect_uris,
             auth_method,
             metadata,
+            // Clients added with the CLI use the code flow only.
+            response_types: vec![ResponseType::default()],
+            require_pushed_authorization_requests: false,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         })
     }
 }
@@ -362,6 +377,20 @@ impl From<&ClientConfig> for Client {
             auth_method,
             sector: sector_of(&metadata, &c.redirect_uris),
             metadata,
+            // Validated with the configuration; the code flow if none is named.
+            response_types: match c
+                .response_types
+                .iter()
+                .filter_map(|t| ResponseType::parse(t).ok())
+                .collect::<Vec<_>>()
+            {
+                types if types.is_empty() => vec![ResponseType::default()],
+                types => types,
+            },
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
         }
     }
 }

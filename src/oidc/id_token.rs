@@ -13,7 +13,15 @@ pub struct IdTokenClaims<'a> {
     pub auth_time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<&'a str>,
-    pub at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Only in ID tokens from the authorization endpoint that come with a
+    /// code (OIDC Core §3.3.2.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub c_hash: Option<String>,
+    /// The provider session (OpenID Connect Back-Channel Logout 1.0 §2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<&'a str>,
     /// Profile claims, when the scope grants them and the client wants them
     /// in the ID token.
     #[serde(flatten)]

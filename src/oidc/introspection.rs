@@ -21,9 +21,6 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Ok(body) = body else {
-        return OAuthError::invalid_request("the request body is too large or unreadable").into_response();
-    };
     match introspect_inner(&app, &headers, &body).await {
         Ok(answer) => {
             let mut response = axum::Json(answer).into_response();
@@ -34,8 +31,12 @@ pub async fn introspect(
     }
 }
 
-async fn introspect_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let (params, client) = authenticated_form(app, headers, body, "/introspect").await?;
+async fn introspect_inner(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<Value, OAuthError> {
+    let (_, params, client) = authenticated_form(app, headers, body, "/introspect").await?;
     if client.is_public() {
         return Err(OAuthError::invalid_client("introspection is for clients that authenticate"));
     }

@@ -6,10 +6,14 @@ pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod id_token;
+pub mod id_token_hint;
 pub mod introspection;
 pub mod jwks;
+pub mod logout;
+pub mod par;
 pub mod registration;
 pub mod request;
+pub mod response;
 pub mod revocation;
 pub mod token;
 pub mod userinfo;
@@ -36,6 +40,9 @@ pub fn routes() -> Router<AppState> {
                 .delete(registration::delete)
                 .fallback(registration::method_not_allowed),
         )
+        .route("/par", axum::routing::post(par::par).fallback(par::method_not_allowed))
+        .route("/end_session", get(logout::end_session_get).post(logout::end_session_post))
+        .route("/end_session/confirm", axum::routing::post(logout::confirm))
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

@@ -18,9 +18,6 @@ use crate::store::TokenKind;
 use crate::AppState;
 
 pub async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let Ok(body) = body else {
-        return OAuthError::invalid_request("the request body is too large or unreadable").into_response();
-    };
     match revoke_inner(&app, &headers, &body).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
@@ -44,8 +41,12 @@ pub fn hint(params: &Params) -> Result<Option<TokenKind>, OAuthError> {
     })
 }
 
-async fn revoke_inner(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    let (params, client) = authenticated_form(app, headers, body, "/revoke").await?;
+async fn revoke_inner(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<(), OAuthError> {
+    let (_, params, client) = authenticated_form(app, headers, body, "/revoke").await?;
     let token = params.require("token")?;
     let found =
         app.store.find_token(&hash_secret(token), hint(&params)?).await.map_err(|_| OAuthError::unavailable())?;

@@ -16,12 +16,11 @@ use sha2::{Digest, Sha256};
 use super::client::{AccessTokenFormat, Client, ClientAuthRequest, RefreshTokens};
 use super::error::{ErrorCode, OAuthError};
 use super::id_token::IdTokenClaims;
-use super::request::Params;
+use super::request::{api_form, ClaimsRequest, Params};
 use crate::clock::{constant_time_eq, hash_secret, random_token};
 use crate::identity;
 use crate::keys::left_half_hash_for;
 use crate::store::{CodeRedemption, NewAccessToken, NewAccessTokenFor, NewRefreshToken, Rotation};
-use crate::web::is_form;
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -36,9 +35,6 @@ struct TokenResponse {
 }
 
 pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let Ok(body) = body else {
-        return OAuthError::invalid_request("the request body is too large or unreadable").into_response();
-    };
     match exchange(&app, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
@@ -50,28 +46,26 @@ pub async fn method_not_allowed() -> Response {
 }
 
 /// Parse a form POST to one of our client-authenticated endpoints (token,
-/// introspection, revocation) and authenticate its client.
-pub async fn authenticated_form(
+/// PAR, introspection, revocation) and authenticate its client: the raw
+/// body, its parameters and the client.
+pub async fn authenticated_form<'a>(
     app: &AppState,
     headers: &HeaderMap,
-    body: &[u8],
+    body: &'a Result<Bytes, BytesRejection>,
     endpoint: &str,
-) -> Result<(Params, Client), OAuthError> {
-    if !is_form(headers) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let body = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
-    let params = Params::parse(body)?;
-    if let Some(name) = params.first_duplicate() {
-        return Err(OAuthError::invalid_request(format!("{name} is included more than once")));
-    }
+) -> Result<(&'a str, Params, Client), OAuthError> {
+    let (raw, params) = api_form(headers, body)?;
     let endpoint = format!("{}{endpoint}", app.issuer());
     let client = app.clients.authenticate(ClientAuthRequest { headers, form: &params, endpoint: &endpoint }).await?;
-    Ok((params, client))
+    Ok((raw, params, client))
 }
 
-async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    let (params, client) = authenticated_form(app, headers, body, "/token").await?;
+async fn exchange(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let (_, params, client) = authenticated_form(app, headers, body, "/token").await?;
     match params.require("grant_type")? {
         "authorization_code" => authorization_code(app, &client, &params).await,
         "refresh_token" => refresh(app, &client, &params).await,
@@ -188,8 +182,14 @@ async fn authorization_code(app: &AppState, client: &Client, params: &Params) ->
         CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("unknown or expired code")),
     };
     let (access_token, refresh_token) = issued.ok_or_else(OAuthError::unavailable)?;
-    let grant =
-        Grant { subject: &code.subject, scope: &code.scope, auth_time: code.auth_time, nonce: code.nonce.as_deref() };
+    let grant = Grant {
+        subject: &code.subject,
+        scope: &code.scope,
+        auth_time: code.auth_time,
+        nonce: code.nonce.as_deref(),
+        claims: code.claims.as_deref(),
+        sid: code.sid.as_deref(),
+    };
     respond(app, client, grant, access_token, refresh_token, expires_in).await
 }
 
@@ -199,6 +199,10 @@ struct Grant<'a> {
     scope: &'a str,
     auth_time: i64,
     nonce: Option<&'a str>,
+    /// The `claims` request parameter, as stored.
+    claims: Option<&'a str>,
+    /// The provider session the grant came from (`sid`).
+    sid: Option<&'a str>,
 }
 
 async fn respond(
@@ -217,7 +221,9 @@ async fn respond(
         .map_err(|_| OAuthError::unavailable())?
         .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_string).collect();
-    let profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
+    let mut profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
+    // Claims asked for by name for the ID token (OIDC Core §5.5).
+    profile.extend(identity::named_claims(&subject, &ClaimsRequest::from_stored(grant.claims).id_token));
     let sub = app.clients.subject_for(client, &subject.sub);
     let claims = IdTokenClaims {
         iss: app.issuer(),
@@ -227,7 +233,9 @@ async fn respond(
         iat: now,
         auth_time: grant.auth_time,
         nonce: grant.nonce,
-        at_hash: left_half_hash_for(client.id_token_alg(), &access_token),
+        at_hash: Some(left_half_hash_for(client.id_token_alg(), &access_token)),
+        c_hash: None,
+        sid: grant.sid,
         profile,
     };
     let id_token = app.keys.sign(&claims, "JWT", client.id_token_alg()).map_err(signing_failed)?;
@@ -289,7 +297,7 @@ async fn refresh(app: &AppState, client: &Client, params: &Params) -> Result<Res
         .map_err(|_| OAuthError::unavailable())?;
     match rotation {
         Rotation::Rotated { subject, auth_time, .. } => {
-            let grant = Grant { subject: &subject, scope: &scope, auth_time, nonce: None };
+            let grant = Grant { subject: &subject, scope: &scope, auth_time, nonce: None, claims: None, sid: None };
             respond(app, client, grant, access_token, Some(refresh_token), expires_in).await
         }
         Rotation::Reused => {

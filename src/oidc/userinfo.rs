@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::{Challenge, OAuthError};
-use super::request::Params;
+use super::request::{ClaimsRequest, Params};
 use crate::clock::hash_secret;
 use crate::identity;
 use crate::web::is_form;
@@ -113,5 +113,7 @@ async fn userinfo(
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), Value::String(app.clients.subject_for(&client, &subject.sub)));
     claims.extend(identity::claims(&subject, &scopes));
+    // Claims asked for by name for userinfo (OIDC Core §5.5).
+    claims.extend(identity::named_claims(&subject, &ClaimsRequest::from_stored(grant.claims.as_deref()).userinfo));
     Ok(claims)
 }

@@ -105,7 +105,15 @@ impl Store {
     /// Remove a client and everything issued to it. Returns whether it existed.
     pub async fn remove_client(&self, client_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        for table in ["access_tokens", "refresh_tokens", "authorization_codes", "consents", "client_assertion_jtis"] {
+        for table in [
+            "access_tokens",
+            "refresh_tokens",
+            "authorization_codes",
+            "consents",
+            "client_assertion_jtis",
+            "provider_session_clients",
+            "pushed_authorization_requests",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1")).bind(client_id).execute(&mut *tx).await?;
         }
         let n = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;

@@ -18,13 +18,17 @@ pub struct AuthorizationCodeRow {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The `claims` request parameter, reduced (JSON), if one was sent.
+    pub claims: Option<String>,
+    /// The provider session the code was issued in.
+    pub sid: Option<String>,
 }
 
 /// What became of an attempt to redeem a code.
 #[derive(Debug)]
 pub enum CodeRedemption<E> {
     /// The code was valid and is now spent; the access token was recorded.
-    Redeemed(AuthorizationCodeRow),
+    Redeemed(Box<AuthorizationCodeRow>),
     /// The code existed and is now spent, but the check refused it.
     Refused(E),
     /// The code had been redeemed before; everything it issued is now revoked.
@@ -33,8 +37,8 @@ pub enum CodeRedemption<E> {
     Unknown,
 }
 
-const COLUMNS: &str =
-    "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, created_at, expires_at";
+const COLUMNS: &str = "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, \
+                       created_at, expires_at, claims, sid";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
     Ok(AuthorizationCodeRow {
@@ -48,7 +52,21 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        claims: row.try_get("claims")?,
+        sid: row.try_get("sid")?,
     })
+}
+
+/// An access token issued at the authorization endpoint (implicit and
+/// hybrid flows), recorded like those from the token endpoint.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub token_hash: String,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub claims: Option<String>,
 }
 
 /// The access token a redeemed code yields.
@@ -73,17 +91,48 @@ impl Store {
     /// nothing stored) if the login transaction was already gone or now
     /// stands for another account: only one request can issue its code.
     pub async fn issue_code(&self, txn_id: &str, c: &AuthorizationCodeRow) -> Result<bool> {
+        self.issue_authorization(txn_id, &c.subject, Some(c), None).await
+    }
+
+    /// End login transaction `txn_id`, authenticated as `subject`, and store
+    /// what the authorization response carries (a code, an access token, or
+    /// both), in one database transaction. False (and nothing stored) if the
+    /// login transaction was already gone or now stands for another account.
+    pub async fn issue_authorization(
+        &self,
+        txn_id: &str,
+        subject: &str,
+        code: Option<&AuthorizationCodeRow>,
+        token: Option<&IssuedAccessToken>,
+    ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
         let deleted =
             sqlx::query("DELETE FROM login_transactions WHERE id = $1 AND subject = $2 AND upstream_state IS NULL")
                 .bind(txn_id)
-                .bind(&c.subject)
+                .bind(subject)
                 .execute(&mut *tx)
                 .await?;
         if deleted.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_code(&mut tx, c).await?;
+        if let Some(c) = code {
+            insert_code(&mut tx, c).await?;
+        }
+        if let Some(t) = token {
+            sqlx::query(
+                "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at, claims) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)",
+            )
+            .bind(&t.token_hash)
+            .bind(&t.client_id)
+            .bind(subject)
+            .bind(&t.scope)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .bind(&t.claims)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -121,13 +170,14 @@ impl Store {
                             subject: &code.subject,
                             scope: &code.scope,
                             family_id: code_hash,
+                            claims: code.claims.as_deref(),
                         };
                         super::tokens::insert_access_token(&mut tx, &token.token_hash, token.expires_at, &grant, now)
                             .await?;
                         if let Some(refresh) = &token.refresh {
                             super::tokens::insert_refresh_token(&mut tx, refresh, &grant, code.auth_time, now).await?;
                         }
-                        CodeRedemption::Redeemed(code)
+                        CodeRedemption::Redeemed(Box::new(code))
                     }
                     Err(e) => CodeRedemption::Refused(e),
                 }
@@ -153,7 +203,7 @@ impl Store {
 
 async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&c.code_hash)
     .bind(&c.client_id)
@@ -165,6 +215,8 @@ async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -
     .bind(c.auth_time)
     .bind(c.created_at)
     .bind(c.expires_at)
+    .bind(&c.claims)
+    .bind(&c.sid)
     .execute(conn)
     .await?;
     Ok(())

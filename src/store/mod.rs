@@ -8,6 +8,7 @@ mod codes;
 mod consents;
 mod instances;
 mod limits;
+mod provider_sessions;
 mod sessions;
 mod subjects;
 mod tokens;
@@ -15,7 +16,8 @@ mod transactions;
 
 pub use apps::UpstreamAppRow;
 pub use clients::ClientRow;
-pub use codes::{AuthorizationCodeRow, CodeRedemption, NewAccessToken, NewRefreshToken};
+pub use codes::{AuthorizationCodeRow, CodeRedemption, IssuedAccessToken, NewAccessToken, NewRefreshToken};
+pub use provider_sessions::{ProviderSessionRow, PushedRequestRow};
 pub use sessions::SessionStoreAdapter;
 pub use subjects::SubjectRow;
 pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};
@@ -133,6 +135,8 @@ impl Store {
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
             ("new_instance_windows", "window_start", "window_start", now - 7200),
             ("instance_info", "instance", "expires_at", now),
+            ("provider_sessions", "sid", "expires_at", now),
+            ("pushed_authorization_requests", "request_uri_hash", "expires_at", now),
         ] {
             loop {
                 let done = sqlx::query(&format!(

@@ -10,6 +10,8 @@ pub struct AccessTokenRow {
     pub subject: String,
     pub scope: String,
     pub expires_at: i64,
+    /// The `claims` request parameter, reduced (JSON), if one was sent.
+    pub claims: Option<String>,
 }
 
 impl Store {
@@ -21,7 +23,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<(AccessTokenRow, SubjectRow)>> {
         let row = sqlx::query(
-            "SELECT t.client_id, t.scope, t.expires_at, s.sub, s.actor_uri, s.instance, s.account_id, s.handle, \
+            "SELECT t.client_id, t.scope, t.expires_at, t.claims, s.sub, s.actor_uri, s.instance, s.account_id, s.handle, \
              s.profile, s.created_at, s.updated_at FROM access_tokens t JOIN subjects s ON s.sub = t.subject \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2",
         )
@@ -35,6 +37,7 @@ impl Store {
             subject: row.try_get("sub")?,
             scope: row.try_get("scope")?,
             expires_at: row.try_get("expires_at")?,
+            claims: row.try_get("claims")?,
         };
         Ok(Some((token, super::subjects::from_row(row)?)))
     }
@@ -157,7 +160,7 @@ impl Store {
                 let scope: String = row.try_get("scope")?;
                 let auth_time: i64 = row.try_get("auth_time")?;
                 // The successor keeps the whole grant; the access token may be narrower.
-                let grant = GrantRef { client_id, subject: &subject, scope: &scope, family_id: &family };
+                let grant = GrantRef { client_id, subject: &subject, scope: &scope, family_id: &family, claims: None };
                 insert_refresh_token(&mut tx, next, &grant, auth_time, now).await?;
                 let narrowed = GrantRef { scope: access.scope, ..grant };
                 insert_access_token(&mut tx, access.token_hash, access.expires_at, &narrowed, now).await?;
@@ -204,6 +207,8 @@ pub(super) struct GrantRef<'a> {
     pub scope: &'a str,
     /// The authorization code hash the grant started with.
     pub family_id: &'a str,
+    /// The `claims` request parameter, as stored (for `/userinfo`).
+    pub claims: Option<&'a str>,
 }
 
 pub(super) async fn insert_access_token(
@@ -214,8 +219,8 @@ pub(super) async fn insert_access_token(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at, claims) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(token_hash)
     .bind(grant.client_id)
@@ -224,6 +229,7 @@ pub(super) async fn insert_access_token(
     .bind(grant.family_id)
     .bind(now)
     .bind(expires_at)
+    .bind(grant.claims)
     .execute(conn)
     .await?;
     Ok(())

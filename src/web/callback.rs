@@ -34,7 +34,14 @@ pub async fn callback(
     };
     let browser = existing_browser_id(&session).await;
     match login::finish_upstream(&app, browser.as_deref(), callback).await {
-        Ok(next) => next_response(&app, next),
+        Ok(next) => {
+            // The person is now signed in here (a provider session): a new
+            // cookie value, so that one planted before cannot ride on it.
+            if let Err(e) = session.cycle_id().await {
+                tracing::warn!(error = %e, "could not renew the session id");
+            }
+            next_response(&app, next)
+        }
         Err(e) => into_response(e),
     }
 }

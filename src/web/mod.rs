@@ -88,7 +88,7 @@ async fn time_limit(
 }
 
 /// Endpoints that relying parties and their scripts call directly.
-pub const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
+pub const API_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/par"];
 
 /// CORS for the endpoints a browser-based client calls directly. They use
 /// no cookies, so any origin may call them without credentials.
@@ -187,6 +187,7 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
         Next::Picker(txn) => see_other(&app.path(&format!("/login/{txn}"))),
         Next::Consent(txn) => see_other(&app.path(&format!("/consent/{txn}"))),
         Next::Redirect(url) => see_other(url.as_str()),
+        Next::Respond(response) => response.into_http(),
     }
 }
 
@@ -198,7 +199,7 @@ pub fn into_response(e: LoginError) -> Response {
             pages::render_picker(&p.action, &p.csrf_token, &p.client_name, &p.input, Some(&p.message), &p.suggested)
         }
         LoginError::Limited(limited) => limited.page(),
-        LoginError::ToClient(url) => see_other(url.as_str()),
+        LoginError::ToClient(response) => response.into_http(),
         LoginError::Unavailable => error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is temporarily unavailable. Please try again in a moment.",

@@ -126,7 +126,7 @@ pub async fn consent(State(app): State<AppState>, session: Session, Path(txn): P
                 handle => format!("@{}", subject.handle),
                 return_to => url::Url::parse(&txn.request.redirect_uri).ok().and_then(|u| u.host_str().map(str::to_string)),
                 switch => app.path(&format!("/login/{}", txn.row.id)),
-                profile => txn.request.has_scope("profile"),
+                profile => txn.request.consent_scope().iter().any(|s| s == "profile"),
                 offline => txn.request.has_scope("offline_access"),
             },
         ))
@@ -150,8 +150,8 @@ pub async fn decide(
             Some("deny") => false,
             _ => return Ok(error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny.", None)),
         };
-        let url = login::decide_consent(&app, &txn, allow).await?;
-        Ok::<_, LoginError>(see_other(url.as_str()))
+        let response = login::decide_consent(&app, &txn, allow).await?;
+        Ok::<_, LoginError>(response.into_http())
     }
     .await;
     result.unwrap_or_else(into_response)

@@ -11,6 +11,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("login.html", include_str!("../../templates/login.html")),
         ("consent.html", include_str!("../../templates/consent.html")),
         ("error.html", include_str!("../../templates/error.html")),
+        ("form_post.html", include_str!("../../templates/form_post.html")),
+        ("logout.html", include_str!("../../templates/logout.html")),
     ] {
         // The templates are part of the binary; a syntax error in one is
         // caught by the test suite, not at run time.

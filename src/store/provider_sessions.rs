@@ -1,0 +1,175 @@
+//! Provider sessions (single sign-on at the provider) and pushed
+//! authorization requests (RFC 9126).
+
+use sqlx::Row;
+
+use super::{Result, Store};
+
+/// A person signed in at the provider in one browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSessionRow {
+    /// The session id (`sid`, OpenID Connect Back-Channel Logout §2.1).
+    pub sid: String,
+    pub browser_id: String,
+    pub subject: String,
+    /// Origin of the instance that signed the person in.
+    pub instance: String,
+    /// When the instance really signed the person in.
+    pub auth_time: i64,
+    pub used_at: i64,
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "sid, browser_id, subject, instance, auth_time, used_at, expires_at";
+
+fn from_row(row: sqlx::any::AnyRow) -> Result<ProviderSessionRow> {
+    Ok(ProviderSessionRow {
+        sid: row.try_get("sid")?,
+        browser_id: row.try_get("browser_id")?,
+        subject: row.try_get("subject")?,
+        instance: row.try_get("instance")?,
+        auth_time: row.try_get("auth_time")?,
+        used_at: row.try_get("used_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// A pushed authorization request.
+#[derive(Debug, Clone)]
+pub struct PushedRequestRow {
+    pub request_uri_hash: String,
+    pub client_id: String,
+    /// The pushed parameters, form-encoded.
+    pub params: String,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// The live provider session of browser `browser_id` at `now`.
+    pub async fn provider_session(&self, browser_id: &str, now: i64) -> Result<Option<ProviderSessionRow>> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM provider_sessions WHERE browser_id = $1 AND expires_at > $2"))
+            .bind(browser_id)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    /// Start `s` for its browser, replacing whatever session the browser had
+    /// (one transaction: never two sessions for one browser).
+    pub async fn start_provider_session(&self, s: &ProviderSessionRow) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM provider_session_clients WHERE sid IN (SELECT sid FROM provider_sessions WHERE browser_id = $1)")
+            .bind(&s.browser_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM provider_sessions WHERE browser_id = $1")
+            .bind(&s.browser_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("INSERT INTO provider_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+            .bind(&s.sid)
+            .bind(&s.browser_id)
+            .bind(&s.subject)
+            .bind(&s.instance)
+            .bind(s.auth_time)
+            .bind(s.used_at)
+            .bind(s.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session `sid` was used at `now` (sliding expiry) to sign in to
+    /// `client_id`.
+    pub async fn use_provider_session(&self, sid: &str, client_id: &str, now: i64, expires_at: i64) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("UPDATE provider_sessions SET used_at = $2, expires_at = $3 WHERE sid = $1")
+            .bind(sid)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "INSERT INTO provider_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT (sid, client_id) DO NOTHING",
+            )
+            .bind(sid)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session `sid`, if it is live at `now`.
+    pub async fn provider_session_by_sid(&self, sid: &str, now: i64) -> Result<Option<ProviderSessionRow>> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM provider_sessions WHERE sid = $1 AND expires_at > $2"))
+            .bind(sid)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    /// End the session `sid`; the clients it had signed in to, if it existed.
+    pub async fn end_provider_session(&self, sid: &str) -> Result<Option<Vec<String>>> {
+        let mut tx = self.pool().begin().await?;
+        let clients: Vec<String> = sqlx::query("SELECT client_id FROM provider_session_clients WHERE sid = $1")
+            .bind(sid)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get("client_id"))
+            .collect::<std::result::Result<_, _>>()?;
+        sqlx::query("DELETE FROM provider_session_clients WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM provider_sessions WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((done.rows_affected() == 1).then_some(clients))
+    }
+
+    pub async fn insert_pushed_request(&self, p: &PushedRequestRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pushed_authorization_requests (request_uri_hash, client_id, params, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&p.request_uri_hash)
+        .bind(&p.client_id)
+        .bind(&p.params)
+        .bind(p.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Take (delete and return) the pushed request `request_uri_hash` of
+    /// `client_id` if it is live at `now`: a request_uri is good for one use
+    /// only.
+    pub async fn take_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<PushedRequestRow>> {
+        let row = sqlx::query(
+            "DELETE FROM pushed_authorization_requests WHERE request_uri_hash = $1 AND client_id = $2 \
+             RETURNING request_uri_hash, client_id, params, expires_at",
+        )
+        .bind(request_uri_hash)
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let p = PushedRequestRow {
+            request_uri_hash: row.try_get("request_uri_hash")?,
+            client_id: row.try_get("client_id")?,
+            params: row.try_get("params")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        Ok((p.expires_at > now).then_some(p))
+    }
+}
