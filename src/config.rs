@@ -53,6 +53,21 @@ pub struct Config {
     pub dev_allow_insecure_instances: bool,
     /// Relying parties defined in the configuration file.
     pub clients: Vec<ClientConfig>,
+    /// Log lines as `text` (the default) or `json` (one object per line).
+    pub log_format: LogFormat,
+    /// Reverse proxies (IP addresses or CIDRs) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` headers are believed. Empty: none are.
+    pub trusted_proxies: Vec<String>,
+    /// Bearer token that `GET /metrics` requires. Unset: /metrics is off.
+    pub metrics_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +112,9 @@ impl Default for Config {
             upstream_timeout_secs: 10,
             dev_allow_insecure_instances: false,
             clients: Vec::new(),
+            log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -122,7 +140,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("FEDI_OIDC_").ignore(&["config"]));
+        figment = figment.merge(Env::prefixed("FEDI_OIDC_").ignore(&["config", "log"]));
         let config: Config = figment.extract().map_err(|e| {
             let setting = e.path.join(".");
             let setting = if setting.is_empty() { "config".to_string() } else { setting };
@@ -188,6 +206,12 @@ impl Config {
         }
         if self.app_name.trim().is_empty() || self.app_name.len() > 60 {
             return Err(bad("app_name", "must be 1 to 60 characters"));
+        }
+        crate::web::proxy::parse_trusted(&self.trusted_proxies).map_err(|m| bad("trusted_proxies", m))?;
+        if let Some(token) = &self.metrics_token {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(bad("metrics_token", "must be at least 16 printable characters"));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {

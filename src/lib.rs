@@ -10,7 +10,9 @@ pub mod fediverse;
 pub mod identity;
 pub mod keys;
 pub mod login;
+pub mod metrics;
 pub mod oidc;
+pub mod ops;
 pub mod store;
 pub mod web;
 
@@ -44,6 +46,8 @@ pub struct Inner {
     /// The discovery document and JWKS, serialized once.
     pub discovery: Bytes,
     pub jwks: Bytes,
+    /// `trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Deref for AppState {
@@ -104,6 +108,9 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let http =
         fediverse::http::UpstreamHttp::new(&user_agent, connect_timeout, timeout, config.dev_allow_insecure_instances)?;
     let family: Arc<dyn ServerFamily> = Arc::new(fediverse::mastodon::Mastodon::new(http));
+    let family: Arc<dyn ServerFamily> = Arc::new(metrics::CountedFamily(family));
+    let trusted_proxies = web::proxy::parse_trusted(&config.trusted_proxies)
+        .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -114,7 +121,18 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let clients = ClientRegistry::new(&config.clients, store.clone());
     let discovery = Bytes::from(serde_json::to_vec(&oidc::discovery::document(&config.issuer)).unwrap_or_default());
     let jwks = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
-    let state = AppState(Arc::new(Inner { config, store, keys, clock, clients, apps, family, discovery, jwks }));
+    let state = AppState(Arc::new(Inner {
+        config,
+        store,
+        keys,
+        clock,
+        clients,
+        apps,
+        family,
+        discovery,
+        jwks,
+        trusted_proxies,
+    }));
     let router = routes(state.clone());
     Ok(App { state, router })
 }
@@ -123,11 +141,9 @@ fn routes(state: AppState) -> Router {
     let inner = oidc::routes().merge(web::routes(&state)).with_state(state.clone());
     let inner = web::layers(inner, &state);
     let base = issuer_path(&state.config.issuer);
-    if base.is_empty() {
-        inner
-    } else {
-        Router::new().nest(&base, inner)
-    }
+    let service = if base.is_empty() { inner } else { Router::new().nest(&base, inner) };
+    // /healthz, /readyz and /metrics at the root of the origin.
+    ops::routes(state).merge(service)
 }
 
 /// The path part of the issuer ("" when the issuer is a bare origin).

@@ -92,6 +92,7 @@ pub async fn begin(app: &AppState, browser_id: &str, request: AuthorizationReque
         expires_at: now + app.config.login_ttl_secs as i64,
     };
     app.store.insert_transaction(&row).await?;
+    crate::metrics::login_started();
     // prompt=select_account: the person chooses, whatever the hint says.
     let hint = request.login_hint.clone().filter(|_| !request.prompt.contains(&Prompt::SelectAccount));
     let txn = Transaction { row, request };
@@ -410,6 +411,7 @@ async fn authorization_response(
     if !issued {
         return Err(expired());
     }
+    crate::metrics::login_completed();
     let mut url = request.redirect_url().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     {
         let mut q = url.query_pairs_mut();

@@ -147,5 +147,6 @@ async fn exchange(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    crate::metrics::token_issued("authorization_code");
     Ok(response)
 }
