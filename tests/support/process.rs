@@ -194,3 +194,37 @@ impl Replica {
         None
     }
 }
+
+/// What a completed login gave the relying party.
+pub struct LoggedIn {
+    pub sub: String,
+    pub access_token: String,
+}
+
+/// A whole login at `issuer` with the openidconnect crate as the relying
+/// party: `account` typed into the picker, consent answered with `consent`,
+/// the code exchanged and the ID token verified against the JWKS.
+pub async fn full_login(
+    issuer: &str,
+    client_id: &str,
+    secret: Option<&str>,
+    account: &str,
+    consent: super::Consent,
+) -> LoggedIn {
+    use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
+    let http = super::no_redirects();
+    let rp = super::rp_at(issuer, &http, client_id, secret).await;
+    let started = super::start_login(&rp, &["profile"], &[]);
+    let outcome = super::drive(&super::browser(), started.url.as_str(), account, consent).await;
+    let code = outcome.rp().query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("code");
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(started.verifier.unwrap())
+        .request_async(&http)
+        .await
+        .expect("token exchange");
+    let claims =
+        tokens.id_token().expect("id_token").claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token");
+    LoggedIn { sub: claims.subject().to_string(), access_token: tokens.access_token().secret().clone() }
+}
