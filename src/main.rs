@@ -32,6 +32,11 @@ enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Check the configuration and exit (0 if valid).
+    CheckConfig,
+    /// Ask the server configured here whether it is ready (`GET /readyz` on
+    /// the bind address); exit 0 if it is. For container health checks.
+    Health,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +128,11 @@ async fn run(cli: Cli, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Client(cmd) => client(config, cmd).await,
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::Health => health(&config).await,
         Command::Db(DbCommand::Copy { from, to, force }) => {
             let source = Store::connect(&from).await.map_err(|e| format!("--from: {e}"))?;
             let target = Store::connect(&to).await.map_err(|e| format!("--to: {e}"))?;
@@ -134,6 +144,23 @@ async fn run(cli: Cli, config: Config) -> Result<(), String> {
             println!("copied {} tables", report.tables.len());
             Ok(())
         }
+    }
+}
+
+async fn health(config: &Config) -> Result<(), String> {
+    let mut addr = config.bind_addr().map_err(|e| e.to_string())?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/readyz");
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    let response = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url}: {status}: {}", body.trim()))
     }
 }
 
