@@ -153,7 +153,8 @@ async fn health(config: &Config) -> Result<(), String> {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     let url = format!("http://{addr}/readyz");
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
     let response = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();

@@ -32,6 +32,18 @@ impl Drop for Installation {
     }
 }
 
+/// The `fedi-oidc` binary: Cargo's for tests; next to the running
+/// executable's directory for examples (`target/<profile>/fedi-oidc`).
+pub fn binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_fedi-oidc") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().and_then(|examples| examples.parent()).unwrap().join("fedi-oidc")
+        }
+    }
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -84,7 +96,7 @@ impl Installation {
     /// extra `FEDI_OIDC_*` settings; returns once it is ready.
     pub async fn start(&self, port: u16, env: &[(&str, &str)]) -> Replica {
         let log = self.dir.path().join(format!("replica-{port}.log"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fedi-oidc"));
+        let mut command = Command::new(binary());
         command
             .arg("--config")
             .arg(&self.config)
@@ -107,7 +119,7 @@ impl Installation {
 
     /// Run `fedi-oidc <args>` against this installation; (status, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fedi-oidc"));
+        let mut command = Command::new(binary());
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FEDI_OIDC_")) {
             command.env_remove(k);
         }
