@@ -264,3 +264,43 @@ async fn sigterm_finishes_requests_in_flight_then_exits() {
     assert!(log.contains(r#""client":"127.0.0.1""#), "X-Forwarded-For from an untrusted peer is ignored");
     assert!(!log.contains("198.51.100.23"));
 }
+
+#[test]
+fn operations_settings_are_validated() {
+    use fedi_oidc::config::Config;
+    let bad = |c: Config| c.validate().unwrap_err().to_string();
+    let e = bad(Config { trusted_proxies: vec!["10.0.0.0/8".into(), "proxy.example".into()], ..Config::default() });
+    assert!(e.contains("trusted_proxies") && e.contains("proxy.example"), "{e}");
+    let e = bad(Config { metrics_token: Some("short".into()), ..Config::default() });
+    assert!(e.contains("metrics_token"), "{e}");
+    let e = bad(Config { metrics_token: Some("has a space in the middle of it".into()), ..Config::default() });
+    assert!(e.contains("metrics_token"), "{e}");
+    let ok = Config {
+        trusted_proxies: vec!["10.0.0.0/8".into(), "::1".into(), "172.28.0.10".into()],
+        metrics_token: Some("0123456789abcdef".into()),
+        ..Config::default()
+    };
+    ok.validate().unwrap();
+}
+
+/// `migrate`, `check-config` and `health` as an operator (or a container
+/// health check) runs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_check_config_and_health_commands() {
+    let install = Installation::new(Db::Sqlite).await.unwrap();
+    let (status, out, err) = install.run(&["migrate"]);
+    assert_eq!((status, out.as_str()), (0, "migrations applied\n"), "{err}");
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&install.database_url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    assert!(n >= 1);
+    assert_eq!(install.run(&["check-config"]).0, 0);
+    // Nothing listens yet: not healthy.
+    let (status, _, err) = install.run(&["health"]);
+    assert_eq!(status, 2);
+    assert!(err.contains("/readyz"), "{err}");
+    let replica = install.start(install.issuer_port, &[]).await;
+    let (status, _, err) = install.run(&["health"]);
+    assert_eq!(status, 0, "{err}");
+    drop(replica);
+}

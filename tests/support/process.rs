@@ -82,7 +82,7 @@ impl Installation {
         let issuer = format!("http://127.0.0.1:{issuer_port}");
         let config = dir.path().join("fedi-oidc.toml");
         let toml = format!(
-            "issuer = {issuer:?}\ndatabase_url = {database_url:?}\nkeys_dir = {:?}\n\
+            "issuer = {issuer:?}\nbind = \"127.0.0.1:{issuer_port}\"\ndatabase_url = {database_url:?}\nkeys_dir = {:?}\n\
              dev_allow_insecure_instances = true\nupstream_connect_timeout_secs = 2\nupstream_timeout_secs = 2\n\
              metrics_token = \"metrics-token-0123456789abcdef\"\n\n{}",
             keys_dir.display().to_string(),
