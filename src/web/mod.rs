@@ -76,7 +76,8 @@ pub fn layers(router: Router, app: &AppState) -> Router {
                     .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                     .map(|c| proxy::client_ip(c.0.ip(), request.headers(), &proxies).to_string())
                     .unwrap_or_default();
-                tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path(), client = %client)
+                let (method, path) = (request.method(), request.uri().path());
+                tracing::info_span!("request", request_id = %id, method = %method, path = %path, client = %client)
             }
         }))
         // X-Request-Id: kept from a proxy if plain, else made here; echoed
