@@ -214,3 +214,100 @@ async fn postgres_restart_fails_fast_with_503_and_recovers() {
     assert!(seen[up_at..].iter().rev().take(4).all(|(s, _, _)| *s != 503), "the load recovered");
     assert!(!replica.logs().contains("panicked"));
 }
+
+dual_db_tests!(token_requests_cut_off_half_way_leave_no_half_written_state);
+
+/// Token requests dropped by the client at random moments: every code is
+/// either unspent with no token, or spent with exactly one token (the
+/// redemption is one database transaction), never in between.
+async fn token_requests_cut_off_half_way_leave_no_half_written_state(db: Db) {
+    use fedi_oidc::clock::{hash_secret, random_token};
+    use fedi_oidc::store::AuthorizationCodeRow;
+    use sqlx::{Connection, Row};
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let alice = format!("@alice@{}", fake.host());
+    let sub = full_login(&app.issuer, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET), &alice, Consent::Allow).await.sub;
+    let now = app.state.clock.now();
+    let mut codes = Vec::new();
+    for _ in 0..60 {
+        let code = random_token(32);
+        let row = AuthorizationCodeRow {
+            code_hash: hash_secret(&code),
+            client_id: CONFIDENTIAL.into(),
+            redirect_uri: RP_REDIRECT.into(),
+            subject: sub.clone(),
+            scope: "openid".into(),
+            nonce: None,
+            code_challenge: None,
+            auth_time: now,
+            created_at: now,
+            expires_at: now + 60,
+        };
+        app.state.store.insert_code(&row).await.unwrap();
+        codes.push(code);
+    }
+    let (mut answered, mut cut) = (0, 0);
+    let mut running = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let url = app.url("/token");
+        let code = code.clone();
+        running.push(tokio::spawn(async move {
+            // A fresh connection each; every fourth waits for its answer, the
+            // others are dropped after 0–150 ms.
+            let send = no_redirects().post(url).basic_auth(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", RP_REDIRECT),
+            ]);
+            let limit = match i % 4 {
+                0 => Duration::from_secs(30),
+                _ => Duration::from_micros((i as u64 * 7919) % 150_000),
+            };
+            match tokio::time::timeout(limit, async { send.send().await.ok()?.text().await.ok() }).await {
+                Ok(Some(_)) => true,
+                _ => false,
+            }
+        }));
+    }
+    for r in running {
+        if r.await.unwrap() {
+            answered += 1;
+        } else {
+            cut += 1;
+        }
+    }
+    assert!(cut > 0 && answered > 0, "some requests were cut off, some answered ({cut}, {answered})");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&app.database_url).await.unwrap();
+    let (mut spent, mut unspent) = (0, 0);
+    for code in &codes {
+        let hash = hash_secret(code);
+        let used: Option<i64> = sqlx::query("SELECT used_at FROM authorization_codes WHERE code_hash = $1")
+            .bind(&hash)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .try_get("used_at")
+            .unwrap();
+        let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens WHERE code_hash = $1")
+            .bind(&hash)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        match used {
+            Some(_) => {
+                assert_eq!(tokens, 1, "a spent code has exactly one token");
+                spent += 1;
+            }
+            None => {
+                assert_eq!(tokens, 0, "an unspent code has no token");
+                unspent += 1;
+            }
+        }
+    }
+    assert!(spent >= answered, "every answered request spent its code ({spent} spent, {answered} answered)");
+    eprintln!("{db:?}: {answered} answered, {cut} cut off; {spent} codes spent, {unspent} unspent");
+}
