@@ -264,10 +264,8 @@ async fn token_requests_cut_off_half_way_leave_no_half_written_state(db: Db) {
                 0 => Duration::from_secs(30),
                 _ => Duration::from_micros((i as u64 * 7919) % 150_000),
             };
-            match tokio::time::timeout(limit, async { send.send().await.ok()?.text().await.ok() }).await {
-                Ok(Some(_)) => true,
-                _ => false,
-            }
+            let answer = tokio::time::timeout(limit, async { send.send().await.ok()?.text().await.ok() }).await;
+            matches!(answer, Ok(Some(_)))
         }));
     }
     for r in running {
