@@ -100,6 +100,21 @@ pub struct Config {
     /// Tests only: the name resolver behind the outbound address check.
     #[serde(skip)]
     pub resolver: Option<ResolverHook>,
+    /// Log lines as `text` (the default) or `json` (one object per line).
+    pub log_format: LogFormat,
+    /// Reverse proxies (IP addresses or CIDRs) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` headers are believed. Empty: none are.
+    pub trusted_proxies: Vec<String>,
+    /// Bearer token that `GET /metrics` requires. Unset: /metrics is off.
+    pub metrics_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// A name resolver put in place of the system's (tests).
@@ -281,6 +296,9 @@ impl Default for Config {
             resolver: None,
             registration_enabled: false,
             registration_initial_access_token: None,
+            log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -392,6 +410,12 @@ impl Config {
                 "registration_initial_access_token",
                 format!("must be at least {MIN_SECRET_LEN} characters"),
             ));
+        }
+        crate::web::proxy::parse_trusted(&self.trusted_proxies).map_err(|m| bad("trusted_proxies", m))?;
+        if let Some(token) = &self.metrics_token {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(bad("metrics_token", "must be at least 16 printable characters"));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {

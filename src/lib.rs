@@ -11,7 +11,9 @@ pub mod identity;
 pub mod keys;
 pub mod limits;
 pub mod login;
+pub mod metrics;
 pub mod oidc;
+pub mod ops;
 pub mod policy;
 pub mod store;
 pub mod web;
@@ -54,6 +56,8 @@ pub struct Inner {
     /// The discovery document, serialized once (the JWKS comes from `keys`,
     /// which follows rotation).
     pub discovery: Bytes,
+    /// `trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Deref for AppState {
@@ -137,6 +141,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     )?;
     let families = Families::new(&http, &config.app_name);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
+    let trusted_proxies = web::proxy::parse_trusted(&config.trusted_proxies)
+        .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -171,6 +177,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         detector,
         upstream: http,
         discovery,
+        trusted_proxies,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })
@@ -180,11 +187,9 @@ fn routes(state: AppState) -> Router {
     let inner = oidc::routes().merge(web::routes(&state)).with_state(state.clone());
     let inner = web::layers(inner, &state);
     let base = issuer_path(&state.config.issuer);
-    if base.is_empty() {
-        inner
-    } else {
-        Router::new().nest(&base, inner)
-    }
+    let service = if base.is_empty() { inner } else { Router::new().nest(&base, inner) };
+    // /healthz, /readyz and /metrics at the root of the origin.
+    ops::routes(state).merge(service)
 }
 
 /// The path part of the issuer ("" when the issuer is a bare origin).

@@ -109,6 +109,7 @@ pub async fn begin(
     client: &Client,
     ip: Option<IpAddr>,
 ) -> Result<Next, LoginError> {
+    crate::metrics::login_started();
     let now = app.clock.now();
     let none = request.prompt.contains(&Prompt::None);
     let hinted = match request.id_token_hint.take() {
@@ -821,6 +822,7 @@ async fn authorization_response(
     if !app.store.issue_authorization(&txn.row.id, subject, code_row.as_ref(), token_row.as_ref()).await? {
         return Err(expired());
     }
+    crate::metrics::login_completed();
     // The provider session that signed the person in now includes this client.
     if let Some(s) = session {
         let config = &app.config;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use fedi_oidc::clock::{Clock, SystemClock};
-use fedi_oidc::config::Config;
+use fedi_oidc::config::{Config, LogFormat};
 use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
 use fedi_oidc::store::{ClientRow, Store};
 
@@ -32,6 +32,31 @@ enum Command {
     /// Manage the signing keys in keys_dir.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Check the configuration and exit (0 if valid).
+    CheckConfig,
+    /// Ask the server configured here whether it is ready (`GET /readyz` on
+    /// the bind address); exit 0 if it is. For container health checks.
+    Health,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Copy everything from one database to another (e.g. SQLite to
+    /// PostgreSQL), in one transaction on the target. Stop the servers first.
+    Copy {
+        /// The database to copy from (`sqlite:…` or `postgres://…`).
+        #[arg(long)]
+        from: String,
+        /// The database to copy to; it must be empty unless --force.
+        #[arg(long)]
+        to: String,
+        /// Replace whatever the target holds.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,12 +183,22 @@ impl ClientSettingsArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FEDI_OIDC_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("FEDI_OIDC_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        // One JSON object per line; the request's span (with its id) is in
+        // "span" and "spans".
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(true).init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -171,7 +206,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -180,8 +215,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+async fn run(cli: Cli, config: Config) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -191,6 +225,40 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Client(cmd) => client(config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd),
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::Health => health(&config).await,
+        Command::Db(DbCommand::Copy { from, to, force }) => {
+            let source = Store::connect(&from).await.map_err(|e| format!("--from: {e}"))?;
+            let target = Store::connect(&to).await.map_err(|e| format!("--to: {e}"))?;
+            let report =
+                fedi_oidc::store::copy::copy_database(&source, &target, force).await.map_err(|e| e.to_string())?;
+            for (table, rows) in &report.tables {
+                println!("{table}: {rows} rows");
+            }
+            println!("copied {} tables", report.tables.len());
+            Ok(())
+        }
+    }
+}
+
+async fn health(config: &Config) -> Result<(), String> {
+    let mut addr = config.bind_addr().map_err(|e| e.to_string())?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/readyz");
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+    let response = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("{url}: {status}: {}", body.trim()))
     }
 }
 

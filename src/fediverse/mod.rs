@@ -154,14 +154,17 @@ impl Families {
     /// `app_name` is what MiAuth shows (the Mastodon-API families show the
     /// registered app's name).
     pub fn new(http: &http::UpstreamHttp, app_name: &str) -> Self {
-        let client = |family| -> Arc<dyn ServerFamily> { Arc::new(mastodon::Mastodon::new(http.clone(), family)) };
+        // Every call to an instance is counted (by family and outcome).
+        let counted =
+            |f: Arc<dyn ServerFamily>| -> Arc<dyn ServerFamily> { Arc::new(crate::metrics::CountedFamily(f)) };
+        let client = |family| counted(Arc::new(mastodon::Mastodon::new(http.clone(), family)));
         Families {
             mastodon: client(Family::Mastodon),
             gotosocial: client(Family::GoToSocial),
             pleroma: client(Family::Pleroma),
             pixelfed: client(Family::Pixelfed),
             friendica: client(Family::Friendica),
-            misskey: Arc::new(misskey::MiAuth::new(http.clone(), app_name.to_string())),
+            misskey: counted(Arc::new(misskey::MiAuth::new(http.clone(), app_name.to_string()))),
             unknown: client(Family::Unknown),
         }
     }

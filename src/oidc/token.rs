@@ -251,6 +251,7 @@ async fn respond(
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    crate::metrics::token_issued("authorization_code");
     Ok(response)
 }
 

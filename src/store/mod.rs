@@ -6,6 +6,7 @@ mod apps;
 mod clients;
 mod codes;
 mod consents;
+pub mod copy;
 mod instances;
 mod limits;
 mod provider_sessions;
@@ -63,6 +64,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long a request waits for a database connection before it is
+/// answered with 503: short, so that an outage fails fast.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -85,7 +90,10 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection broken by a database restart is found and
+            // replaced before use, so service resumes without a restart.
+            .test_before_acquire(true)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -155,9 +163,44 @@ impl Store {
         Ok(total)
     }
 
+    /// How many pool connections exist, are idle, and may exist.
+    pub fn pool_usage(&self) -> PoolUsage {
+        PoolUsage {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    /// Readiness: the database answers and every migration this build
+    /// knows has been applied successfully.
+    pub async fn check_ready(&self) -> std::result::Result<(), String> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = $1")
+            .bind(true)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+        match migrator.iter().find(|m| !applied.contains(&m.version)) {
+            Some(m) => Err(format!("migration {} ({}) is not applied", m.version, m.description)),
+            None => Ok(()),
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Connections of the database pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Booleans are stored as 0/1 integers so both databases read them alike.

@@ -5,6 +5,7 @@
 pub mod callback;
 pub mod csrf;
 pub mod pages;
+pub mod proxy;
 pub mod templates;
 
 use axum::extract::DefaultBodyLimit;
@@ -65,11 +66,26 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             move |request, next| time_limit(limit, request, next)
         }))
         .layer(cors(app.path("")))
-        // Spans name the method and path only: query strings carry codes,
-        // states and hints that must not reach the logs.
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        // Spans name the method, path, request id and client only: query
+        // strings carry codes, states and hints that must not reach the logs.
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with({
+            let proxies = app.trusted_proxies.clone();
+            move |request: &axum::http::Request<_>| {
+                let id = request.headers().get(&crate::ops::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let client = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| proxy::client_ip(c.0.ip(), request.headers(), &proxies).to_string())
+                    .unwrap_or_default();
+                let (method, path) = (request.method(), request.uri().path());
+                tracing::info_span!("request", request_id = %id, method = %method, path = %path, client = %client)
+            }
         }))
+        // X-Request-Id: kept from a proxy if plain, else made here; echoed
+        // on the response.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(crate::ops::RandomRequestId))
+        .layer(axum::middleware::from_fn(crate::ops::count_requests))
 }
 
 /// Cut off any request that takes longer than `limit`, with the protocol's
@@ -193,6 +209,7 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
 
 /// The one place where login errors become HTTP.
 pub fn into_response(e: LoginError) -> Response {
+    crate::metrics::login_failed(&e);
     match e {
         LoginError::Page { status, message, restart } => error_page(status, &message, restart.as_deref()),
         LoginError::Picker(p) => {

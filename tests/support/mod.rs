@@ -7,6 +7,7 @@
 pub mod fake_account_domain;
 pub mod fake_mastodon;
 pub mod fake_misskey;
+pub mod process;
 pub mod resolver;
 
 use std::io::Write;
@@ -126,19 +127,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         if let Some(name) = self.pg_database.take() {
-            let admin = postgres_admin_url();
-            // A fresh runtime on its own thread: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                rt.block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await
-                        .ok()
-                })
-            })
-            .join();
+            drop_database(name);
         }
     }
 }
@@ -184,10 +173,11 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
     spawn_app_with(db, |_| {}).await
 }
 
-pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Option<TestApp> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (database_url, pg_database) = match db {
-        Db::Sqlite => (format!("sqlite:{}", dir.path().join("test.db").display()), None),
+/// A fresh, empty database for `db`: its URL and, for PostgreSQL, its name
+/// (to drop with [`drop_database`]). `None` when PostgreSQL is unavailable.
+pub async fn new_database(db: Db, dir: &std::path::Path) -> Option<(String, Option<String>)> {
+    Some(match db {
+        Db::Sqlite => (format!("sqlite:{}", dir.join("test.db").display()), None),
         Db::Postgres => {
             if !postgres_available().await {
                 return None;
@@ -201,10 +191,35 @@ pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Opti
             url.set_path(&format!("/{name}"));
             (url.to_string(), Some(name))
         }
-    };
-    let keys_dir = dir.path().join("keys");
+    })
+}
+
+/// Drop a database made by [`new_database`] (callable from `Drop`).
+pub fn drop_database(name: String) {
+    let admin = postgres_admin_url();
+    // A fresh runtime on its own thread: Drop cannot await.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.ok()
+        })
+    })
+    .join();
+}
+
+/// A copy of the one test signing key in `dir`/keys; the keys directory.
+pub fn test_keys_dir(dir: &std::path::Path) -> std::path::PathBuf {
+    let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).unwrap();
     fedi_oidc::keys::write_key(&keys_dir, test_key_pem()).unwrap();
+    keys_dir
+}
+
+pub async fn spawn_app_with(db: Db, customize: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (database_url, pg_database) = new_database(db, dir.path()).await?;
+    let keys_dir = test_keys_dir(dir.path());
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -260,32 +275,43 @@ impl TestApp {
 
     /// The relying party, configured from our discovery document.
     pub async fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
-        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
-            .await
-            .expect("discovery");
-        CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(client_id.into()),
-            secret.map(|s| ClientSecret::new(s.into())),
-        )
-        .set_redirect_uri(RedirectUrl::new(RP_REDIRECT.into()).unwrap())
+        rp_at(&self.issuer, &self.http, client_id, secret).await
     }
 
     /// The relying party builds an authorization URL (code flow, PKCE S256,
     /// scopes openid + `scopes`).
     pub fn start(&self, rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Started {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request =
-            rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
-        for s in scopes {
-            request = request.add_scope(Scope::new(s.to_string()));
-        }
-        for (k, v) in extra {
-            request = request.add_extra_param(*k, *v);
-        }
-        let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
-        Started { url, csrf, nonce, verifier: Some(verifier) }
+        start_login(rp, scopes, extra)
     }
+}
+
+/// The relying party at `issuer`, configured from its discovery document.
+pub async fn rp_at(issuer: &str, http: &reqwest::Client, client_id: &str, secret: Option<&str>) -> Rp {
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.to_string()).unwrap(), http)
+        .await
+        .expect("discovery");
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.into()),
+        secret.map(|s| ClientSecret::new(s.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(RP_REDIRECT.into()).unwrap())
+}
+
+/// A relying party's authorization URL (code flow, PKCE S256, scopes
+/// openid + `scopes`).
+pub fn start_login(rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Started {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request =
+        rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    for s in scopes {
+        request = request.add_scope(Scope::new(s.to_string()));
+    }
+    for (k, v) in extra {
+        request = request.add_extra_param(*k, *v);
+    }
+    let (url, csrf, nonce) = request.set_pkce_challenge(challenge).url();
+    Started { url, csrf, nonce, verifier: Some(verifier) }
 }
 
 /// What the browser ended on.
