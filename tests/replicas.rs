@@ -1,14 +1,80 @@
 //! Stateless replicas: two real server processes (the built binary) on one
 //! PostgreSQL database and one keys directory; every step of a login on the
-//! other replica from the previous step, and a replica killed mid-login.
+//! other replica from the previous step (authorize, callback, consent, token,
+//! userinfo, refresh, logout), single sign-on and back-channel logout across
+//! replicas, a key rotation reaching both, and a replica killed mid-login.
 
 mod support;
 
-use openidconnect::core::CoreUserInfoClaims;
-use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse, TokenUrl};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use openidconnect::core::{CoreIdToken, CoreUserInfoClaims};
+use openidconnect::{
+    AccessToken, AuthorizationCode, CsrfToken, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RefreshToken, TokenResponse, TokenUrl,
+};
 use support::process::{Installation, Replica};
 use support::*;
 use url::Url;
+
+/// A client with refresh tokens, RP-Initiated and Back-Channel Logout.
+const REPLICA_RP: &str = "rp-replicas";
+const REPLICA_SECRET: &str = "replicas-secret-0123456789abcdef0123456789abcdef";
+const LOGGED_OUT: &str = "http://127.0.0.1:9/rp/logged-out";
+
+/// A relying party's back-channel logout endpoint on loopback: records the
+/// logout tokens it receives.
+struct Receiver {
+    url: String,
+    tokens: Arc<Mutex<Vec<String>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let tokens = Arc::new(Mutex::new(Vec::new()));
+        let seen = tokens.clone();
+        let router = axum::Router::new().route(
+            "/backchannel",
+            axum::routing::post(move |body: String| {
+                let seen = seen.clone();
+                async move {
+                    let token = url::form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "logout_token");
+                    seen.lock().unwrap().push(token.map(|(_, v)| v.into_owned()).unwrap_or_default());
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Receiver { url, tokens, _server: server }
+    }
+}
+
+/// An installation on PostgreSQL whose configuration also has
+/// [`REPLICA_RP`], logging out to `receiver`.
+async fn installation(receiver: &Receiver) -> Option<Installation> {
+    let install = Installation::new(Db::Postgres).await?;
+    install.append_config(&format!(
+        "[[clients]]\nclient_id = {REPLICA_RP:?}\nname = \"Replica Test RP\"\nredirect_uris = [{RP_REDIRECT:?}]\n\
+         client_secret = {REPLICA_SECRET:?}\nrefresh_tokens = \"always\"\npost_logout_redirect_uris = [{LOGGED_OUT:?}]\n\
+         backchannel_logout_uri = {:?}\nbackchannel_logout_session_required = true\n",
+        receiver.url
+    ));
+    Some(install)
+}
+
+fn payload(jwt: &str) -> serde_json::Value {
+    jwt_part(jwt, 1)
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
 
 /// A browser's request to `replica`; follows nothing. The redirect target
 /// (resolved against the request URL), or the page's body.
@@ -55,12 +121,66 @@ struct Route<'a> {
     consent: &'a Replica,
     token: &'a Replica,
     userinfo: &'a Replica,
+    refresh: &'a Replica,
+    logout: &'a Replica,
 }
 
-/// One whole login along `route`; the subject, checked across replicas.
-async fn login(install: &Installation, fake: &FakeMastodon, route: Route<'_>, username: &str) -> String {
+/// The other replica of the two.
+fn other<'a>(r: &Replica, a: &'a Replica, b: &'a Replica) -> &'a Replica {
+    if r.port == a.port {
+        b
+    } else {
+        a
+    }
+}
+
+/// `/userinfo` on `replica` with `token`: the subject, or the status.
+async fn userinfo(rp: &Rp, http: &reqwest::Client, replica: &Replica, token: &AccessToken) -> Result<String, String> {
+    let rp = rp.clone().set_user_info_url(openidconnect::UserInfoUrl::new(replica.url("/userinfo")).unwrap());
+    let info: Result<CoreUserInfoClaims, _> = rp.user_info(token.clone(), None).request_async(http).await;
+    info.map(|i| i.subject().to_string()).map_err(|e| format!("{e:?}"))
+}
+
+/// A refresh at `replica`: the new tokens, or the OAuth error code.
+async fn refresh(
+    rp: &Rp,
+    http: &reqwest::Client,
+    replica: &Replica,
+    token: &RefreshToken,
+) -> Result<openidconnect::core::CoreTokenResponse, String> {
+    let rp = rp.clone().set_token_uri(TokenUrl::new(replica.url("/token")).unwrap());
+    rp.exchange_refresh_token(token).request_async(http).await.map_err(|e| match e {
+        openidconnect::RequestTokenError::ServerResponse(r) => r.error().to_string(),
+        e => format!("{e:?}"),
+    })
+}
+
+/// Whether `b` has a provider session, asked at `replica`: `prompt=none`
+/// for the trusted client answers with a code, or with `login_required`.
+async fn signed_in(install: &Installation, b: &reqwest::Client, replica: &Replica) -> bool {
+    let rp = rp_at(&install.issuer, &no_redirects(), TRUSTED, Some(TRUSTED_SECRET)).await;
+    let started = start_login(&rp, &[], &[("prompt", "none")]);
+    let back = get(b, replica, &started.url).await.expect("prompt=none redirects to the client");
+    assert!(back.as_str().starts_with(RP_REDIRECT), "{back}");
+    match (param(&back, "code"), param(&back, "error")) {
+        (Some(_), None) => true,
+        (None, Some(e)) if e == "login_required" => false,
+        other => panic!("prompt=none: {other:?} in {back}"),
+    }
+}
+
+/// One whole login along `route` with [`REPLICA_RP`], then single sign-on
+/// into a second client, refresh, and logout; the subject, checked across
+/// replicas.
+async fn login(
+    install: &Installation,
+    fake: &FakeMastodon,
+    receiver: &Receiver,
+    route: Route<'_>,
+    username: &str,
+) -> String {
     let http = no_redirects();
-    let rp = rp_at(&install.issuer, &http, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let rp = rp_at(&install.issuer, &http, REPLICA_RP, Some(REPLICA_SECRET)).await;
     let started = start_login(&rp, &["profile"], &[]);
     let b = browser();
 
@@ -79,8 +199,8 @@ async fn login(install: &Installation, fake: &FakeMastodon, route: Route<'_>, us
         consent
     };
     assert!(back.as_str().starts_with(RP_REDIRECT), "{back}");
-    let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("code");
-    assert_eq!(back.query_pairs().find(|(k, _)| k == "iss").map(|(_, v)| v.into_owned()), Some(install.issuer.clone()));
+    let code = param(&back, "code").expect("code");
+    assert_eq!(param(&back, "iss"), Some(install.issuer.clone()));
 
     // The relying party redeems the code at the token replica and checks
     // the ID token against the JWKS (published by the authorize replica).
@@ -91,9 +211,10 @@ async fn login(install: &Installation, fake: &FakeMastodon, route: Route<'_>, us
         .request_async(&http)
         .await
         .expect("token exchange");
-    let claims =
-        tokens.id_token().expect("id_token").claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token");
+    let id_token = tokens.id_token().expect("id_token");
+    let claims = id_token.claims(&rp.id_token_verifier(), &started.nonce).expect("valid ID token");
     let sub = claims.subject().to_string();
+    let sid = payload(&id_token.to_string())["sid"].as_str().expect("sid").to_string();
 
     let userinfo_rp =
         rp.clone().set_user_info_url(openidconnect::UserInfoUrl::new(route.userinfo.url("/userinfo")).unwrap());
@@ -102,26 +223,113 @@ async fn login(install: &Installation, fake: &FakeMastodon, route: Route<'_>, us
     assert_eq!(info.subject().as_str(), sub);
     assert_eq!(info.preferred_username().map(|u| u.as_str().to_string()), Some(format!("{username}@{}", fake.host())));
 
-    // Issue 3 (refresh tokens, logout) appends here, alternating still:
-    //   refresh on B: token_rp.exchange_refresh_token(tokens.refresh_token()) at route.token's peer,
-    //   logout on A: end_session at route.userinfo's peer, then the refresh token must be refused.
+    // Single sign-on: the provider session made at the callback replica
+    // lets a second client in on the other one without the instance.
+    let second = rp_at(&install.issuer, &http, TRUSTED, Some(TRUSTED_SECRET)).await;
+    let started2 = start_login(&second, &[], &[]);
+    let sso = other(route.callback, route.refresh, route.logout);
+    let back = get(&b, sso, &started2.url).await.expect("a redirect");
+    assert!(back.as_str().starts_with(RP_REDIRECT), "signed in without the instance: {back}");
+    let tokens2 = second
+        .clone()
+        .set_token_uri(TokenUrl::new(route.callback.url("/token")).unwrap())
+        .exchange_code(AuthorizationCode::new(param(&back, "code").expect("code")))
+        .set_pkce_verifier(started2.verifier.unwrap())
+        .request_async(&http)
+        .await
+        .expect("token exchange for the second client");
+    let claims2 = tokens2.id_token().unwrap().claims(&second.id_token_verifier(), &started2.nonce).unwrap();
+    assert_eq!(claims2.subject().as_str(), sub);
+    assert_eq!(payload(&tokens2.id_token().unwrap().to_string())["sid"], sid.as_str());
+
+    // Refresh at the refresh replica: new tokens that the userinfo replica
+    // honours; the same subject and auth_time.
+    let rt1 = tokens.refresh_token().expect("a refresh token").clone();
+    let refreshed = refresh(&rp, &http, route.refresh, &rt1).await.expect("refresh");
+    let rt2 = refreshed.refresh_token().expect("a rotated refresh token").clone();
+    assert_ne!(rt2.secret(), rt1.secret());
+    let new_claims =
+        refreshed.id_token().expect("id_token").claims(&rp.id_token_verifier(), |_: Option<&Nonce>| Ok(()));
+    let new_claims = new_claims.expect("valid refreshed ID token");
+    assert_eq!(new_claims.subject().as_str(), sub);
+    assert_eq!(new_claims.auth_time(), claims.auth_time());
+    assert_eq!(userinfo(&rp, &http, route.userinfo, refreshed.access_token()).await.as_deref(), Ok(sub.as_str()));
+    // The spent refresh token presented again, at the logout replica:
+    // the whole grant ends, on every replica.
+    assert_eq!(refresh(&rp, &http, route.logout, &rt1).await.unwrap_err(), "invalid_grant");
+    assert_eq!(refresh(&rp, &http, route.refresh, &rt2).await.unwrap_err(), "invalid_grant");
+    for replica in [route.refresh, route.userinfo] {
+        assert!(userinfo(&rp, &http, replica, refreshed.access_token()).await.is_err(), "revoked everywhere");
+        assert!(userinfo(&rp, &http, replica, tokens.access_token()).await.is_err(), "revoked everywhere");
+    }
+    // The second client's grant is its own.
+    assert_eq!(userinfo(&second, &http, route.refresh, tokens2.access_token()).await.as_deref(), Ok(sub.as_str()));
+
+    // RP-Initiated Logout at the logout replica, with the ID token as hint.
+    assert!(signed_in(install, &b, route.refresh).await);
+    let metadata: ProviderMetadataWithLogout =
+        ProviderMetadataWithLogout::discover_async(IssuerUrl::new(install.issuer.clone()).unwrap(), &http)
+            .await
+            .expect("discovery with logout metadata");
+    let end_session = metadata.additional_metadata().end_session_endpoint.clone().expect("end_session_endpoint");
+    let hint: CoreIdToken = id_token.to_string().parse().unwrap();
+    let url = LogoutRequest::from(end_session)
+        .set_id_token_hint(&hint)
+        .set_post_logout_redirect_uri(PostLogoutRedirectUrl::new(LOGGED_OUT.into()).unwrap())
+        .set_state(CsrfToken::new("bye".into()))
+        .http_get_url();
+    let gone = get(&b, route.logout, &url).await.unwrap_or_else(|(s, body)| panic!("logout: {s} {body}"));
+    assert!(gone.as_str().starts_with(LOGGED_OUT), "{gone}");
+    assert_eq!(param(&gone, "state").as_deref(), Some("bye"));
+    // The session is over for both replicas.
+    assert!(!signed_in(install, &b, route.refresh).await, "signed out on the other replica too");
+    assert!(!signed_in(install, &b, route.logout).await);
+
+    // The back channel told the relying party: one logout token for this
+    // session, signed with a key in the JWKS, for this client and subject.
+    let logout_tokens: Vec<String> =
+        receiver.tokens.lock().unwrap().iter().filter(|t| payload(t)["sid"] == sid.as_str()).cloned().collect();
+    assert_eq!(logout_tokens.len(), 1, "one logout token for session {sid}");
+    let token = payload(&logout_tokens[0]);
+    assert_eq!(token["iss"], install.issuer);
+    assert_eq!(token["aud"], REPLICA_RP);
+    assert_eq!(token["sub"], sub);
+    assert!(token["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(token.get("nonce").is_none());
+    assert_eq!(jwt_part(&logout_tokens[0], 0)["typ"], "logout+jwt");
+    let signed: CoreIdToken = logout_tokens[0].parse().unwrap();
+    let verifier = rp.id_token_verifier().allow_all_jose_types();
+    signed.claims(&verifier, |_: Option<&Nonce>| Ok(())).expect("the logout token verifies against the JWKS");
     sub
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_of_a_login_on_the_other_replica() {
-    let Some(install) = Installation::new(Db::Postgres).await else { return };
+    let receiver = Receiver::start().await;
+    let Some(install) = installation(&receiver).await else { return };
     let a = install.start(install.issuer_port, &[]).await;
     let b = install.start(support::process::free_port(), &[]).await;
     let fake = FakeMastodon::start().await;
     fake.set_account(FakeAccount::new("alice"));
 
-    let route = Route { authorize: &a, picker: &b, callback: &b, consent: &a, token: &b, userinfo: &a };
-    let sub = login(&install, &fake, route, "alice").await;
+    // Authorize on A, callback on B, consent on A, token on B, userinfo on
+    // A, refresh on B, logout on A (the picker, between authorize and the
+    // instance, on B too).
+    let route = Route {
+        authorize: &a,
+        picker: &b,
+        callback: &b,
+        consent: &a,
+        token: &b,
+        userinfo: &a,
+        refresh: &b,
+        logout: &a,
+    };
+    let sub = login(&install, &fake, &receiver, route, "alice").await;
     // And the other way round: the same account, the same subject, and the
     // remembered consent no longer asked (so the callback redirects to the RP).
     let http = no_redirects();
-    let rp = rp_at(&install.issuer, &http, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let rp = rp_at(&install.issuer, &http, REPLICA_RP, Some(REPLICA_SECRET)).await;
     let started = start_login(&rp, &[], &[]);
     let br = browser();
     let picker = get(&br, &b, &started.url).await.unwrap();
@@ -130,7 +338,7 @@ async fn every_step_of_a_login_on_the_other_replica() {
     let callback = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     let back = get(&br, &b, &callback).await.unwrap();
     assert!(back.as_str().starts_with(RP_REDIRECT), "consent remembered across replicas: {back}");
-    let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = param(&back, "code").unwrap();
     let token_rp = rp.clone().set_token_uri(TokenUrl::new(a.url("/token")).unwrap());
     let tokens = token_rp
         .exchange_code(AuthorizationCode::new(code))
@@ -150,12 +358,60 @@ async fn every_step_of_a_login_on_the_other_replica() {
     let mut running = Vec::new();
     for i in 0..4 {
         let (x, y) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        let route = Route { authorize: x, picker: y, callback: x, consent: y, token: x, userinfo: y };
-        running.push(login(&install, &fake, route, "alice"));
+        let route =
+            Route { authorize: x, picker: y, callback: x, consent: y, token: x, userinfo: y, refresh: x, logout: y };
+        running.push(login(&install, &fake, &receiver, route, "alice"));
     }
     for got in futures_util::future::join_all(running).await {
         assert_eq!(got, sub);
     }
+    assert_eq!(receiver.tokens.lock().unwrap().len(), 5, "one logout token per login, none twice");
+}
+
+/// The `kid`s `replica` publishes.
+async fn published(replica: &Replica) -> BTreeSet<String> {
+    let jwks: serde_json::Value = no_redirects().get(replica.url("/jwks")).send().await.unwrap().json().await.unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_reaches_every_replica() {
+    let Some(install) = Installation::new(Db::Postgres).await else { return };
+    // The installation's key has signed for a while (so the new one waits
+    // its activation delay before it signs, as in a real rotation).
+    for entry in std::fs::read_dir(&install.keys_dir).unwrap() {
+        let file = std::fs::File::options().append(true).open(entry.unwrap().path()).unwrap();
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
+    }
+    let a = install.start(install.issuer_port, &[]).await;
+    let b = install.start(support::process::free_port(), &[]).await;
+    let before = published(&a).await;
+    assert!(!before.is_empty());
+    assert_eq!(published(&b).await, before, "one keys directory, one JWKS");
+
+    let (status, out, err) = install.run(&["keys", "rotate"]);
+    assert_eq!(status, 0, "{out}{err}");
+    // SIGHUP instead of waiting for the periodic re-read.
+    a.hangup();
+    b.hangup();
+    let mut after = (BTreeSet::new(), BTreeSet::new());
+    for _ in 0..100 {
+        after = (published(&a).await, published(&b).await);
+        if after.0.len() > before.len() && after.1.len() > before.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (on_a, on_b) = after;
+    assert_eq!(on_a, on_b, "both replicas publish the same keys");
+    let added: Vec<_> = on_a.difference(&before).collect();
+    assert_eq!(added.len(), 1, "the new key, published at once: {on_a:?} after {before:?}");
+    assert!(before.is_subset(&on_a), "the old key stays published");
+    let (_, list, _) = install.run(&["keys", "list"]);
+    let state = |kid: &str| list.lines().find(|l| l.starts_with(kid)).and_then(|l| l.split('\t').nth(2)).unwrap();
+    assert_eq!(state(added[0]), "published", "the new key does not sign yet: {list}");
+    assert!(before.iter().any(|kid| state(kid) == "active"), "the old key still signs: {list}");
+    assert!(a.logs().contains("signing keys reloaded") && b.logs().contains("signing keys reloaded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

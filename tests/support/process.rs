@@ -117,6 +117,14 @@ impl Installation {
         replica
     }
 
+    /// Add `toml` (e.g. another `[[clients]]` table) to the end of the
+    /// configuration file, before replicas start.
+    pub fn append_config(&self, toml: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&self.config).unwrap();
+        writeln!(file, "\n{toml}").unwrap();
+    }
+
     /// Run `fedi-oidc <args>` against this installation; (status, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         let mut command = Command::new(binary());
@@ -191,6 +199,12 @@ impl Replica {
     /// SIGTERM, as an orchestrator stops a container.
     pub fn terminate(&self) {
         let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGHUP: re-read the keys directory now.
+    pub fn hangup(&self) {
+        let status = Command::new("kill").arg("-HUP").arg(self.child.id().to_string()).status().unwrap();
         assert!(status.success());
     }
 
