@@ -102,8 +102,8 @@ pub struct Config {
     pub resolver: Option<ResolverHook>,
     /// Log lines as `text` (the default) or `json` (one object per line).
     pub log_format: LogFormat,
-    /// Reverse proxies (IP addresses or CIDRs) whose `X-Forwarded-For` and
-    /// `X-Forwarded-Proto` headers are believed. Empty: none are.
+    /// Reverse proxies (IP addresses or CIDRs) whose `X-Forwarded-For` is
+    /// believed (`X-Forwarded-Proto` is never read). Empty: none.
     pub trusted_proxies: Vec<String>,
     /// Bearer token that `GET /metrics` requires. Unset: /metrics is off.
     pub metrics_token: Option<String>,

@@ -7,13 +7,13 @@
 //! `governor` crate), so they count per replica. The cap on new instances
 //! per hour is kept in the database and so holds across all replicas.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
@@ -22,26 +22,24 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use crate::config::Config;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::store::{Store, StoreError};
+use crate::web::proxy::request_client_ip;
 use crate::AppState;
 
-/// The address a request came from: the socket peer. This is the one place
-/// that decides it; trusted reverse proxies (`X-Forwarded-For`) are to be
-/// handled here too, and nowhere else.
-pub fn client_ip(peer: Option<SocketAddr>, _headers: &HeaderMap) -> Option<IpAddr> {
-    peer.map(|p| p.ip().to_canonical())
-}
-
-/// The request's client IP ([`client_ip`]); `None` when the server was not
-/// started with connection info (then only the global limits apply).
+/// The request's client IP, as [`crate::web::proxy`] decides it (the socket
+/// peer, or the client a trusted proxy forwarded); `None` when the server
+/// was not started with connection info (then only the global limits apply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        Ok(ClientIp(client_ip(peer, &parts.headers)))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        Ok(ClientIp(request_client_ip(&parts.extensions, &parts.headers, &app.trusted_proxies)))
     }
 }
 
@@ -235,8 +233,7 @@ pub async fn middleware(State(app): State<AppState>, request: Request, next: Nex
     let Some(kind) = kind(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let ip = client_ip(peer, request.headers());
+    let ip = request_client_ip(request.extensions(), request.headers(), &app.trusted_proxies);
     let verdict = match kind {
         Kind::Login => app.limits.start_login(ip).map_err(|l| l.page()),
         Kind::Api => app.limits.api_request(ip).map_err(|l| l.oauth()),

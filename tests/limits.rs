@@ -17,6 +17,7 @@ dual_db_tests!(
     new_instances_per_hour_are_capped_in_the_database,
     new_instances_per_client_ip_are_limited,
     the_hourly_cap_holds_under_concurrency_and_across_replicas,
+    clients_behind_a_trusted_proxy_are_limited_separately,
 );
 
 /// A browser whose connections come from `ip` (any 127/8 address is loopback).
@@ -181,4 +182,40 @@ async fn the_hourly_cap_holds_under_concurrency_and_across_replicas(db: Db) {
     // Old windows are purged.
     assert!(app.state.store.purge_expired(window + 3 * 3600, 0, 0).await.unwrap() >= 1);
     assert!(replica.take_new_instance_slot(window, 5).await.unwrap(), "the purged window starts over");
+}
+
+async fn clients_behind_a_trusted_proxy_are_limited_separately(db: Db) {
+    let Some(app) = spawn_app_with(db, |c| {
+        c.login_rate_per_ip_per_minute = 2;
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let proxy = browser_from("127.0.0.1");
+    let authorize = |from: &reqwest::Client, forwarded_for: &str| {
+        let request = from.get(app.start(&rp, &[], &[]).url.as_str());
+        let request = if forwarded_for.is_empty() { request } else { request.header("x-forwarded-for", forwarded_for) };
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // Two people behind the trusted proxy each have their own allowance.
+    assert_eq!(authorize(&proxy, "198.51.100.1").await, 303);
+    assert_eq!(authorize(&proxy, "198.51.100.1").await, 303);
+    assert_eq!(authorize(&proxy, "198.51.100.1").await, 429);
+    assert_eq!(authorize(&proxy, "198.51.100.2").await, 303);
+    // A client-written address to the left of the proxy's hop changes
+    // nothing: the rightmost untrusted hop is the client.
+    assert_eq!(authorize(&proxy, "198.51.100.9, 198.51.100.1").await, 429);
+    // The proxy's own requests (no header) count as the proxy's.
+    assert_eq!(authorize(&proxy, "").await, 303);
+
+    // From an untrusted peer, X-Forwarded-For is ignored: every request
+    // counts against the peer, whatever it claims.
+    let direct = browser_from("127.0.0.2");
+    assert_eq!(authorize(&direct, "198.51.100.3").await, 303);
+    assert_eq!(authorize(&direct, "198.51.100.4").await, 303);
+    assert_eq!(authorize(&direct, "198.51.100.5").await, 429);
+    assert_eq!(authorize(&direct, "").await, 429);
 }

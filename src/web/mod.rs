@@ -72,10 +72,8 @@ pub fn layers(router: Router, app: &AppState) -> Router {
             let proxies = app.trusted_proxies.clone();
             move |request: &axum::http::Request<_>| {
                 let id = request.headers().get(&crate::ops::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                let client = request
-                    .extensions()
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| proxy::client_ip(c.0.ip(), request.headers(), &proxies).to_string())
+                let client = proxy::request_client_ip(request.extensions(), request.headers(), &proxies)
+                    .map(|ip| ip.to_string())
                     .unwrap_or_default();
                 let (method, path) = (request.method(), request.uri().path());
                 tracing::info_span!("request", request_id = %id, method = %method, path = %path, client = %client)

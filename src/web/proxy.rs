@@ -1,13 +1,20 @@
-//! Which reverse proxies we believe. The one place that reads
-//! `X-Forwarded-For` and `X-Forwarded-Proto`: only when the connection comes
-//! from a configured trusted proxy (`trusted_proxies`, CIDRs), and then the
-//! client is the rightmost address in `X-Forwarded-For` that is not itself a
-//! trusted proxy (every hop appends the address it saw; anything to the left
-//! of the last untrusted hop could have been written by the client).
+//! Which reverse proxies we believe, and so the one place that decides a
+//! request's client address (for the rate limits and the logs alike).
+//! `X-Forwarded-For` is read only when the connection comes from a
+//! configured trusted proxy (`trusted_proxies`, CIDRs), and then the client is
+//! the rightmost address in `X-Forwarded-For` that is not itself a trusted
+//! proxy (every hop appends the address it saw; anything to the left of the
+//! last untrusted hop could have been written by the client).
+//!
+//! `X-Forwarded-Proto` is deliberately never read: nothing here depends on
+//! the scheme a request arrived with. Every URL we produce, and whether
+//! cookies are `Secure`/`__Host-`, come from the configured `issuer`; a
+//! plain-HTTP request to an https issuer is the proxy's to redirect or refuse.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
 /// Parse configured proxies: CIDRs (`10.0.0.0/8`) or single addresses.
@@ -27,20 +34,11 @@ fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|net| net.contains(&ip))
 }
 
-/// Where the request really came from and whether it came over HTTPS, as
-/// far as we can believe it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Forwarded {
-    pub client_ip: IpAddr,
-    /// `Some` only when a trusted proxy said so.
-    pub https: Option<bool>,
-}
-
-/// The client's address and scheme for a connection from `peer`.
-pub fn forwarded(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> Forwarded {
+/// The client's address for a connection from `peer`.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     if !trusted(peer, proxies) {
-        return Forwarded { client_ip: peer, https: None };
+        return peer;
     }
     // All X-Forwarded-For headers, in order, as one list of hops.
     let hops: Option<Vec<IpAddr>> = headers
@@ -49,24 +47,19 @@ pub fn forwarded(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> Forwar
         .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
         .map(|hop| hop.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
         .collect();
-    let client_ip = match hops {
+    match hops {
         // Walk from the right; stop at the first hop we do not trust. If
         // every hop is trusted, the leftmost one is the client.
         Some(hops) => hops.iter().rev().find(|ip| !trusted(**ip, proxies)).or(hops.first()).copied().unwrap_or(peer),
         // A malformed list: believe nothing in it.
         None => peer,
-    };
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next_back())
-        .map(|v| v.trim().eq_ignore_ascii_case("https"));
-    Forwarded { client_ip, https }
+    }
 }
 
-/// The client's address (see [`forwarded`]).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
-    forwarded(peer, headers, proxies).client_ip
+/// The client's address for a request ([`client_ip`] of its connection's
+/// peer); `None` when the server was started without connection info.
+pub fn request_client_ip(extensions: &Extensions, headers: &HeaderMap, proxies: &[IpNet]) -> Option<IpAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| client_ip(c.0.ip(), headers, proxies))
 }
 
 #[cfg(test)]
@@ -86,25 +79,28 @@ mod tests {
         let proxies = parse_trusted(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         // Untrusted peer: headers ignored.
-        let f = forwarded(
-            ip("203.0.113.9"),
-            &h(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https")]),
-            &proxies,
-        );
-        assert_eq!(f, Forwarded { client_ip: ip("203.0.113.9"), https: None });
+        let f = client_ip(ip("203.0.113.9"), &h(&[("x-forwarded-for", "1.2.3.4")]), &proxies);
+        assert_eq!(f, ip("203.0.113.9"));
         // Client-written prefix is skipped.
-        let f = forwarded(ip("127.0.0.1"), &h(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.2.3")]), &proxies);
-        assert_eq!(f.client_ip, ip("198.51.100.7"));
-        // Several headers form one list; the proto from a trusted proxy counts.
-        let f = forwarded(
+        let f = client_ip(ip("127.0.0.1"), &h(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.2.3")]), &proxies);
+        assert_eq!(f, ip("198.51.100.7"));
+        // Several headers form one list.
+        let f = client_ip(
             ip("10.0.0.2"),
-            &h(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.8"), ("x-forwarded-proto", "https")]),
+            &h(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.8")]),
             &proxies,
         );
-        assert_eq!(f, Forwarded { client_ip: ip("198.51.100.8"), https: Some(true) });
+        assert_eq!(f, ip("198.51.100.8"));
+        // Every hop trusted: the leftmost.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &h(&[("x-forwarded-for", "10.9.9.9, 10.0.0.3")]), &proxies),
+            ip("10.9.9.9")
+        );
+        // No header from a trusted proxy: the proxy itself.
+        assert_eq!(client_ip(ip("10.0.0.2"), &h(&[]), &proxies), ip("10.0.0.2"));
         // Garbage in the list: the peer.
-        let f = forwarded(ip("10.0.0.2"), &h(&[("x-forwarded-for", "198.51.100.8, nonsense")]), &proxies);
-        assert_eq!(f.client_ip, ip("10.0.0.2"));
+        let f = client_ip(ip("10.0.0.2"), &h(&[("x-forwarded-for", "198.51.100.8, nonsense")]), &proxies);
+        assert_eq!(f, ip("10.0.0.2"));
         // IPv4-mapped IPv6 peers count as their IPv4 address.
         assert_eq!(
             client_ip(ip("::ffff:10.0.0.2"), &h(&[("x-forwarded-for", "192.0.2.1")]), &proxies),
