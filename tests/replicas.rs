@@ -125,7 +125,7 @@ struct Route<'a> {
     logout: &'a Replica,
 }
 
-/// The other replica of the two.
+/// Of the two replicas `a` and `b`, the one that is not `r`.
 fn other<'a>(r: &Replica, a: &'a Replica, b: &'a Replica) -> &'a Replica {
     if r.port == a.port {
         b
@@ -227,7 +227,10 @@ async fn login(
     // lets a second client in on the other one without the instance.
     let second = rp_at(&install.issuer, &http, TRUSTED, Some(TRUSTED_SECRET)).await;
     let started2 = start_login(&second, &[], &[]);
+    // (Refresh and logout are on different replicas in every route, so
+    // between them they name both.)
     let sso = other(route.callback, route.refresh, route.logout);
+    assert_ne!(sso.port, route.callback.port);
     let back = get(&b, sso, &started2.url).await.expect("a redirect");
     assert!(back.as_str().starts_with(RP_REDIRECT), "signed in without the instance: {back}");
     let tokens2 = second
