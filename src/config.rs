@@ -214,6 +214,11 @@ impl ClientConfig {
             id_token_signed_response_alg: self.id_token_signed_response_alg,
             subject_type: self.subject_type,
             sector_identifier_uri: self.sector_identifier_uri.clone(),
+            response_types: self.response_types.clone(),
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         }
     }
 }
@@ -439,19 +444,9 @@ impl Config {
                 metadata.sector(&c.redirect_uris).map_err(|(field, m)| bad(&at(field), m))?;
             }
             let needs_secret = c.token_endpoint_auth_method.is_none_or(AuthMethod::uses_secret);
-            for uri in &c.post_logout_redirect_uris {
-                crate::oidc::client::validate_redirect_uri(uri)
-                    .map_err(|m| bad(&at("post_logout_redirect_uris"), m))?;
-            }
-            if let Some(uri) = &c.backchannel_logout_uri {
-                crate::oidc::logout::validate_backchannel_uri(uri)
-                    .map_err(|m| bad(&at("backchannel_logout_uri"), m))?;
-            }
+            // response_types, post-logout and back-channel logout URIs: checked with the metadata.
             if c.response_types.is_empty() {
                 return Err(bad(&at("response_types"), "at least one response type is required"));
-            }
-            for rt in &c.response_types {
-                crate::oidc::request::ResponseType::parse(rt).map_err(|m| bad(&at("response_types"), m))?;
             }
             match (&c.client_secret, c.public) {
                 (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),

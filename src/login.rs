@@ -802,13 +802,20 @@ async fn authorization_response(
         claims: request.claims.to_stored(),
         sid: sid.map(str::to_string),
     });
-    let access_token = rt.token.then(|| random_token(32));
+    // In the client's access token format, minted as at /token: only the
+    // hash is stored, and that row decides whether the token is valid.
+    let access_ttl = client.access_token_ttl(app.config.access_token_ttl_secs);
+    let access_token = rt
+        .token
+        .then(|| crate::oidc::token::mint_access_token(app, &client, subject, &request.scope_string(), now, access_ttl))
+        .transpose()
+        .map_err(|_| LoginError::Unavailable)?;
     let token_row = access_token.as_ref().map(|token| IssuedAccessToken {
         token_hash: hash_secret(token),
         client_id: request.client_id.clone(),
         scope: request.scope_string(),
         created_at: now,
-        expires_at: now + client.access_token_ttl(app.config.access_token_ttl_secs) as i64,
+        expires_at: now + access_ttl as i64,
         claims: request.claims.to_stored(),
     });
     let id_token = if rt.id_token {
@@ -838,7 +845,7 @@ async fn authorization_response(
     if let Some(token) = access_token {
         params.push(("access_token", token));
         params.push(("token_type", "Bearer".to_string()));
-        params.push(("expires_in", client.access_token_ttl(app.config.access_token_ttl_secs).to_string()));
+        params.push(("expires_in", access_ttl.to_string()));
         params.push(("scope", request.scope_string()));
     }
     if let Some(id_token) = id_token {

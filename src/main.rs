@@ -141,6 +141,22 @@ struct ClientSettingsArgs {
     /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
     #[arg(long)]
     sector_identifier_uri: Option<String>,
+    /// A response type the client may use (repeat for several; default: code),
+    /// e.g. "id_token" or "code id_token".
+    #[arg(long = "response-type")]
+    response_types: Vec<String>,
+    /// The client must push its authorization requests (RFC 9126).
+    #[arg(long)]
+    require_pushed_authorization_requests: bool,
+    /// Where RP-Initiated Logout may send the person afterwards (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout 1.0).
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens.
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
 }
 
 impl ClientSettingsArgs {
@@ -177,6 +193,11 @@ impl ClientSettingsArgs {
             id_token_signed_response_alg: choice("--id-token-signed-response-alg", self.id_token_signed_response_alg)?,
             subject_type: choice("--subject-type", self.subject_type)?.unwrap_or_default(),
             sector_identifier_uri: self.sector_identifier_uri,
+            response_types: self.response_types,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         })
     }
 }
@@ -331,7 +352,14 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     match cmd {
         ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
             let metadata = (*settings).metadata()?;
-            let flag = |(field, m): (&str, String)| format!("--{}: {m}", field.replace('_', "-"));
+            let flag = |(field, m): (&str, String)| {
+                // The list-valued settings are repeatable flags named in the singular.
+                let field = match field {
+                    "response_types" | "post_logout_redirect_uris" => field.strip_suffix('s').unwrap_or(field),
+                    f => f,
+                };
+                format!("--{}: {m}", field.replace('_', "-"))
+            };
             metadata.validate(public).map_err(flag)?;
             if metadata.subject_type == fedi_oidc::oidc::client::SubjectType::Pairwise {
                 metadata.sector(&redirect_uris).map_err(flag)?;

@@ -116,6 +116,20 @@ pub struct ClientMetadata {
     /// host is their sector (OIDC Core §8.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
+    /// The response types this client may use (RFC 9700 §2.1.2: only those
+    /// it registered). Empty: `["code"]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response_types: Vec<String>,
+    /// Authorization requests must be pushed (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
+    /// Where RP-Initiated Logout may send the person afterwards (§3.1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are posted (Back-Channel Logout 1.0 §2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens.
+    pub backchannel_logout_session_required: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -190,7 +204,30 @@ impl ClientMetadata {
                 return Err((field, format!("must be between 1 and {max}")));
             }
         }
+        for rt in &self.response_types {
+            ResponseType::parse(rt).map_err(|m| ("response_types", m))?;
+        }
+        if self.post_logout_redirect_uris.len() > MAX_URIS {
+            return Err(("post_logout_redirect_uris", format!("at most {MAX_URIS}")));
+        }
+        for uri in &self.post_logout_redirect_uris {
+            validate_redirect_uri(uri).map_err(|m| ("post_logout_redirect_uris", m))?;
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            super::logout::validate_backchannel_uri(uri).map_err(|m| ("backchannel_logout_uri", m))?;
+        }
+        if self.backchannel_logout_session_required && self.backchannel_logout_uri.is_none() {
+            return Err(("backchannel_logout_session_required", "needs a backchannel_logout_uri".into()));
+        }
         Ok(())
+    }
+
+    /// The response types the client registered (default: the code flow).
+    pub fn response_types(&self) -> Vec<ResponseType> {
+        match self.response_types.iter().filter_map(|t| ResponseType::parse(t).ok()).collect::<Vec<_>>() {
+            types if types.is_empty() => vec![ResponseType::default()],
+            types => types,
+        }
     }
 }
 
@@ -223,6 +260,8 @@ impl ClientMetadata {
 /// Signing algorithms accepted in client assertions.
 pub const HMAC_ALGS: &[&str] = &["HS256", "HS384", "HS512"];
 pub const ASYMMETRIC_ALGS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+/// Most redirect URIs (and post-logout redirect URIs) per client.
+pub const MAX_URIS: usize = 20;
 /// Most keys we consider in a client's key set.
 pub const MAX_CLIENT_KEYS: usize = 16;
 
@@ -239,18 +278,16 @@ pub struct Client {
     pub id_token_claims: bool,
     /// The one way this client authenticates.
     pub auth_method: AuthMethod,
+    /// Everything else the client registered, the same for clients from
+    /// the configuration file, the CLI and Dynamic Client Registration.
     pub metadata: ClientMetadata,
     /// Pairwise clients: their sector (OIDC Core §8.1).
     pub sector: Option<String>,
     /// The response types the client registered (RFC 9700 §2.1.2).
     pub response_types: Vec<ResponseType>,
-    /// Authorization requests must be pushed (RFC 9126 §6).
-    pub require_pushed_authorization_requests: bool,
-    /// RP-Initiated Logout 1.0 §3.1.
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Back-Channel Logout 1.0 §2.2.
-    pub backchannel_logout_uri: Option<String>,
-    pub backchannel_logout_session_required: bool,
+    /// Registered by anyone through `/register` (not by the operator): URLs
+    /// it gave us are fetched only through the outbound address checks.
+    pub dynamically_registered: bool,
 }
 
 impl Client {
@@ -328,15 +365,11 @@ impl TryFrom<ClientRow> for Client {
             trusted: r.trusted,
             id_token_claims: r.id_token_claims,
             sector: sector_of(&metadata, &r.redirect_uris),
+            response_types: metadata.response_types(),
             redirect_uris: r.redirect_uris,
             auth_method,
             metadata,
-            // Clients added with the CLI use the code flow only.
-            response_types: vec![ResponseType::default()],
-            require_pushed_authorization_requests: false,
-            post_logout_redirect_uris: Vec::new(),
-            backchannel_logout_uri: None,
-            backchannel_logout_session_required: false,
+            dynamically_registered: r.registration_token_hash.is_some(),
         })
     }
 }
@@ -376,21 +409,9 @@ impl From<&ClientConfig> for Client {
             id_token_claims: c.id_token_claims,
             auth_method,
             sector: sector_of(&metadata, &c.redirect_uris),
+            response_types: metadata.response_types(),
             metadata,
-            // Validated with the configuration; the code flow if none is named.
-            response_types: match c
-                .response_types
-                .iter()
-                .filter_map(|t| ResponseType::parse(t).ok())
-                .collect::<Vec<_>>()
-            {
-                types if types.is_empty() => vec![ResponseType::default()],
-                types => types,
-            },
-            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
-            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
-            backchannel_logout_session_required: c.backchannel_logout_session_required,
+            dynamically_registered: false,
         }
     }
 }

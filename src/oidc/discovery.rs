@@ -29,6 +29,7 @@ pub fn document(config: &Config) -> Value {
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "scopes_supported": SUPPORTED_SCOPES,
         "claims_supported": claims,
+        "claim_types_supported": ["normal"],
         "token_endpoint_auth_methods_supported": AuthMethod::ALL,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs.clone(),
         "revocation_endpoint": format!("{issuer}/revoke"),

@@ -24,6 +24,7 @@ use url::Url;
 use super::id_token_hint;
 use super::request::Params;
 use crate::clock::{constant_time_eq, random_token};
+use crate::fediverse::http::UpstreamHttp;
 use crate::oidc::client::Client;
 use crate::store::ProviderSessionRow;
 use crate::web::{error_page, existing_browser_id, html, is_form, see_other};
@@ -99,7 +100,8 @@ async fn end_session(app: &AppState, session: &Session, raw: &str) -> Response {
     let redirect = match get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
-            let registered = client.as_ref().is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
+            let registered =
+                client.as_ref().is_some_and(|c| c.metadata.post_logout_redirect_uris.iter().any(|r| r == uri));
             let Some(mut url) = Url::parse(uri).ok().filter(|_| registered) else {
                 return bad("The application asked to send you to an address it has not registered.");
             };
@@ -210,9 +212,13 @@ async fn end(app: &AppState, s: &ProviderSessionRow) -> Result<(), Response> {
     let mut sends = Vec::new();
     for client_id in clients {
         let Ok(Some(client)) = app.clients.get(&client_id).await else { continue };
-        let Some(uri) = client.backchannel_logout_uri.clone() else { continue };
+        let Some(uri) = client.metadata.backchannel_logout_uri.clone() else { continue };
         match logout_token(app, s, &client) {
-            Some(token) => sends.push(send(uri, token, client_id)),
+            // Anyone may register through /register: their URIs go through the outbound address checks.
+            Some(token) => {
+                let safe = client.dynamically_registered.then(|| app.clients.http().clone());
+                sends.push(send(uri, token, client_id, safe))
+            }
             None => tracing::error!(client = %client_id, "could not sign a logout token"),
         }
     }
@@ -266,10 +272,22 @@ fn http() -> &'static reqwest::Client {
     })
 }
 
-async fn send(uri: String, token: String, client_id: String) {
-    match http().post(&uri).form(&[("logout_token", token)]).send().await {
-        Ok(r) if r.status().is_success() => {}
-        Ok(r) => tracing::warn!(client = %client_id, status = %r.status(), "back-channel logout refused"),
+async fn send(uri: String, token: String, client_id: String, safe: Option<UpstreamHttp>) {
+    let status = match safe {
+        Some(http) => match Url::parse(&uri) {
+            Ok(url) => {
+                http.post_form(url, &[("logout_token", &token)]).await.map(|r| r.status).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        None => {
+            let sent = http().post(&uri).form(&[("logout_token", token)]).send().await;
+            sent.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+        }
+    };
+    match status {
+        Ok(s) if (200..300).contains(&s) => {}
+        Ok(s) => tracing::warn!(client = %client_id, status = %s, "back-channel logout refused"),
         Err(e) => tracing::warn!(client = %client_id, error = %e, "back-channel logout failed"),
     }
 }
@@ -278,8 +296,11 @@ async fn send(uri: String, token: String, client_id: String) {
 /// fragment (Back-Channel Logout 1.0 §2.2).
 pub fn validate_backchannel_uri(uri: &str) -> Result<(), String> {
     let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI ({e})"))?;
-    if url.fragment().is_some() {
+    if url.fragment().is_some() || uri.contains('#') {
         return Err(format!("{uri:?} must not contain a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{uri:?} must not contain credentials"));
     }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",

@@ -17,17 +17,17 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use url::Url;
 
-use super::client::{new_secret, AuthMethod, Client, ClientMetadata, RefreshTokens, SubjectType};
+use super::client::{new_secret, AuthMethod, Client, ClientMetadata, RefreshTokens, SubjectType, MAX_URIS};
 use super::error::{ErrorCode, OAuthError};
+use super::request::ResponseType;
 use crate::clock::{constant_time_eq, hash_secret, random_id, random_token};
+use crate::fediverse::http::check_url;
 use crate::keys::SigningAlg;
 use crate::store::ClientRow;
 use crate::AppState;
 
 /// Longest client_name we accept.
 const MAX_NAME: usize = 100;
-/// Most redirect URIs per client.
-const MAX_REDIRECT_URIS: usize = 20;
 
 fn metadata_error(d: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClientMetadata, d)
@@ -47,7 +47,6 @@ struct Registration {
     redirect_uris: Vec<String>,
     method: AuthMethod,
     metadata: ClientMetadata,
-    grant_types: Vec<String>,
 }
 
 /// Validate client metadata (RFC 7591 §2, OIDC Registration §2).
@@ -84,8 +83,8 @@ async fn validate(app: &AppState, body: &[u8], headers: &HeaderMap) -> Result<Re
     };
 
     let redirect_uris = strings("redirect_uris")?.unwrap_or_default();
-    if redirect_uris.is_empty() || redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(redirect_error(format!("1 to {MAX_REDIRECT_URIS} redirect_uris are required")));
+    if redirect_uris.is_empty() || redirect_uris.len() > MAX_URIS {
+        return Err(redirect_error(format!("1 to {MAX_URIS} redirect_uris are required")));
     }
     for uri in &redirect_uris {
         validate_redirect_uri(uri).map_err(redirect_error)?;
@@ -99,19 +98,43 @@ async fn validate(app: &AppState, body: &[u8], headers: &HeaderMap) -> Result<Re
     };
     let grant_types = strings("grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
     for g in &grant_types {
-        if !matches!(g.as_str(), "authorization_code" | "refresh_token") {
+        if !GRANT_TYPES.contains(&g.as_str()) {
             return Err(metadata_error(format!("unsupported grant_type {g}")));
         }
     }
     let response_types = strings("response_types")?.unwrap_or_else(|| vec!["code".into()]);
-    for r in &response_types {
-        if r != "code" {
-            return Err(metadata_error(format!("unsupported response_type {r}")));
-        }
+    if response_types.is_empty() {
+        return Err(metadata_error("response_types must not be empty"));
     }
-    // RFC 7591 §2.1: response type code goes with the authorization_code grant.
-    if !grant_types.iter().any(|g| g == "authorization_code") || response_types.is_empty() {
-        return Err(metadata_error("response_types code needs the authorization_code grant type"));
+    let mut parsed = Vec::new();
+    for r in &response_types {
+        let rt = ResponseType::parse(r).map_err(metadata_error)?;
+        if parsed.contains(&rt) {
+            return Err(metadata_error(format!("response_type {r} is listed twice")));
+        }
+        parsed.push(rt);
+    }
+    check_grant_types(&parsed, &grant_types)?;
+    let flag = |name: &str| -> Result<bool, OAuthError> {
+        match m.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(metadata_error(format!("{name} must be true or false"))),
+        }
+    };
+    let post_logout_redirect_uris = strings("post_logout_redirect_uris")?.unwrap_or_default();
+    for uri in &post_logout_redirect_uris {
+        validate_redirect_uri(uri).map_err(|e| metadata_error(format!("post_logout_redirect_uris: {e}")))?;
+    }
+    let backchannel_logout_uri = string("backchannel_logout_uri")?;
+    if let Some(uri) = &backchannel_logout_uri {
+        super::logout::validate_backchannel_uri(uri)
+            .map_err(|e| metadata_error(format!("backchannel_logout_uri: {e}")))?;
+        // Logout tokens to self-registered clients go out through the
+        // outbound address checks: refuse now what would never be delivered.
+        let url = Url::parse(uri).map_err(|e| metadata_error(format!("backchannel_logout_uri: {e}")))?;
+        check_url(url, app.clients.http().rules())
+            .map_err(|e| metadata_error(format!("backchannel_logout_uri: {e}")))?;
     }
     let name = string("client_name")?.unwrap_or_else(|| "Unnamed application".into());
     if name.trim().is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
@@ -150,6 +173,11 @@ async fn validate(app: &AppState, body: &[u8], headers: &HeaderMap) -> Result<Re
         id_token_signed_response_alg: alg,
         subject_type,
         sector_identifier_uri: string("sector_identifier_uri")?,
+        response_types,
+        require_pushed_authorization_requests: flag("require_pushed_authorization_requests")?,
+        post_logout_redirect_uris,
+        backchannel_logout_uri,
+        backchannel_logout_session_required: flag("backchannel_logout_session_required")?,
         ..Default::default()
     };
     metadata.validate(method == AuthMethod::None).map_err(|(field, m)| metadata_error(format!("{field}: {m}")))?;
@@ -165,7 +193,36 @@ async fn validate(app: &AppState, body: &[u8], headers: &HeaderMap) -> Result<Re
             OAuthError::new(ErrorCode::ServerError, "could not prepare a signing key")
         })?;
     }
-    Ok(Registration { name, redirect_uris, method, metadata, grant_types })
+    Ok(Registration { name, redirect_uris, method, metadata })
+}
+
+/// The grant types we implement for registered clients.
+const GRANT_TYPES: &[&str] = &["authorization_code", "implicit", "refresh_token"];
+
+/// RFC 7591 §2.1 (and OIDC Registration §2): response type `code` goes with
+/// the `authorization_code` grant, `id_token` and `token` with `implicit`;
+/// every grant type listed must be used, and refresh tokens come only from
+/// the code flow.
+fn check_grant_types(response_types: &[ResponseType], grant_types: &[String]) -> Result<(), OAuthError> {
+    let has = |g: &str| grant_types.iter().any(|t| t == g);
+    let code = response_types.iter().any(|rt| rt.code);
+    let implicit = response_types.iter().any(|rt| rt.id_token || rt.token);
+    if code && !has("authorization_code") {
+        return Err(metadata_error("response types with code need the authorization_code grant type"));
+    }
+    if implicit && !has("implicit") {
+        return Err(metadata_error("response types with id_token or token need the implicit grant type"));
+    }
+    if has("authorization_code") && !code {
+        return Err(metadata_error("the authorization_code grant type needs a response type with code"));
+    }
+    if has("implicit") && !implicit {
+        return Err(metadata_error("the implicit grant type needs a response type with id_token or token"));
+    }
+    if has("refresh_token") && !has("authorization_code") {
+        return Err(metadata_error("the refresh_token grant type needs the authorization_code grant type"));
+    }
+    Ok(())
 }
 
 /// https, or http on loopback only; absolute, no fragment, no credentials.
@@ -205,15 +262,24 @@ async fn check_sector_identifier(app: &AppState, uri: &str, redirect_uris: &[Str
 }
 
 /// The registered metadata as RFC 7591 §3.2.1 returns it.
-fn describe(app: &AppState, client: &Client, grant_types: &[String]) -> Map<String, Value> {
+fn describe(app: &AppState, client: &Client) -> Map<String, Value> {
     let mut out = Map::new();
     let m = &client.metadata;
     out.insert("client_id".into(), json!(client.client_id));
     out.insert("client_name".into(), json!(client.name));
     out.insert("redirect_uris".into(), json!(client.redirect_uris));
     out.insert("token_endpoint_auth_method".into(), json!(client.auth_method.as_str()));
-    out.insert("grant_types".into(), json!(grant_types));
-    out.insert("response_types".into(), json!(["code"]));
+    out.insert("grant_types".into(), json!(grant_types_of(client)));
+    let response_types = if m.response_types.is_empty() { vec!["code".to_string()] } else { m.response_types.clone() };
+    out.insert("response_types".into(), json!(response_types));
+    out.insert("require_pushed_authorization_requests".into(), json!(m.require_pushed_authorization_requests));
+    if !m.post_logout_redirect_uris.is_empty() {
+        out.insert("post_logout_redirect_uris".into(), json!(m.post_logout_redirect_uris));
+    }
+    if let Some(uri) = &m.backchannel_logout_uri {
+        out.insert("backchannel_logout_uri".into(), json!(uri));
+        out.insert("backchannel_logout_session_required".into(), json!(m.backchannel_logout_session_required));
+    }
     out.insert("id_token_signed_response_alg".into(), json!(client.id_token_alg().as_str()));
     out.insert(
         "subject_type".into(),
@@ -233,10 +299,18 @@ fn describe(app: &AppState, client: &Client, grant_types: &[String]) -> Map<Stri
     out
 }
 
-fn grant_types_of(client: &Client) -> Vec<String> {
-    let mut g = vec!["authorization_code".to_string()];
-    if client.metadata.refresh_tokens != RefreshTokens::Never {
-        g.push("refresh_token".into());
+/// The grant types a registered client has: what its response types use
+/// (registration keeps them consistent), and refresh tokens if it asked.
+fn grant_types_of(client: &Client) -> Vec<&'static str> {
+    let mut g = Vec::new();
+    if client.response_types.iter().any(|rt| rt.code) {
+        g.push("authorization_code");
+    }
+    if client.response_types.iter().any(|rt| rt.id_token || rt.token) {
+        g.push("implicit");
+    }
+    if client.metadata.refresh_tokens != RefreshTokens::Never && g.contains(&"authorization_code") {
+        g.push("refresh_token");
     }
     g
 }
@@ -320,7 +394,7 @@ async fn register_inner(
     row.registration_token_hash = Some(hash_secret(&registration_token));
     app.store.insert_client(&row).await.map_err(|_| OAuthError::unavailable())?;
     let client = Client::try_from(row).map_err(|_| OAuthError::unavailable())?;
-    let mut out = describe(app, &client, &reg.grant_types);
+    let mut out = describe(app, &client);
     out.insert("client_id_issued_at".into(), json!(now));
     if let Some(secret) = secret {
         out.insert("client_secret".into(), json!(secret));
@@ -353,7 +427,7 @@ pub async fn read(State(app): State<AppState>, headers: HeaderMap, Path(client_i
     let result = async {
         let row = managed(&app, &headers, &client_id).await?;
         let client = Client::try_from(row).map_err(|_| OAuthError::unavailable())?;
-        Ok::<_, OAuthError>(json_response(StatusCode::OK, describe(&app, &client, &grant_types_of(&client))))
+        Ok::<_, OAuthError>(json_response(StatusCode::OK, describe(&app, &client)))
     };
     result.await.unwrap_or_else(|e| e.into_response())
 }
@@ -391,7 +465,7 @@ pub async fn update(
             Err(_) => return Err(OAuthError::unavailable()),
         }
         let client = Client::try_from(row).map_err(|_| OAuthError::unavailable())?;
-        let mut out = describe(&app, &client, &reg.grant_types);
+        let mut out = describe(&app, &client);
         if let Some(secret) = secret {
             out.insert("client_secret".into(), json!(secret));
             out.insert("client_secret_expires_at".into(), json!(0));

@@ -332,7 +332,7 @@ pub async fn parse_authorization_request(
         };
         return Err(err(ErrorCode::RequestUriNotSupported, what));
     }
-    if channel == Channel::Front && (require_par || client.require_pushed_authorization_requests) {
+    if channel == Channel::Front && (require_par || client.metadata.require_pushed_authorization_requests) {
         return Err(err(ErrorCode::InvalidRequest, "this client must use pushed authorization requests (RFC 9126)"));
     }
     let response_type = match response_type {

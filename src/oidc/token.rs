@@ -78,7 +78,7 @@ async fn exchange(
 
 /// A new access token for `client`: random, or an RFC 9068 JWT. Either way
 /// only its hash is stored, and that row decides whether it is valid.
-fn mint_access_token(
+pub(crate) fn mint_access_token(
     app: &AppState,
     client: &Client,
     sub: &str,
