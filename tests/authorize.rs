@@ -11,12 +11,11 @@ use std::collections::HashMap;
 use fedi_oidc::config::ClientConfig;
 use fedi_oidc::Clock;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreResponseType,
-    CoreUserInfoClaims,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreResponseType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, AuthorizationCode, AuthorizationCodeHash, CsrfToken, LoginHint, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, Scope, TokenResponse,
+    AccessToken, AccessTokenHash, AuthorizationCode, AuthorizationCodeHash, LoginHint, OAuth2TokenResponse, Scope,
+    TokenResponse,
 };
 use support::*;
 use url::Url;
@@ -74,27 +73,6 @@ async fn spawn_with(db: Db, customize: impl FnOnce(&mut fedi_oidc::Config)) -> O
         customize(c);
     })
     .await
-}
-
-type AuthRequest<'a> = openidconnect::AuthorizationRequest<'a, CoreAuthDisplay, CoreAuthPrompt, CoreResponseType>;
-
-/// The RP builds an authorization request for `flow`, adjusted by `adjust`
-/// (PKCE is added for the code flow).
-fn request_with<'a>(
-    rp: &'a Rp,
-    flow: CoreAuthenticationFlow,
-    adjust: impl FnOnce(AuthRequest<'a>) -> AuthRequest<'a>,
-) -> Started {
-    let code = matches!(flow, CoreAuthenticationFlow::AuthorizationCode);
-    let mut request = rp.authorize_url(flow, CsrfToken::new_random, Nonce::new_random);
-    let mut verifier = None;
-    if code {
-        let (challenge, v) = PkceCodeChallenge::new_random_sha256();
-        request = request.set_pkce_challenge(challenge);
-        verifier = Some(v);
-    }
-    let (url, csrf, nonce) = adjust(request).url();
-    Started { url, csrf, nonce, verifier }
 }
 
 /// Redeem the code of `url` (the RP's callback) and verify the ID token.
@@ -572,27 +550,6 @@ async fn claims_parameter_releases_named_claims(db: Db) {
         let url = hop(&app, &b, CONFIDENTIAL, &[("claims", bad)]).await;
         assert_eq!(query(&url).get("error").map(String::as_str), Some("invalid_request"), "{bad}");
     }
-}
-
-/// The form_post page: its form's action and hidden fields, checked for
-/// a submit button and a script allowed by the CSP nonce only.
-fn form_post(response_headers: &reqwest::header::HeaderMap, body: &str) -> (String, HashMap<String, String>) {
-    let csp = response_headers["content-security-policy"].to_str().unwrap();
-    let nonce = body.split("<script nonce=\"").nth(1).expect("a script").split('"').next().unwrap();
-    assert!(csp.contains(&format!("script-src 'nonce-{nonce}'")), "{csp}");
-    assert!(!csp.contains("unsafe-inline'; script") && !csp.contains("script-src 'unsafe-inline'"));
-    assert!(csp.contains("form-action http://127.0.0.1:9"), "{csp}");
-    assert!(body.contains("<button type=\"submit\""), "works without JavaScript");
-    assert_eq!(response_headers["cache-control"], "no-store");
-    let unescape = |s: &str| s.replace("&#x2f;", "/").replace("&quot;", "\"").replace("&amp;", "&");
-    let action = unescape(body.split("action=\"").nth(1).unwrap().split('"').next().unwrap());
-    let mut fields = HashMap::new();
-    for input in body.split("<input type=\"hidden\" ").skip(1) {
-        let name = input.split("name=\"").nth(1).unwrap().split('"').next().unwrap();
-        let value = input.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
-        fields.insert(name.to_string(), unescape(value));
-    }
-    (action, fields)
 }
 
 async fn implicit_id_token_form_post_like_auth0_front_channel(db: Db) {

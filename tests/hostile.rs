@@ -284,7 +284,15 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
         }
-        let r = request.send().await.unwrap();
+        let r = match request.send().await {
+            Ok(r) => r,
+            // The server answers an oversized body without reading the rest
+            // of it and closes the connection; the client may then fail to
+            // finish writing before it reads the answer. Either way nothing
+            // was accepted.
+            Err(e) if what == "oversized" && (e.is_request() || e.is_body()) => continue,
+            Err(e) => panic!("{what}: {e}"),
+        };
         assert_eq!(r.status().as_u16(), status, "{what}");
         assert_eq!(r.headers()["cache-control"], "no-store", "{what}");
         if status == 401 {

@@ -6,10 +6,7 @@ mod support;
 
 use fedi_oidc::config::ClientConfig;
 use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken};
-use openidconnect::{
-    AuthorizationCode, ClientId, CsrfToken, IssuerUrl, LogoutRequest, Nonce, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, TokenResponse,
-};
+use openidconnect::{AuthorizationCode, ClientId, CsrfToken, Nonce, PostLogoutRedirectUrl, TokenResponse};
 use support::*;
 use url::Url;
 
@@ -63,15 +60,6 @@ fn payload(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-/// The RP library's logout request, from our discovery document.
-async fn logout_request(app: &TestApp) -> LogoutRequest {
-    let metadata: ProviderMetadataWithLogout =
-        ProviderMetadataWithLogout::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &app.http)
-            .await
-            .expect("discovery with logout metadata");
-    LogoutRequest::from(metadata.additional_metadata().end_session_endpoint.clone().expect("end_session_endpoint"))
 }
 
 /// Whether `b` still has a provider session (prompt=none answers with a code).

@@ -323,14 +323,14 @@ pub enum Outcome {
     /// Sent back to the relying party's redirect URI with these parameters.
     Rp(Url),
     /// Stopped on one of our pages (or the instance's) with this status and body.
-    Page { status: u16, url: String, body: String },
+    Page { status: u16, url: String, body: String, headers: reqwest::header::HeaderMap },
 }
 
 impl Outcome {
     pub fn rp(self) -> Url {
         match self {
             Outcome::Rp(url) => url,
-            Outcome::Page { status, url, body } => {
+            Outcome::Page { status, url, body, .. } => {
                 panic!("expected a redirect to the RP, got {status} at {url}: {body}")
             }
         }
@@ -384,7 +384,19 @@ pub async fn pick(app: &TestApp, browser: &reqwest::Client, start: &str, account
 /// picker and answering consent with `consent`. Stops at the RP or at the
 /// first page that is neither the picker nor the consent page.
 pub async fn drive(browser: &reqwest::Client, start: &str, account: &str, consent: Consent) -> Outcome {
-    match drive_inner(browser, start, account, consent).await {
+    drive_to(browser, start, account, consent, RP_REDIRECT).await
+}
+
+/// [`drive`] for a client whose redirect URI is `redirect` (never fetched:
+/// the browser stops there).
+pub async fn drive_to(
+    browser: &reqwest::Client,
+    start: &str,
+    account: &str,
+    consent: Consent,
+    redirect: &str,
+) -> Outcome {
+    match drive_inner(browser, start, account, consent, redirect).await {
         Ok(outcome) | Err(outcome) => outcome,
     }
 }
@@ -395,8 +407,8 @@ async fn submit(browser: &reqwest::Client, url: &Url, form: &[(&str, &str)]) -> 
     match r.headers().get(LOCATION) {
         Some(l) => Ok(url.join(l.to_str().unwrap()).unwrap()),
         None => {
-            let status = r.status().as_u16();
-            Err(Outcome::Page { status, url: url.to_string(), body: r.text().await.unwrap() })
+            let (status, headers) = (r.status().as_u16(), r.headers().clone());
+            Err(Outcome::Page { status, url: url.to_string(), headers, body: r.text().await.unwrap() })
         }
     }
 }
@@ -406,17 +418,18 @@ async fn drive_inner(
     start: &str,
     account: &str,
     consent: Consent,
+    redirect: &str,
 ) -> Result<Outcome, Outcome> {
     let mut url = Url::parse(start).unwrap();
     let mut typed = false;
     let mut saw_consent = false;
     for _ in 0..20 {
-        if url.as_str().starts_with(RP_REDIRECT) {
+        if url.as_str().starts_with(redirect) {
             assert!(saw_consent || consent != Consent::Required, "the consent page did not appear");
             return Ok(Outcome::Rp(url));
         }
         let response = browser.get(url.clone()).send().await.expect("request");
-        let status = response.status().as_u16();
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
         if let Some(location) = response.headers().get(LOCATION) {
             url = url.join(location.to_str().unwrap()).unwrap();
             continue;
@@ -440,7 +453,7 @@ async fn drive_inner(
             url = submit(browser, &url, &[("csrf_token", csrf.as_str()), ("decision", decision)]).await?;
             continue;
         }
-        return Ok(Outcome::Page { status, url: url.to_string(), body });
+        return Ok(Outcome::Page { status, url: url.to_string(), body, headers });
     }
     panic!("too many redirects");
 }
@@ -562,4 +575,69 @@ pub fn jwt_part(jwt: &str, i: usize) -> serde_json::Value {
     use base64::Engine;
     let part = jwt.split('.').nth(i).expect("JWT part");
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The form_post page (OAuth 2.0 Form Post Response Mode): its form's
+/// action and hidden fields, checked for a submit button, a script allowed
+/// by the CSP nonce only, and `form-action` limited to the action's origin.
+pub fn form_post(
+    response_headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> (String, std::collections::HashMap<String, String>) {
+    let unescape = |s: &str| s.replace("&#x2f;", "/").replace("&quot;", "\"").replace("&amp;", "&");
+    let action = unescape(body.split("action=\"").nth(1).expect("a form").split('"').next().unwrap());
+    let csp = response_headers["content-security-policy"].to_str().unwrap();
+    let nonce = body.split("<script nonce=\"").nth(1).expect("a script").split('"').next().unwrap();
+    assert!(csp.contains(&format!("script-src 'nonce-{nonce}'")), "{csp}");
+    assert!(!csp.contains("unsafe-inline'; script") && !csp.contains("script-src 'unsafe-inline'"));
+    let origin = Url::parse(&action).expect("an absolute action").origin().ascii_serialization();
+    assert!(csp.contains(&format!("form-action {origin}")), "{csp}");
+    assert!(body.contains("<button type=\"submit\""), "works without JavaScript");
+    assert_eq!(response_headers["cache-control"], "no-store");
+    let mut fields = std::collections::HashMap::new();
+    for input in body.split("<input type=\"hidden\" ").skip(1) {
+        let name = input.split("name=\"").nth(1).unwrap().split('"').next().unwrap();
+        let value = input.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
+        fields.insert(name.to_string(), unescape(value));
+    }
+    (action, fields)
+}
+
+pub type AuthRequest<'a> = openidconnect::AuthorizationRequest<
+    'a,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::core::CoreResponseType,
+>;
+
+/// The RP builds an authorization request for `flow`, adjusted by `adjust`
+/// (PKCE is added for the code flow).
+pub fn request_with<'a>(
+    rp: &'a Rp,
+    flow: CoreAuthenticationFlow,
+    adjust: impl FnOnce(AuthRequest<'a>) -> AuthRequest<'a>,
+) -> Started {
+    let code = matches!(flow, CoreAuthenticationFlow::AuthorizationCode);
+    let mut request = rp.authorize_url(flow, CsrfToken::new_random, Nonce::new_random);
+    let mut verifier = None;
+    if code {
+        let (challenge, v) = PkceCodeChallenge::new_random_sha256();
+        request = request.set_pkce_challenge(challenge);
+        verifier = Some(v);
+    }
+    let (url, csrf, nonce) = adjust(request).url();
+    Started { url, csrf, nonce, verifier }
+}
+
+/// The RP library's RP-Initiated Logout request, from our discovery document.
+pub async fn logout_request(app: &TestApp) -> openidconnect::LogoutRequest {
+    let metadata = openidconnect::ProviderMetadataWithLogout::discover_async(
+        IssuerUrl::new(app.issuer.clone()).unwrap(),
+        &app.http,
+    )
+    .await
+    .expect("discovery with logout metadata");
+    openidconnect::LogoutRequest::from(
+        metadata.additional_metadata().end_session_endpoint.clone().expect("end_session_endpoint"),
+    )
 }
