@@ -1413,6 +1413,10 @@ async fn discovery_advertises_exactly_what_works(db: Db) {
         assert!(claims_seen.contains(&claim), "claim {claim} is listed but was never issued");
     }
     exercised.insert("claims_supported");
+    // Only normal claims: nothing aggregated or distributed was ever issued.
+    assert_eq!(list("claim_types_supported"), vec!["normal".to_string()]);
+    assert!(!claims_seen.contains("_claim_names") && !claims_seen.contains("_claim_sources"));
+    exercised.insert("claim_types_supported");
 
     // Nothing listed escaped the walk.
     for (key, value) in doc.as_object().unwrap() {
