@@ -38,13 +38,23 @@ pub fn subject(app: &AppState, hint: &str, client_id: &str) -> Option<String> {
 
 /// `hint`, if it is an ID token we issued to one client, whatever its expiry.
 pub fn verify(app: &AppState, hint: &str) -> Option<VerifiedHint> {
+    verify_token(app, hint, true)
+}
+
+/// `jwt`, if we signed it for one client (an ID token or a logout token),
+/// whatever its expiry.
+pub fn verify_signed(app: &AppState, jwt: &str) -> Option<VerifiedHint> {
+    verify_token(app, jwt, false)
+}
+
+fn verify_token(app: &AppState, hint: &str, id_token_only: bool) -> Option<VerifiedHint> {
     if hint.len() > 8192 {
         return None;
     }
     let header = decode_header(hint).ok()?;
     // Our ID tokens are typed `JWT`; a logout token (`logout+jwt`), signed
     // by the same key, is no ID token.
-    if header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+    if id_token_only && header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
         return None;
     }
     let keys: JwkSet = serde_json::from_slice(&app.keys.jwks_bytes()).ok()?;
@@ -64,7 +74,7 @@ pub fn verify(app: &AppState, hint: &str) -> Option<VerifiedHint> {
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["iss", "aud", "sub"]);
     let claims = decode::<HintClaims>(hint, &key, &validation).ok()?.claims;
-    if claims.events.is_some() {
+    if id_token_only && claims.events.is_some() {
         return None;
     }
     let aud = match claims.aud {
