@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
 use fedi_oidc::config::ClientConfig;
 use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken};
 use openidconnect::{
@@ -25,47 +23,6 @@ dual_db_tests!(
 const LOGOUT_RP: &str = "rp-logout";
 const LOGOUT_SECRET: &str = "logout-secret-0123456789abcdef0123456789abcdef";
 const LOGGED_OUT: &str = "http://127.0.0.1:9/rp/logged-out";
-
-/// A relying party's back-channel logout endpoint: records every body.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
-        let router = axum::Router::new().route(
-            "/backchannel",
-            axum::routing::post(move |body: String| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().push(body);
-                    axum::http::StatusCode::OK
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Receiver { url, bodies, _server: server }
-    }
-
-    fn tokens(&self) -> Vec<String> {
-        self.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|b| {
-                url::form_urlencoded::parse(b.as_bytes()).find(|(k, _)| k == "logout_token").unwrap().1.into_owned()
-            })
-            .collect()
-    }
-}
 
 async fn spawn(db: Db, receiver: &Receiver) -> Option<TestApp> {
     let uri = receiver.url.clone();

@@ -4,7 +4,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use fedi_oidc::config::ClientConfig;
 use fedi_oidc::oidc::client::SubjectType;
@@ -142,40 +142,6 @@ const PAIRWISE_A: &str = "rp-pairwise-a";
 const PAIRWISE_B: &str = "rp-pairwise-b";
 const SECRET: &str = "a-secret-0123456789abcdef0123456789abcdef0123";
 const LOGGED_OUT: &str = "http://127.0.0.1:9/rp/logged-out";
-
-/// A relying party's back-channel logout endpoint: records the logout tokens.
-struct Receiver {
-    url: String,
-    tokens: Arc<Mutex<Vec<String>>>,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let tokens = Arc::new(Mutex::new(Vec::new()));
-        let seen = tokens.clone();
-        let router = axum::Router::new().route(
-            "/backchannel",
-            axum::routing::post(move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().extend(form.get("logout_token").cloned());
-                    axum::http::StatusCode::OK
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Receiver { url, tokens, _server: server }
-    }
-
-    fn tokens(&self) -> Vec<String> {
-        self.tokens.lock().unwrap().clone()
-    }
-}
 
 /// Two pairwise clients of different sectors; A registered a back channel.
 async fn spawn_pairwise(db: Db, receiver: &Receiver) -> Option<TestApp> {
