@@ -82,6 +82,9 @@ pub struct Config {
     /// Requests to the API endpoints (`/token`, `/userinfo`, discovery, JWKS)
     /// per client IP per minute, in each replica.
     pub api_rate_per_ip_per_minute: u32,
+    /// Dynamic client registrations (`POST /register`, answered or not) per
+    /// client IP per hour, in each replica.
+    pub registration_rate_per_ip_per_hour: u32,
     /// Provider sessions (single sign-on): idle lifetime in seconds, renewed
     /// by every sign-in they answer (sliding expiry)...
     pub provider_session_ttl_secs: u64,
@@ -293,6 +296,7 @@ impl Default for Config {
             new_instance_rate_per_ip_per_hour: 10,
             new_instances_per_hour: 100,
             api_rate_per_ip_per_minute: 0,
+            registration_rate_per_ip_per_hour: 20,
             provider_session_ttl_secs: 86_400,
             provider_session_max_secs: 7 * 86_400,
             par_ttl_secs: 60,

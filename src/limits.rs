@@ -123,6 +123,7 @@ pub struct Limits {
     new_instance_per_ip: Option<PerIp>,
     new_instances_per_hour: u32,
     api_per_ip: Option<PerIp>,
+    registration_per_ip: Option<PerIp>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -152,6 +153,7 @@ impl Limits {
             new_instance_per_ip: PerIp::new(per_hour(config.new_instance_rate_per_ip_per_hour)),
             new_instances_per_hour: config.new_instances_per_hour,
             api_per_ip: PerIp::new(per_minute(config.api_rate_per_ip_per_minute)),
+            registration_per_ip: PerIp::new(per_hour(config.registration_rate_per_ip_per_hour)),
         }
     }
 
@@ -174,6 +176,14 @@ impl Limits {
     /// Count one API request from `ip`.
     pub fn api_request(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
         match &self.api_per_ip {
+            Some(per_ip) => per_ip.check(ip, &self.clock).map_err(|w| Self::limited(w, API)),
+            None => Ok(()),
+        }
+    }
+
+    /// Count one dynamic client registration request from `ip`.
+    pub fn registration(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
+        match &self.registration_per_ip {
             Some(per_ip) => per_ip.check(ip, &self.clock).map_err(|w| Self::limited(w, API)),
             None => Ok(()),
         }
@@ -215,6 +225,8 @@ impl From<Limited> for LimitError {
 fn kind(method: &Method, path: &str) -> Option<Kind> {
     if path == "/authorize" || (method == Method::POST && path.starts_with("/login/")) {
         Some(Kind::Login)
+    } else if method == Method::POST && path == "/register" {
+        Some(Kind::Registration)
     } else if crate::web::API_PATHS.contains(&path) && method != Method::OPTIONS {
         Some(Kind::Api)
     } else {
@@ -225,6 +237,7 @@ fn kind(method: &Method, path: &str) -> Option<Kind> {
 enum Kind {
     Login,
     Api,
+    Registration,
 }
 
 /// The layer in front of the routes: logins started and API requests are
@@ -237,6 +250,7 @@ pub async fn middleware(State(app): State<AppState>, request: Request, next: Nex
     let verdict = match kind {
         Kind::Login => app.limits.start_login(ip).map_err(|l| l.page()),
         Kind::Api => app.limits.api_request(ip).map_err(|l| l.oauth()),
+        Kind::Registration => app.limits.registration(ip).map_err(|l| l.oauth()),
     };
     match verdict {
         Ok(()) => next.run(request).await,

@@ -373,6 +373,10 @@ pub async fn choose_instance(
                 let vouched = found.domain.eq_ignore_ascii_case(&asked)
                     || confirm_by_webfinger(app, &found.domain, &found.server, &found.username).await.as_ref()
                         == Some(&found.actor);
+                // The subject's domain becomes the handle's: the lists apply.
+                if let (true, Err(refusal)) = (vouched, app.policy.check_domain(&found.domain)) {
+                    return Err(back_to_picker(app, txn, input, refusal.to_string()).await);
+                }
                 let expected = if vouched {
                     Expected {
                         username: Some(found.username),
@@ -644,7 +648,8 @@ pub async fn finish_upstream(
             });
         }
     }
-    if let Err(refusal) = app.policy.check_account(&account, app.clock.now()) {
+    let policy = app.policy.check_account(&account, app.clock.now());
+    if let Err(refusal) = policy.and_then(|()| app.policy.check_domain(&account_domain)) {
         tracing::info!(instance = %name, reason = ?refusal, "the policy refused the account");
         return Err(LoginError::Page { status: StatusCode::FORBIDDEN, message: refusal.to_string(), restart });
     }
@@ -657,25 +662,23 @@ pub async fn finish_upstream(
         }
     })?;
     let now = app.clock.now();
-    if !app.store.set_transaction_authenticated(&txn.row.id, &state, &subject.sub, now, &random_token(16)).await? {
-        return Err(expired());
-    }
-    // From now on a login_hint for this instance may skip the picker here.
-    app.store.remember_browser_instance(&txn.row.browser_id, &instance.origin(), now).await?;
-    // And the person is signed in here: a provider session for this browser.
+    // In one database transaction: the login is authenticated, a login_hint
+    // for this instance may skip the picker in this browser from now on, and
+    // the person is signed in here (a provider session for this browser).
     let config = &app.config;
     let idle = config.provider_session_ttl_secs as i64;
-    app.store
-        .start_provider_session(&ProviderSessionRow {
-            sid: random_token(16),
-            browser_id: txn.row.browser_id.clone(),
-            subject: subject.sub.clone(),
-            instance: instance.origin(),
-            auth_time: now,
-            used_at: now,
-            expires_at: now + idle.min(config.provider_session_max_secs as i64),
-        })
-        .await?;
+    let session = ProviderSessionRow {
+        sid: random_token(16),
+        browser_id: txn.row.browser_id.clone(),
+        subject: subject.sub.clone(),
+        instance: instance.origin(),
+        auth_time: now,
+        used_at: now,
+        expires_at: now + idle.min(config.provider_session_max_secs as i64),
+    };
+    if !app.store.complete_sign_in(&txn.row.id, &state, &random_token(16), &session).await? {
+        return Err(expired());
+    }
     let client = app.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?;
     if needs_consent(app, &client, &txn.request, &subject.sub).await? {
         return Ok(Next::Consent(txn.row.id));
@@ -698,7 +701,14 @@ async fn account_domain(
     let own = instance.authority();
     if let (Some(domain), Some(actor)) = (&context.expected_domain, &context.expected_actor) {
         if let Ok(actor) = Url::parse(actor) {
-            return (domain.clone(), Some(actor));
+            // When the instance reports no actor of its own, the typed
+            // domain's word is not enough: the instance's own WebFinger must
+            // name the same actor for this account (else anybody's domain
+            // could tie the person to somebody else's actor there).
+            if account.uri.is_some() || hosted_actor(app, instance, &account.username).await.as_ref() == Some(&actor) {
+                return (domain.clone(), Some(actor));
+            }
+            tracing::warn!(%instance, %actor, "WebFinger named an actor the instance does not confirm; ignored");
         }
     }
     if let Some(claimed) = server.account_domain.as_deref().filter(|d| !d.eq_ignore_ascii_case(&own)) {
@@ -712,6 +722,22 @@ async fn account_domain(
         }
     }
     (own, None)
+}
+
+/// The actor the instance's own WebFinger gives for `username` at its host,
+/// if it is on `instance` (the handle's domain may be another one).
+async fn hosted_actor(app: &AppState, instance: &Instance, username: &str) -> Option<Url> {
+    let allow_http = app.config.dev_allow_insecure_instances;
+    match webfinger::lookup(&app.upstream, instance, username, allow_http).await {
+        Ok(Some(found)) if found.server == *instance && found.username.eq_ignore_ascii_case(username) => {
+            Some(found.actor)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::info!(%instance, error = %e, "the instance's WebFinger did not confirm the account");
+            None
+        }
+    }
 }
 
 /// The actor WebFinger at `domain` gives for `username@domain`, if it is on
@@ -889,6 +915,7 @@ async fn sign_id_token(
     let now = app.clock.now();
     // Pairwise or public, and the client's algorithm, as at the token endpoint.
     let sub = app.clients.subject_for(&client, subject);
+    let sid = sid.map(|s| app.clients.sid_for(&client, s));
     let alg = client.id_token_alg();
     let claims = IdTokenClaims {
         iss: app.issuer(),
@@ -900,7 +927,7 @@ async fn sign_id_token(
         nonce: request.nonce.as_deref(),
         at_hash: access_token.map(|t| left_half_hash_for(alg, t)),
         c_hash: code.map(|c| left_half_hash_for(alg, c)),
-        sid,
+        sid: sid.as_deref(),
         profile,
     };
     app.keys.sign(&claims, "JWT", alg).map_err(|e| {

@@ -147,6 +147,13 @@ impl Policy {
         Ok(())
     }
 
+    /// Whether handles at `domain` (`host`, or `host:port` in development)
+    /// may sign in: the instance lists, for the domain's host.
+    pub fn check_domain(&self, domain: &str) -> Result<(), Refusal> {
+        let host = url::Url::parse(&format!("http://{domain}/")).ok().and_then(|u| u.host_str().map(str::to_string));
+        self.check_instance(host.as_deref().unwrap_or(domain))
+    }
+
     /// Whether `account`, as its instance reported it at `now` (Unix
     /// seconds), may sign in. The instance and the account's own domain
     /// (from `acct`, when the instance reports one) are both checked against

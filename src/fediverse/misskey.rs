@@ -71,8 +71,7 @@ struct User {
     is_suspended: Option<bool>,
     #[serde(default)]
     created_at: Option<String>,
-    /// Only for remote users; local ones are `{url}/users/{id}`, which
-    /// WebFinger's `self` link gives.
+    /// Only for remote users; local ones are `{url}/users/{id}`.
     #[serde(default)]
     uri: Option<String>,
     #[serde(default)]
@@ -138,7 +137,15 @@ impl ServerFamily for MiAuth {
     async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {
         let reply = self.http.post_json(app.instance.url("/api/i"), &json!({ "i": token })).await?;
         let u: User = reply.json("i")?;
-        let acct = match u.host.filter(|h| !h.is_empty()) {
+        let host = u.host.filter(|h| !h.is_empty());
+        // A local user's actor is `{url}/users/{id}` (UserEntityService
+        // `genLocalUserUri`): ours to derive, never taken from WebFinger alone.
+        let uri = match (&host, u.uri.filter(|s| !s.is_empty())) {
+            (_, Some(uri)) => Some(uri),
+            (None, None) => Some(app.instance.url(&format!("/users/{}", u.id)).to_string()),
+            (Some(_), None) => None,
+        };
+        let acct = match host {
             Some(host) => format!("{}@{host}", u.username),
             None => u.username.clone(),
         };
@@ -148,7 +155,7 @@ impl ServerFamily for MiAuth {
             username: u.username,
             acct,
             display_name: u.name.unwrap_or_default(),
-            uri: u.uri.filter(|s| !s.is_empty()),
+            uri,
             url: u.url.filter(|s| !s.is_empty()),
             avatar: u.avatar_url.filter(|s| !s.is_empty()),
             bot: u.is_bot.unwrap_or(false),

@@ -17,10 +17,21 @@ const MAX_TEMPLATE: usize = 2048;
 /// `/.well-known/host-meta` to the server; we follow that many hops, each
 /// one checked by the outbound client like the first.
 const MAX_REDIRECTS: usize = 3;
+/// At most this many requests for one lookup, redirects, host-meta and its
+/// LRDD template included: what a typed domain can make us send. (A split
+/// domain needs at most five: WebFinger, host-meta and LRDD, one redirect.)
+const MAX_REQUESTS: usize = 6;
 
-/// GET `url`, following a few redirects (https only, unless in development).
-async fn get_following(http: &UpstreamHttp, mut url: Url, accept: &'static str) -> Result<Reply, UpstreamError> {
+/// GET `url`, following a few redirects (https only, unless in development),
+/// each request taken from the lookup's `budget`.
+async fn get_following(
+    http: &UpstreamHttp,
+    mut url: Url,
+    accept: &'static str,
+    budget: &mut usize,
+) -> Result<Reply, UpstreamError> {
     for _ in 0..=MAX_REDIRECTS {
+        *budget = budget.checked_sub(1).ok_or(UpstreamError::Redirected)?;
         let reply = http.get(url.clone(), accept).await?;
         match (reply.status, reply.location.as_deref()) {
             (301 | 302 | 303 | 307 | 308, Some(location)) => {
@@ -83,7 +94,8 @@ pub async fn lookup(
     let resource = resource(username, domain);
     let mut url = domain.url("/.well-known/webfinger");
     url.query_pairs_mut().append_pair("resource", &resource);
-    let reply = get_following(http, url, JRD).await?;
+    let mut budget = MAX_REQUESTS;
+    let reply = get_following(http, url, JRD, &mut budget).await?;
     let jrd = match reply.status {
         200..=299 => reply.json::<Jrd>("WebFinger").ok(),
         // No WebFinger here (or no such account): try host-meta's template.
@@ -92,7 +104,7 @@ pub async fn lookup(
     };
     let jrd = match jrd {
         Some(jrd) => jrd,
-        None => match host_meta_lookup(http, domain, &resource).await? {
+        None => match host_meta_lookup(http, domain, &resource, &mut budget).await? {
             Some(jrd) => jrd,
             None => return Ok(None),
         },
@@ -106,8 +118,9 @@ async fn host_meta_lookup(
     http: &UpstreamHttp,
     domain: &Instance,
     resource: &str,
+    budget: &mut usize,
 ) -> Result<Option<Jrd>, UpstreamError> {
-    let reply = get_following(http, domain.url("/.well-known/host-meta"), XRD).await?;
+    let reply = get_following(http, domain.url("/.well-known/host-meta"), XRD, budget).await?;
     if !(200..300).contains(&reply.status) {
         return Ok(None);
     }
@@ -115,7 +128,7 @@ async fn host_meta_lookup(
     let Some(template) = lrdd_template(&body) else { return Ok(None) };
     let encoded = percent_encoding::utf8_percent_encode(resource, percent_encoding::NON_ALPHANUMERIC).to_string();
     let Ok(url) = Url::parse(&template.replace("{uri}", &encoded)) else { return Ok(None) };
-    let reply = get_following(http, url, JRD).await?;
+    let reply = get_following(http, url, JRD, budget).await?;
     if !(200..300).contains(&reply.status) {
         return Ok(None);
     }

@@ -463,6 +463,16 @@ impl ClientRegistry {
         }
     }
 
+    /// The `sid` that `client` sees for the provider session `sid`: its own
+    /// per client, HMAC-SHA256(server secret, client id, session id), so
+    /// that two clients cannot recognise one person by a shared session id
+    /// (which would undo pairwise subjects). Stable for the session, so ID
+    /// tokens and logout tokens of one client agree.
+    pub fn sid_for(&self, client: &Client, sid: &str) -> String {
+        let input = format!("sid\n{}\n{sid}", client.client_id);
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.pairwise, input.as_bytes()).as_ref())
+    }
+
     /// The outbound HTTP client for client-supplied URLs (jwks_uri,
     /// sector_identifier_uri): https, public addresses, no redirects, bounded.
     pub fn http(&self) -> &UpstreamHttp {
@@ -539,7 +549,10 @@ impl ClientRegistry {
             (AuthMethod::ClientSecretJwt | AuthMethod::PrivateKeyJwt, _, _, Some(jwt)) => {
                 self.assertions.verify(&client, jwt, request.endpoint).await.map_err(|e| match e {
                     AssertionError::Unavailable => OAuthError::unavailable(),
-                    e => OAuthError::invalid_client(format!("client assertion rejected: {e}")),
+                    e => {
+                        tracing::info!(client = %client.client_id, error = ?e, "client assertion rejected");
+                        OAuthError::invalid_client(format!("client assertion rejected: {e}"))
+                    }
                 })?;
                 true
             }

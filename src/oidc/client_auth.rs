@@ -46,7 +46,9 @@ pub enum AssertionError {
     Claims(String),
     #[error("it was used before")]
     Replayed,
-    #[error("the client's key set is unavailable: {0}")]
+    /// The detail (which may name internal addresses) is logged, never told
+    /// to the client.
+    #[error("the client's key set could not be fetched")]
     Jwks(String),
     #[error("database unavailable")]
     Unavailable,

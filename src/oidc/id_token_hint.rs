@@ -12,6 +12,9 @@ use crate::AppState;
 struct HintClaims {
     sub: String,
     aud: Audience,
+    /// Only logout tokens (and other security event tokens) have it.
+    #[serde(default)]
+    events: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -35,10 +38,25 @@ pub fn subject(app: &AppState, hint: &str, client_id: &str) -> Option<String> {
 
 /// `hint`, if it is an ID token we issued to one client, whatever its expiry.
 pub fn verify(app: &AppState, hint: &str) -> Option<VerifiedHint> {
+    verify_token(app, hint, true)
+}
+
+/// `jwt`, if we signed it for one client (an ID token or a logout token),
+/// whatever its expiry.
+pub fn verify_signed(app: &AppState, jwt: &str) -> Option<VerifiedHint> {
+    verify_token(app, jwt, false)
+}
+
+fn verify_token(app: &AppState, hint: &str, id_token_only: bool) -> Option<VerifiedHint> {
     if hint.len() > 8192 {
         return None;
     }
     let header = decode_header(hint).ok()?;
+    // Our ID tokens are typed `JWT`; a logout token (`logout+jwt`), signed
+    // by the same key, is no ID token.
+    if id_token_only && header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+        return None;
+    }
     let keys: JwkSet = serde_json::from_slice(&app.keys.jwks_bytes()).ok()?;
     let jwk = keys.find(header.kid.as_deref()?)?;
     // The key decides the algorithm, never the token's header alone.
@@ -56,6 +74,9 @@ pub fn verify(app: &AppState, hint: &str) -> Option<VerifiedHint> {
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["iss", "aud", "sub"]);
     let claims = decode::<HintClaims>(hint, &key, &validation).ok()?.claims;
+    if id_token_only && claims.events.is_some() {
+        return None;
+    }
     let aud = match claims.aud {
         Audience::One(aud) => aud,
         Audience::Many(mut auds) if auds.len() == 1 => auds.remove(0),

@@ -123,7 +123,11 @@ async fn end_session(app: &AppState, session: &Session, raw: &str) -> Response {
         // Nobody is signed in here: nothing to end.
         return finish(redirect);
     };
-    if hint.as_ref().is_some_and(|h| h.sub == current.subject) {
+    // The hint names the subject as its client sees it (pairwise or public).
+    let hinted = |h: &id_token_hint::VerifiedHint| {
+        client.as_ref().is_some_and(|c| constant_time_eq(&h.sub, &app.clients.subject_for(c, &current.subject)))
+    };
+    if hint.as_ref().is_some_and(hinted) {
         return match end(app, &current).await {
             Ok(()) => finish(redirect),
             Err(response) => response,
@@ -244,6 +248,7 @@ fn logout_token(app: &AppState, s: &ProviderSessionRow, client: &Client) -> Opti
     let now = app.clock.now();
     // The subject as this client knows it, signed as its ID tokens are.
     let sub = app.clients.subject_for(client, &s.subject);
+    let sid = app.clients.sid_for(client, &s.sid);
     let claims = LogoutTokenClaims {
         iss: app.issuer(),
         aud: &client.client_id,
@@ -251,7 +256,7 @@ fn logout_token(app: &AppState, s: &ProviderSessionRow, client: &Client) -> Opti
         exp: now + 120,
         jti: random_token(16),
         sub: &sub,
-        sid: &s.sid,
+        sid: &sid,
         events: json!({ BACKCHANNEL_EVENT: {} }),
     };
     app.keys.sign(&claims, "logout+jwt", client.id_token_alg()).ok()

@@ -246,12 +246,11 @@ fn validate_redirect_uri(uri: &str) -> Result<(), String> {
 /// every redirect URI of the client.
 async fn check_sector_identifier(app: &AppState, uri: &str, redirect_uris: &[String]) -> Result<(), OAuthError> {
     let url = Url::parse(uri).map_err(|_| metadata_error("sector_identifier_uri is not a URL"))?;
-    let reply = app
-        .clients
-        .http()
-        .get(url, "application/json")
-        .await
-        .map_err(|e| metadata_error(format!("sector_identifier_uri: {e}")))?;
+    let reply = app.clients.http().get(url, "application/json").await.map_err(|e| {
+        // The detail (which may name internal addresses) only in our log.
+        tracing::info!(uri, error = %e, "could not fetch a sector_identifier_uri");
+        metadata_error("sector_identifier_uri could not be fetched")
+    })?;
     let listed: Vec<String> = reply
         .json("sector_identifier_uri")
         .map_err(|_| metadata_error("sector_identifier_uri must answer a JSON array of URIs"))?;

@@ -225,6 +225,8 @@ async fn respond(
     // Claims asked for by name for the ID token (OIDC Core §5.5).
     profile.extend(identity::named_claims(&subject, &ClaimsRequest::from_stored(grant.claims).id_token));
     let sub = app.clients.subject_for(client, &subject.sub);
+    // The session id as this client knows it (see `ClientRegistry::sid_for`).
+    let sid = grant.sid.map(|s| app.clients.sid_for(client, s));
     let claims = IdTokenClaims {
         iss: app.issuer(),
         sub: &sub,
@@ -235,7 +237,7 @@ async fn respond(
         nonce: grant.nonce,
         at_hash: Some(left_half_hash_for(client.id_token_alg(), &access_token)),
         c_hash: None,
-        sid: grant.sid,
+        sid: sid.as_deref(),
         profile,
     };
     let id_token = app.keys.sign(&claims, "JWT", client.id_token_alg()).map_err(signing_failed)?;

@@ -56,10 +56,25 @@ impl Store {
             .transpose()
     }
 
-    /// Start `s` for its browser, replacing whatever session the browser had
-    /// (one transaction: never two sessions for one browser).
-    pub async fn start_provider_session(&self, s: &ProviderSessionRow) -> Result<()> {
+    /// A person signed in at an instance, in one database transaction: the
+    /// login transaction `id` (still waiting for the instance's answer with
+    /// `state`) is authenticated as `s.subject` at `s.auth_time`, with a new
+    /// `csrf_token`; the browser is remembered at `s.instance`; and `s`
+    /// replaces whatever provider session the browser had (never two
+    /// sessions for one browser). False, with nothing written, when the
+    /// transaction was not waiting for `state` (a replayed callback).
+    pub async fn complete_sign_in(
+        &self,
+        id: &str,
+        state: &str,
+        csrf_token: &str,
+        s: &ProviderSessionRow,
+    ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
+        if !super::transactions::authenticate(&mut tx, id, state, &s.subject, s.auth_time, csrf_token).await? {
+            return Ok(false);
+        }
+        super::sessions::remember_browser_instance(&mut tx, &s.browser_id, &s.instance, s.auth_time).await?;
         sqlx::query("DELETE FROM provider_session_clients WHERE sid IN (SELECT sid FROM provider_sessions WHERE browser_id = $1)")
             .bind(&s.browser_id)
             .execute(&mut *tx)
@@ -79,7 +94,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The session `sid` was used at `now` (sliding expiry) to sign in to

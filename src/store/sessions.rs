@@ -90,21 +90,26 @@ impl SessionStore for SessionStoreAdapter {
     }
 }
 
-impl Store {
-    /// Browser `browser_id` signed in at `instance` at `now`.
-    pub async fn remember_browser_instance(&self, browser_id: &str, instance: &str, now: i64) -> super::Result<()> {
-        sqlx::query(
-            "INSERT INTO browser_instances (browser_id, instance, used_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (browser_id, instance) DO UPDATE SET used_at = excluded.used_at",
-        )
-        .bind(browser_id)
-        .bind(instance)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+/// Browser `browser_id` signed in at `instance` at `now`.
+pub(super) async fn remember_browser_instance(
+    conn: &mut sqlx::AnyConnection,
+    browser_id: &str,
+    instance: &str,
+    now: i64,
+) -> super::Result<()> {
+    sqlx::query(
+        "INSERT INTO browser_instances (browser_id, instance, used_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (browser_id, instance) DO UPDATE SET used_at = excluded.used_at",
+    )
+    .bind(browser_id)
+    .bind(instance)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
+impl Store {
     /// Whether browser `browser_id` signed in at `instance` since `since`.
     pub async fn browser_knows_instance(&self, browser_id: &str, instance: &str, since: i64) -> super::Result<bool> {
         Ok(sqlx::query(

@@ -72,6 +72,30 @@ pub struct UpstreamContext {
     pub restarts: i64,
 }
 
+/// Transaction `id`, waiting for the instance's answer with `state`, is
+/// now authenticated; true if this call did it.
+pub(super) async fn authenticate(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    state: &str,
+    subject: &str,
+    auth_time: i64,
+    csrf_token: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE login_transactions SET subject = $3, auth_time = $4, csrf_token = $5, upstream_state = NULL, \
+         upstream_verifier = NULL WHERE id = $1 AND upstream_state = $2",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(subject)
+    .bind(auth_time)
+    .bind(csrf_token)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 impl Store {
     pub async fn insert_transaction(&self, t: &LoginTransactionRow) -> Result<()> {
         sqlx::query(&format!(
@@ -184,18 +208,8 @@ impl Store {
         auth_time: i64,
         csrf_token: &str,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE login_transactions SET subject = $3, auth_time = $4, csrf_token = $5, upstream_state = NULL, \
-             upstream_verifier = NULL WHERE id = $1 AND upstream_state = $2",
-        )
-        .bind(id)
-        .bind(state)
-        .bind(subject)
-        .bind(auth_time)
-        .bind(csrf_token)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.pool().acquire().await?;
+        authenticate(&mut conn, id, state, subject, auth_time, csrf_token).await
     }
 
     /// Delete the transaction; true if this call deleted it.

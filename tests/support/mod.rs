@@ -4,6 +4,7 @@
 //! crate as the relying party.
 #![allow(dead_code)]
 
+pub mod backchannel;
 pub mod fake_account_domain;
 pub mod fake_mastodon;
 pub mod fake_misskey;
@@ -25,6 +26,8 @@ use reqwest::header::LOCATION;
 use sqlx::Connection;
 use url::Url;
 
+#[allow(unused_imports)]
+pub use backchannel::Receiver;
 #[allow(unused_imports)]
 pub use fake_account_domain::{Delegation, FakeAccountDomain};
 #[allow(unused_imports)]
