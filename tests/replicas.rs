@@ -243,7 +243,10 @@ async fn login(
         .expect("token exchange for the second client");
     let claims2 = tokens2.id_token().unwrap().claims(&second.id_token_verifier(), &started2.nonce).unwrap();
     assert_eq!(claims2.subject().as_str(), sub);
-    assert_eq!(payload(&tokens2.id_token().unwrap().to_string())["sid"], sid.as_str());
+    // The same provider session, but each client gets its own `sid` (so
+    // that clients cannot correlate people through it).
+    let sid2 = payload(&tokens2.id_token().unwrap().to_string())["sid"].as_str().expect("sid").to_string();
+    assert_ne!(sid2, sid);
 
     // Refresh at the refresh replica: new tokens that the userinfo replica
     // honours; the same subject and auth_time.

@@ -150,8 +150,8 @@ async fn spawn_pairwise(db: Db, receiver: &Receiver) -> Option<TestApp> {
         sector_identifier_uri: sector.map(str::to_string),
         trusted: true,
         post_logout_redirect_uris: vec![LOGGED_OUT.into()],
+        backchannel_logout_session_required: backchannel.is_some(),
         backchannel_logout_uri: backchannel,
-        backchannel_logout_session_required: true,
         ..client_config(id, Some(SECRET), |_| {})
     };
     let clients = vec![

@@ -9,7 +9,6 @@ pub mod fake_account_domain;
 pub mod fake_mastodon;
 pub mod fake_misskey;
 pub mod process;
-pub mod receiver;
 pub mod resolver;
 
 use std::io::Write;
@@ -35,7 +34,6 @@ pub use fake_mastodon::{FakeAccount, FakeMastodon, Flavour};
 #[allow(unused_imports)]
 pub use fake_misskey::FakeMisskey;
 #[allow(unused_imports)]
-pub use receiver::Receiver;
 #[allow(unused_imports)]
 pub use resolver::TestResolver;
 
