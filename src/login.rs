@@ -846,7 +846,7 @@ async fn authorization_response(
     });
     let id_token = if rt.id_token {
         let issued = Issued { code: code.as_deref(), access_token: access_token.as_deref(), sid };
-        Some(sign_id_token(app, request, subject, auth_time, issued).await?)
+        Some(sign_id_token(app, &client, request, subject, auth_time, issued).await?)
     } else {
         None
     };
@@ -898,13 +898,13 @@ struct Issued<'a> {
 
 async fn sign_id_token(
     app: &AppState,
+    client: &Client,
     request: &AuthorizationRequest,
     subject: &str,
     auth_time: i64,
     issued: Issued<'_>,
 ) -> Result<String, LoginError> {
     let Issued { code, access_token, sid } = issued;
-    let client = app.clients.get(&request.client_id).await?.ok_or_else(client_gone)?;
     let row = app.store.subject(subject).await?.ok_or_else(expired)?;
     let mut profile = if access_token.is_none() && client.id_token_claims {
         identity::claims(&row, &request.scope)
@@ -914,8 +914,8 @@ async fn sign_id_token(
     profile.extend(identity::named_claims(&row, &request.claims.id_token));
     let now = app.clock.now();
     // Pairwise or public, and the client's algorithm, as at the token endpoint.
-    let sub = app.clients.subject_for(&client, subject);
-    let sid = sid.map(|s| app.clients.sid_for(&client, s));
+    let sub = app.clients.subject_for(client, subject);
+    let sid = sid.map(|s| app.clients.sid_for(client, s));
     let alg = client.id_token_alg();
     let claims = IdTokenClaims {
         iss: app.issuer(),

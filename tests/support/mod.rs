@@ -34,7 +34,6 @@ pub use fake_mastodon::{FakeAccount, FakeMastodon, Flavour};
 #[allow(unused_imports)]
 pub use fake_misskey::FakeMisskey;
 #[allow(unused_imports)]
-#[allow(unused_imports)]
 pub use resolver::TestResolver;
 
 /// Where relying parties in the tests want people sent back. Nothing
