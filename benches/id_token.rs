@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fedi_oidc::keys::{self, KeySet};
-use fedi_oidc::oidc::id_token::IdTokenClaims;
+use fedi_oidc::domain::id_token::IdTokenClaims;
 
 fn claims() -> IdTokenClaims<'static> {
     let mut profile = serde_json::Map::new();

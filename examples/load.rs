@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fedi_oidc::clock::{hash_secret, Clock};
-use fedi_oidc::store::AuthorizationCodeRow;
+use fedi_oidc::util::{hash_secret, Clock};
+use fedi_oidc::infrastructure::store::AuthorizationCodeRow;
 use support::*;
 
 struct Args {
@@ -186,7 +186,7 @@ async fn run(args: Args) {
     let now = app.state.clock.now();
     let mut codes = Vec::with_capacity(prepared as usize);
     for i in 0..prepared {
-        let code = format!("load-code-{i}-{}", fedi_oidc::clock::random_token(8));
+        let code = format!("load-code-{i}-{}", fedi_oidc::util::random_token(8));
         app.state
             .store
             .insert_code(&AuthorizationCodeRow {
@@ -390,12 +390,12 @@ async fn run_replicas(args: Args, n: usize) {
 
     // Token exchange: codes written straight into the shared database
     // beforehand (not measured).
-    let store = fedi_oidc::store::Store::connect(&install.database_url).await.unwrap();
+    let store = fedi_oidc::infrastructure::store::Store::connect(&install.database_url).await.unwrap();
     let prepared = (signing as u64 * s * 2).clamp(1000, 200_000);
-    let now = fedi_oidc::clock::SystemClock.now();
+    let now = fedi_oidc::util::SystemClock.now();
     let mut codes = Vec::with_capacity(prepared as usize);
     for i in 0..prepared {
-        let code = format!("load-code-{i}-{}", fedi_oidc::clock::random_token(8));
+        let code = format!("load-code-{i}-{}", fedi_oidc::util::random_token(8));
         store
             .insert_code(&AuthorizationCodeRow {
                 code_hash: hash_secret(&code),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::keys::SigningAlg;
-use crate::oidc::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use crate::domain::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
 
 /// Shortest client secret accepted from configuration. Generated secrets are
 /// 43 characters (256 bits); anything below 32 characters is guessable enough
@@ -122,7 +122,7 @@ pub enum LogFormat {
 
 /// A name resolver put in place of the system's (tests).
 #[derive(Clone)]
-pub struct ResolverHook(pub std::sync::Arc<dyn crate::fediverse::http::HostResolver>);
+pub struct ResolverHook(pub std::sync::Arc<dyn crate::infrastructure::outbound::HostResolver>);
 
 impl std::fmt::Debug for ResolverHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -413,14 +413,14 @@ impl Config {
         if self.app_name.trim().is_empty() || self.app_name.len() > 60 {
             return Err(bad("app_name", "must be 1 to 60 characters"));
         }
-        crate::policy::Policy::from_config(self)?;
+        crate::services::policy::Policy::from_config(self)?;
         if self.registration_initial_access_token.as_ref().is_some_and(|t| t.len() < MIN_SECRET_LEN) {
             return Err(bad(
                 "registration_initial_access_token",
                 format!("must be at least {MIN_SECRET_LEN} characters"),
             ));
         }
-        crate::web::proxy::parse_trusted(&self.trusted_proxies).map_err(|m| bad("trusted_proxies", m))?;
+        crate::http::proxy::parse_trusted(&self.trusted_proxies).map_err(|m| bad("trusted_proxies", m))?;
         if let Some(token) = &self.metrics_token {
             if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(bad("metrics_token", "must be at least 16 printable characters"));
@@ -429,7 +429,7 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             let at = |field: &str| format!("clients[{i}].{field}");
-            crate::oidc::client::validate_client_id(&c.client_id).map_err(|m| bad(&at("client_id"), m))?;
+            crate::domain::client::validate_client_id(&c.client_id).map_err(|m| bad(&at("client_id"), m))?;
             if !seen.insert(c.client_id.clone()) {
                 return Err(bad(&at("client_id"), "duplicate client_id"));
             }
@@ -440,7 +440,7 @@ impl Config {
                 return Err(bad(&at("redirect_uris"), "at least one redirect URI is required"));
             }
             for uri in &c.redirect_uris {
-                crate::oidc::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
+                crate::domain::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
             }
             let metadata = c.metadata();
             metadata.validate(c.public).map_err(|(field, m)| bad(&at(field), m))?;
@@ -481,8 +481,8 @@ impl Config {
     }
 
     /// Where outbound calls may go.
-    pub fn outbound_rules(&self) -> crate::fediverse::http::OutboundRules {
-        crate::fediverse::http::OutboundRules {
+    pub fn outbound_rules(&self) -> crate::infrastructure::outbound::OutboundRules {
+        crate::infrastructure::outbound::OutboundRules {
             allow_private: self.dev_allow_insecure_instances,
             allow_ip_literals: self.allow_ip_literal_instances,
         }

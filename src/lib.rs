@@ -4,19 +4,13 @@
 //! on a listener. `main.rs` is a thin CLI over these, and the tests start the
 //! service in-process the same way.
 
-pub mod clock;
 pub mod config;
-pub mod fediverse;
-pub mod identity;
+pub mod domain;
+pub mod http;
+pub mod infrastructure;
 pub mod keys;
-pub mod limits;
-pub mod login;
-pub mod metrics;
-pub mod oidc;
-pub mod ops;
-pub mod policy;
-pub mod store;
-pub mod web;
+pub mod services;
+pub mod util;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -25,14 +19,16 @@ use std::time::Duration;
 use axum::Router;
 use bytes::Bytes;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use util::clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 
-use fediverse::detect::Detector;
-use fediverse::http::UpstreamHttp;
-use fediverse::{AppRegistry, Families};
+use infrastructure::fediverse::detect::Detector;
+use infrastructure::fediverse::{AppRegistry, Families};
+use infrastructure::outbound::UpstreamHttp;
+use infrastructure::store;
+use services::{limits, policy};
 use keys::KeySet;
-use oidc::client::ClientRegistry;
+use domain::client::ClientRegistry;
 use store::Store;
 
 /// Everything a request handler needs, shared by all requests.
@@ -130,9 +126,9 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
     let resolver = match &config.resolver {
         Some(hook) => hook.0.clone(),
-        None => Arc::new(fediverse::http::SystemResolver),
+        None => Arc::new(infrastructure::outbound::SystemResolver),
     };
-    let http = fediverse::http::UpstreamHttp::with_resolver(
+    let http = UpstreamHttp::with_resolver(
         &user_agent,
         connect_timeout,
         timeout,
@@ -141,7 +137,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     )?;
     let families = Families::new(&http, &config.app_name);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
-    let trusted_proxies = web::proxy::parse_trusted(&config.trusted_proxies)
+    let trusted_proxies = http::proxy::parse_trusted(&config.trusted_proxies)
         .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
     let apps = AppRegistry::new(
         store.clone(),
@@ -150,7 +146,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         config.app_website().to_string(),
         format!("{}/callback", config.issuer),
     );
-    let pairwise_secret = store.server_secret("pairwise_subject", &clock::random_token(32), clock.now()).await?;
+    let pairwise_secret = store.server_secret("pairwise_subject", &util::random_token(32), clock.now()).await?;
     let clients = ClientRegistry::new(
         &config.clients,
         store.clone(),
@@ -159,7 +155,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         http.clone(),
         &pairwise_secret,
     );
-    let mut document = oidc::discovery::document(&config);
+    let mut document = http::api::discovery::document(&config);
     if config.registration_enabled {
         document["registration_endpoint"] = format!("{}/register", config.issuer).into();
     }
@@ -184,12 +180,12 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
 }
 
 fn routes(state: AppState) -> Router {
-    let inner = oidc::routes().merge(web::routes(&state)).with_state(state.clone());
-    let inner = web::layers(inner, &state);
+    let inner = http::api::routes().merge(http::routes(&state)).with_state(state.clone());
+    let inner = http::layers(inner, &state);
     let base = issuer_path(&state.config.issuer);
     let service = if base.is_empty() { inner } else { Router::new().nest(&base, inner) };
     // /healthz, /readyz and /metrics at the root of the origin.
-    ops::routes(state).merge(service)
+    http::ops::routes(state).merge(service)
 }
 
 /// The path part of the issuer ("" when the issuer is a bare origin).

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use fedi_oidc::clock::{Clock, SystemClock};
+use fedi_oidc::util::{Clock, SystemClock};
 use fedi_oidc::config::{Config, LogFormat};
-use fedi_oidc::oidc::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
-use fedi_oidc::store::{ClientRow, Store};
+use fedi_oidc::domain::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
+use fedi_oidc::infrastructure::store::{ClientRow, Store};
 
 #[derive(Parser)]
 #[command(name = "fedi-oidc", version, about = "OpenID Connect provider for Fediverse accounts")]
@@ -255,7 +255,7 @@ async fn run(cli: Cli, config: Config) -> Result<(), String> {
             let source = Store::connect(&from).await.map_err(|e| format!("--from: {e}"))?;
             let target = Store::connect(&to).await.map_err(|e| format!("--to: {e}"))?;
             let report =
-                fedi_oidc::store::copy::copy_database(&source, &target, force).await.map_err(|e| e.to_string())?;
+                fedi_oidc::infrastructure::store::copy::copy_database(&source, &target, force).await.map_err(|e| e.to_string())?;
             for (table, rows) in &report.tables {
                 println!("{table}: {rows} rows");
             }
@@ -361,7 +361,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 format!("--{}: {m}", field.replace('_', "-"))
             };
             metadata.validate(public).map_err(flag)?;
-            if metadata.subject_type == fedi_oidc::oidc::client::SubjectType::Pairwise {
+            if metadata.subject_type == fedi_oidc::domain::client::SubjectType::Pairwise {
                 metadata.sector(&redirect_uris).map_err(flag)?;
             }
             if let Some(alg) = metadata.id_token_signed_response_alg {
@@ -375,7 +375,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 metadata.token_endpoint_auth_method.unwrap_or(AuthMethod::ClientSecretBasic)
             };
             // Generated ids are alphanumeric, so they never look like a CLI flag.
-            let client_id = client_id.unwrap_or_else(fedi_oidc::clock::random_id);
+            let client_id = client_id.unwrap_or_else(fedi_oidc::util::random_id);
             validate_client_id(&client_id).map_err(|m| format!("--client-id: {m}"))?;
             if config.clients.iter().any(|c| c.client_id == client_id) {
                 return Err(format!("--client-id: {client_id} is already defined in the configuration file"));
@@ -408,7 +408,7 @@ async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
                 registration_token_hash: None,
             };
             store.insert_client(&row).await.map_err(|e| match e {
-                fedi_oidc::store::StoreError::Conflict => {
+                fedi_oidc::infrastructure::store::StoreError::Conflict => {
                     format!("--client-id: {client_id} already exists")
                 }
                 e => e.to_string(),

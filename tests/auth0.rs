@@ -23,7 +23,7 @@ mod support;
 use std::collections::HashMap;
 
 use fedi_oidc::keys::SigningAlg;
-use fedi_oidc::oidc::client::AuthMethod;
+use fedi_oidc::domain::client::AuthMethod;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use support::*;
@@ -101,7 +101,7 @@ impl Discovered {
 }
 
 fn random() -> String {
-    fedi_oidc::clock::random_token(24)
+    fedi_oidc::util::random_token(24)
 }
 
 /// `/authorize` with exactly Auth0's parameters for `client`.

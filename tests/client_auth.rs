@@ -7,7 +7,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use fedi_oidc::oidc::client::AuthMethod;
+use fedi_oidc::domain::client::AuthMethod;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::{AuthType, OAuth2TokenResponse};
 use ring::signature::KeyPair;
@@ -96,7 +96,7 @@ fn claims(app: &TestApp, client: &str, aud: &str, exp_in: i64) -> Value {
     json!({
         "iss": client, "sub": client, "aud": aud,
         "exp": app.clock_now() + exp_in, "iat": app.clock_now(),
-        "jti": fedi_oidc::clock::random_token(16),
+        "jti": fedi_oidc::util::random_token(16),
     })
 }
 

@@ -74,7 +74,7 @@ async fn log_out(app: &TestApp, b: &reqwest::Client, hint: &str) -> Url {
 fn one_logout_token(app: &TestApp, receiver: &Receiver, client: &str) {
     let tokens = receiver.tokens();
     assert_eq!(tokens.len(), 1, "one logout token");
-    let verified = fedi_oidc::oidc::id_token_hint::verify_signed(&app.state, &tokens[0]).expect("signed by our key");
+    let verified = fedi_oidc::services::id_token_hint::verify_signed(&app.state, &tokens[0]).expect("signed by our key");
     assert_eq!(verified.aud, client);
     assert!(jwt_part(&tokens[0], 1)["sid"].is_string(), "sid in the logout token");
 }
@@ -397,7 +397,7 @@ async fn registration_validates_logout_metadata_strictly(db: Db) {
 async fn authorization_endpoint_access_tokens_follow_the_client_format(db: Db) {
     let jwt_client = client_config(JWT_RP, Some(JWT_SECRET), |c| {
         c.trusted = true;
-        c.access_token_format = fedi_oidc::oidc::client::AccessTokenFormat::Jwt;
+        c.access_token_format = fedi_oidc::domain::client::AccessTokenFormat::Jwt;
         c.response_types = vec!["id_token token".into(), "code token".into()];
     });
     let Some(app) = spawn_app_with_clients(db, vec![jwt_client]).await else { return };

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use fedi_oidc::config::ClientConfig;
 use fedi_oidc::keys::SigningAlg;
-use fedi_oidc::oidc::client::AuthMethod;
+use fedi_oidc::domain::client::AuthMethod;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::core::{
     CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreResponseType, CoreUserInfoClaims,
@@ -125,7 +125,7 @@ async fn spawn(db: Db) -> Option<TestApp> {
         }),
         with(ES256, &|c| c.id_token_signed_response_alg = Some(SigningAlg::ES256)),
         with(EDDSA, &|c| c.id_token_signed_response_alg = Some(SigningAlg::EdDSA)),
-        with(PAIRWISE, &|c| c.subject_type = fedi_oidc::oidc::client::SubjectType::Pairwise),
+        with(PAIRWISE, &|c| c.subject_type = fedi_oidc::domain::client::SubjectType::Pairwise),
     ];
     // The discovery walk signs in far more often than a person would: no
     // login rate limit here (tests/limits.rs tests it).
@@ -344,7 +344,7 @@ async fn oidcc_scope_profile(db: Db) {
     let Some((app, fake)) = setup(db).await else { return };
     let t = login(&app, &fake, &browser()).await;
     let body: Value = userinfo(&app, t.access_token.secret()).await;
-    for claim in fedi_oidc::identity::PROFILE_CLAIMS {
+    for claim in fedi_oidc::services::identity::PROFILE_CLAIMS {
         assert!(body.get(*claim).is_some(), "{claim} with scope profile: {body}");
     }
     // Without profile: only sub.
@@ -1098,7 +1098,7 @@ fn assertion(app: &TestApp, client: &str, alg: Algorithm) -> String {
     };
     let now = app.clock.now();
     let claims = json!({"iss": client, "sub": client, "aud": app.url("/token"), "exp": now + 60, "iat": now,
-        "jti": fedi_oidc::clock::random_token(16)});
+        "jti": fedi_oidc::util::random_token(16)});
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_string);
     jsonwebtoken::encode(&header, &claims, key).unwrap()

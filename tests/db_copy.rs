@@ -3,8 +3,8 @@
 
 mod support;
 
-use fedi_oidc::store::copy::dump;
-use fedi_oidc::store::Store;
+use fedi_oidc::infrastructure::store::copy::dump;
+use fedi_oidc::infrastructure::store::Store;
 use support::process::{full_login, Installation, LoggedIn};
 use support::*;
 

@@ -236,7 +236,7 @@ async fn detection_is_cached(db: Db) {
     alice_signs_in(&app, &fake).await;
     assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 1);
     // After a day the instance is detected again.
-    app.clock.advance(fedi_oidc::fediverse::detect::CACHE_TTL_SECS + 1);
+    app.clock.advance(fedi_oidc::infrastructure::fediverse::detect::CACHE_TTL_SECS + 1);
     alice_signs_in(&app, &fake).await;
     assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 2);
 }
@@ -253,7 +253,7 @@ async fn a_server_that_changed_software_gets_the_right_flow(db: Db) {
         200,
         r#"{"version":"2.0","software":{"name":"misskey","version":"2024.11.0"},"protocols":["activitypub"],"services":{"inbound":[],"outbound":[]},"openRegistrations":false,"usage":{"users":{}},"metadata":{}}"#,
     );
-    app.clock.advance(fedi_oidc::fediverse::detect::CACHE_TTL_SECS + 1);
+    app.clock.advance(fedi_oidc::infrastructure::fediverse::detect::CACHE_TTL_SECS + 1);
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
     let r = pick(&app, &browser(), started.url.as_str(), &fake.host()).await;
@@ -276,7 +276,7 @@ async fn an_unavailable_server_is_not_asked_again_at_once(db: Db) {
     assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 1);
     // A minute later it is asked again, and works.
     fake.clear_injections();
-    app.clock.advance(fedi_oidc::fediverse::registry::FAILURE_TTL_SECS);
+    app.clock.advance(fedi_oidc::infrastructure::fediverse::registry::FAILURE_TTL_SECS);
     alice_signs_in_typing(&app, &fake, &fake.host()).await;
     assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 2);
 }

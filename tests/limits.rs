@@ -7,7 +7,7 @@ mod support;
 
 use std::net::IpAddr;
 
-use fedi_oidc::store::Store;
+use fedi_oidc::infrastructure::store::Store;
 use support::*;
 
 dual_db_tests!(

@@ -123,8 +123,8 @@ async fn happy_path_code_flow_with_pkce(db: Db) {
     let apps = fake.registered_apps();
     assert_eq!(apps[0].scopes, "profile");
     // Each instance has its own callback path (mix-up defence).
-    let instance = fedi_oidc::fediverse::handle::parse(&fake.base_url(), true).unwrap().instance;
-    let key = fedi_oidc::fediverse::registry::callback_key(&instance);
+    let instance = fedi_oidc::infrastructure::fediverse::handle::parse(&fake.base_url(), true).unwrap().instance;
+    let key = fedi_oidc::infrastructure::fediverse::registry::callback_key(&instance);
     assert_eq!(apps[0].redirect_uris, vec![app.url(&format!("/callback/{key}"))]);
     // PKCE upstream too.
     let authorize = fake.last_authorize_params().unwrap();
@@ -741,8 +741,8 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
     };
     app.state
         .store
-        .insert_code(&fedi_oidc::store::AuthorizationCodeRow {
-            code_hash: fedi_oidc::clock::hash_secret("no-challenge-code"),
+        .insert_code(&fedi_oidc::infrastructure::store::AuthorizationCodeRow {
+            code_hash: fedi_oidc::util::hash_secret("no-challenge-code"),
             client_id: PUBLIC.into(),
             redirect_uri: RP_REDIRECT.into(),
             subject,
@@ -767,7 +767,7 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
 }
 
 async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) {
-    use fedi_oidc::store::{AuthorizationCodeRow, LoginTransactionRow, SubjectRow, UpstreamVisit};
+    use fedi_oidc::infrastructure::store::{AuthorizationCodeRow, LoginTransactionRow, SubjectRow, UpstreamVisit};
     let Some(app) = spawn_app(db).await else { return };
     let store = &app.state.store;
     let now = fedi_oidc::Clock::now(&app.clock);

@@ -4,7 +4,7 @@
 
 mod support;
 
-use fedi_oidc::oidc::client::{AccessTokenFormat, RefreshTokens, SubjectType};
+use fedi_oidc::domain::client::{AccessTokenFormat, RefreshTokens, SubjectType};
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 use support::*;

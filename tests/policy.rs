@@ -5,9 +5,9 @@
 mod support;
 
 use fedi_oidc::config::Config;
-use fedi_oidc::fediverse::handle::{Instance, Scheme};
-use fedi_oidc::fediverse::UpstreamAccount;
-use fedi_oidc::policy::{Policy, Refusal};
+use fedi_oidc::infrastructure::fediverse::handle::{Instance, Scheme};
+use fedi_oidc::infrastructure::fediverse::UpstreamAccount;
+use fedi_oidc::services::policy::{Policy, Refusal};
 use fedi_oidc::Clock;
 use support::*;
 

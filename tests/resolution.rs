@@ -4,7 +4,7 @@
 
 mod support;
 
-use fedi_oidc::fediverse::handle;
+use fedi_oidc::infrastructure::fediverse::handle;
 use support::*;
 
 dual_db_tests!(

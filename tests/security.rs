@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use fedi_oidc::config::ClientConfig;
-use fedi_oidc::oidc::client::SubjectType;
+use fedi_oidc::domain::client::SubjectType;
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{AuthorizationCode, CsrfToken, Nonce, TokenResponse};
 use serde_json::{json, Value};
@@ -232,8 +232,8 @@ async fn a_logout_token_is_not_accepted_as_an_id_token_hint(db: Db) {
     b.post(app.url("/end_session/confirm")).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
     let logout_token = receiver.tokens().pop().expect("a logout token");
     assert_eq!(jwt_part(&logout_token, 0)["typ"], "logout+jwt");
-    assert!(fedi_oidc::oidc::id_token_hint::verify(&app.state, &logout_token).is_none());
-    assert!(fedi_oidc::oidc::id_token_hint::verify_signed(&app.state, &logout_token).is_some());
+    assert!(fedi_oidc::services::id_token_hint::verify(&app.state, &logout_token).is_none());
+    assert!(fedi_oidc::services::id_token_hint::verify_signed(&app.state, &logout_token).is_some());
     // At /end_session: not our ID token.
     let query = serde_urlencoded::to_string([("id_token_hint", logout_token.as_str())]).unwrap();
     let r = b.get(format!("{}?{query}", app.url("/end_session"))).send().await.unwrap();
@@ -288,7 +288,7 @@ async fn registration_errors_do_not_reveal_internal_addresses(db: Db) {
 /// Finding 5: a private_key_jwt client whose jwks_uri is at an internal
 /// name: invalid_client, without the address.
 async fn client_assertion_errors_do_not_reveal_internal_addresses(db: Db) {
-    use fedi_oidc::oidc::client::AuthMethod;
+    use fedi_oidc::domain::client::AuthMethod;
     let resolver = internal_resolver();
     let client = client_config("rp-internal-jwks", None, |c| {
         c.token_endpoint_auth_method = Some(AuthMethod::PrivateKeyJwt);

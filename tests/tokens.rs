@@ -4,7 +4,7 @@
 
 mod support;
 
-use fedi_oidc::oidc::client::{AccessTokenFormat, RefreshTokens};
+use fedi_oidc::domain::client::{AccessTokenFormat, RefreshTokens};
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{
     IntrospectionUrl, Nonce, OAuth2TokenResponse, RefreshToken, Scope, TokenIntrospectionResponse, TokenResponse,

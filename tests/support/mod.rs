@@ -187,7 +187,7 @@ pub async fn new_database(db: Db, dir: &std::path::Path) -> Option<(String, Opti
             }
             let admin = postgres_admin_url();
             let name =
-                format!("fedi_test_{}", fedi_oidc::clock::random_token(9).to_lowercase().replace(['-', '_'], "x"));
+                format!("fedi_test_{}", fedi_oidc::util::random_token(9).to_lowercase().replace(['-', '_'], "x"));
             let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
             sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create database");
             let mut url = Url::parse(&admin).expect("admin url");

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use fedi_oidc::config::ResolverHook;
-use fedi_oidc::fediverse::http::HostResolver;
+use fedi_oidc::infrastructure::outbound::HostResolver;
 
 #[derive(Debug, Default, Clone)]
 pub struct TestResolver {

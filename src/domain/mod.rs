@@ -1,0 +1,9 @@
+//! The protocol's vocabulary, without HTTP: client metadata and its one
+//! validation, the authorization request and response, ID token claims, and
+//! the OAuth error codes.
+
+pub mod authorization_request;
+pub mod authorization_response;
+pub mod client;
+pub mod error;
+pub mod id_token;

@@ -1,0 +1,370 @@
+//! What software an instance runs, and how to talk OAuth to it: NodeInfo 2.x
+//! (`/.well-known/nodeinfo`) names the family and version, RFC 8414 metadata
+//! (`/.well-known/oauth-authorization-server`, Mastodon 4.3+) gives the
+//! endpoints and scopes where it exists, and the instance info
+//! (`/api/v2/instance`, else `/api/v1/instance`) the domain of its handles.
+//! Results are kept in the database (`instance_info`) for [`CACHE_TTL_SECS`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::infrastructure::outbound::UpstreamHttp;
+use super::{handle, Instance, UpstreamError};
+use crate::util::Clock;
+use crate::infrastructure::store::{Store, StoreError};
+
+/// How long a detection is trusted.
+pub const CACHE_TTL_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Mastodon,
+    GoToSocial,
+    /// Pleroma and Akkoma.
+    Pleroma,
+    Pixelfed,
+    Friendica,
+    /// Misskey, Sharkey, Firefish, Iceshrimp, … (MiAuth).
+    Misskey,
+    /// Something else that may speak the Mastodon client API.
+    Unknown,
+}
+
+impl Family {
+    /// The family of NodeInfo's `software.name`.
+    pub fn from_software(name: &str) -> Family {
+        match name.to_ascii_lowercase().as_str() {
+            "mastodon" | "hometown" | "glitchsoc" | "glitch-soc" => Family::Mastodon,
+            "gotosocial" => Family::GoToSocial,
+            "pleroma" | "akkoma" | "rebased" => Family::Pleroma,
+            "pixelfed" => Family::Pixelfed,
+            "friendica" => Family::Friendica,
+            "misskey" | "sharkey" | "firefish" | "calckey" | "iceshrimp" | "iceshrimp.net" | "foundkey"
+            | "cherrypick" | "catodon" => Family::Misskey,
+            _ => Family::Unknown,
+        }
+    }
+}
+
+/// RFC 8414 authorization server metadata, with the endpoints checked to be
+/// on the instance itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthMetadata {
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// Mastodon's `app_registration_endpoint`.
+    #[serde(default)]
+    pub app_registration_endpoint: Option<String>,
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+}
+
+/// What we know about one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub family: Family,
+    /// NodeInfo `software.name` and `software.version`, when reported.
+    pub software: Option<String>,
+    pub version: Option<String>,
+    /// The domain of this instance's handles when it differs from its host
+    /// (Mastodon's `LOCAL_DOMAIN`, GoToSocial's `account-domain`). A claim
+    /// only: it is believed once WebFinger at that domain agrees.
+    pub account_domain: Option<String>,
+    pub oauth: Option<OAuthMetadata>,
+}
+
+impl ServerInfo {
+    /// What we assume about a server we could learn nothing about.
+    pub fn unknown() -> ServerInfo {
+        ServerInfo { family: Family::Unknown, software: None, version: None, account_domain: None, oauth: None }
+    }
+
+    /// `(major, minor)` of the reported version.
+    pub fn version_at_least(&self, major: u64, minor: u64) -> bool {
+        let Some(v) = self.version.as_deref() else { return false };
+        let mut parts = v.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse::<u64>());
+        match (parts.next(), parts.next()) {
+            (Some(Ok(a)), Some(Ok(b))) => (a, b) >= (major, minor),
+            (Some(Ok(a)), None) => a > major || (a == major && minor == 0),
+            _ => false,
+        }
+    }
+
+    /// The narrowest read-only scope that lets us read the signed-in
+    /// account: `profile` where offered, else `read:accounts`, else `read`.
+    /// Never a write scope.
+    pub fn scope(&self) -> &'static str {
+        if let Some(meta) = &self.oauth {
+            for scope in ["profile", "read:accounts", "read"] {
+                if meta.scopes_supported.iter().any(|s| s == scope) {
+                    return scope;
+                }
+            }
+        }
+        match self.family {
+            // Mastodon before 4.3 has no `profile`; 4.3+ has the metadata.
+            Family::Mastodon => "read:accounts",
+            // Granular scopes since GoToSocial 0.19.
+            Family::GoToSocial if self.version_at_least(0, 19) => "read:accounts",
+            Family::Pleroma => "read:accounts",
+            // Laravel Passport (Pixelfed) and Friendica know only coarse scopes.
+            _ => "read",
+        }
+    }
+
+    /// Whether the server is known to check PKCE (S256). We send PKCE to
+    /// every server (those that do not check it ignore it); this says where
+    /// it protects.
+    pub fn checks_pkce(&self) -> bool {
+        self.oauth.as_ref().is_some_and(|m| m.code_challenge_methods_supported.iter().any(|m| m == "S256"))
+            || self.family == Family::Pixelfed
+    }
+
+    /// The authorization, token, revocation and app registration endpoints.
+    pub fn endpoint(&self, instance: &Instance, which: Endpoint) -> Url {
+        let from_meta = self.oauth.as_ref().and_then(|m| match which {
+            Endpoint::Authorization => Some(m.authorization_endpoint.as_str()),
+            Endpoint::Token => Some(m.token_endpoint.as_str()),
+            Endpoint::Revocation => m.revocation_endpoint.as_deref(),
+            Endpoint::AppRegistration => m.app_registration_endpoint.as_deref(),
+        });
+        from_meta.and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| {
+            instance.url(match which {
+                Endpoint::Authorization => "/oauth/authorize",
+                Endpoint::Token => "/oauth/token",
+                Endpoint::Revocation => "/oauth/revoke",
+                Endpoint::AppRegistration => "/api/v1/apps",
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Authorization,
+    Token,
+    Revocation,
+    AppRegistration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Detects instances and caches what it found (and, briefly, that an
+/// instance could not be reached, as the app registry does for failed
+/// registrations).
+#[derive(Debug, Clone)]
+pub struct Detector {
+    http: UpstreamHttp,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    allow_http: bool,
+    failures: Arc<Mutex<HashMap<String, (i64, UpstreamError)>>>,
+}
+
+impl Detector {
+    pub fn new(http: UpstreamHttp, store: Store, clock: Arc<dyn Clock>, allow_http: bool) -> Self {
+        Detector { http, store, clock, allow_http, failures: Arc::default() }
+    }
+
+    /// What `instance` runs: from the cache, or detected now.
+    pub async fn detect(&self, instance: &Instance) -> Result<ServerInfo, DetectError> {
+        let origin = instance.origin();
+        let now = self.clock.now();
+        if let Some(json) = self.store.instance_info(&origin, now).await? {
+            if let Ok(info) = serde_json::from_str(&json) {
+                return Ok(info);
+            }
+        }
+        {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.retain(|_, (at, _)| now - *at < super::registry::FAILURE_TTL_SECS);
+            if let Some((_, e)) = failures.get(&origin) {
+                return Err(e.clone().into());
+            }
+        }
+        let info = match self.probe(instance).await {
+            Ok(info) => info,
+            Err(e) => {
+                self.failures.lock().unwrap_or_else(|p| p.into_inner()).insert(origin, (now, e.clone()));
+                return Err(e.into());
+            }
+        };
+        let json = serde_json::to_string(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.save_instance_info(&origin, &json, now + CACHE_TTL_SECS).await?;
+        Ok(info)
+    }
+
+    /// Forget what we know about `instance`.
+    pub async fn forget(&self, instance: &Instance) -> Result<(), StoreError> {
+        self.store.delete_instance_info(&instance.origin()).await
+    }
+
+    async fn probe(&self, instance: &Instance) -> Result<ServerInfo, UpstreamError> {
+        let mut info = ServerInfo::unknown();
+        if let Some((name, version)) = self.nodeinfo(instance).await? {
+            info.family = Family::from_software(&name);
+            info.software = Some(name.chars().take(64).collect());
+            info.version = version.map(|v| v.chars().take(64).collect());
+        }
+        info.oauth = self.oauth_metadata(instance).await?;
+        info.account_domain = self.account_domain(instance).await?.filter(|d| *d != instance.authority());
+        Ok(info)
+    }
+
+    /// GET `url`, as JSON of shape `T`; `None` when the server has no such
+    /// document (or answers something else). Transport failures are errors.
+    async fn optional_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        accept: &'static str,
+        what: &str,
+    ) -> Result<Option<T>, UpstreamError> {
+        let reply = self.http.get(url, accept).await?;
+        match reply.status {
+            200..=299 => Ok(reply.json(what).ok()),
+            429 => Err(UpstreamError::RateLimited),
+            300..=499 => Ok(None),
+            _ => Err(reply.unexpected(what)),
+        }
+    }
+
+    /// NodeInfo: the newest 2.x schema the server links to, on itself.
+    async fn nodeinfo(&self, instance: &Instance) -> Result<Option<(String, Option<String>)>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct Links {
+            #[serde(default)]
+            links: Vec<LinkEntry>,
+        }
+        #[derive(Deserialize)]
+        struct LinkEntry {
+            #[serde(default)]
+            rel: String,
+            #[serde(default)]
+            href: String,
+        }
+        #[derive(Deserialize)]
+        struct NodeInfo {
+            software: Software,
+        }
+        #[derive(Deserialize)]
+        struct Software {
+            name: String,
+            #[serde(default)]
+            version: Option<String>,
+        }
+        const SCHEMA: &str = "http://nodeinfo.diaspora.software/ns/schema/2.";
+        let Some(links) =
+            self.optional_json::<Links>(instance.url("/.well-known/nodeinfo"), "application/json", "NodeInfo").await?
+        else {
+            return Ok(None);
+        };
+        let best = links
+            .links
+            .iter()
+            .filter(|l| l.rel.starts_with(SCHEMA))
+            .filter_map(|l| Url::parse(&l.href).ok().filter(|u| instance.owns(u)).map(|u| (l.rel.clone(), u)))
+            .max_by(|a, b| a.0.cmp(&b.0));
+        let Some((_, href)) = best else { return Ok(None) };
+        let doc = self.optional_json::<NodeInfo>(href, "application/json", "NodeInfo document").await?;
+        Ok(doc.map(|d| (d.software.name, d.software.version)))
+    }
+
+    /// RFC 8414 metadata, if the server has it and every endpoint in it is on
+    /// the instance itself.
+    async fn oauth_metadata(&self, instance: &Instance) -> Result<Option<OAuthMetadata>, UpstreamError> {
+        let url = instance.url("/.well-known/oauth-authorization-server");
+        let Some(meta) = self.optional_json::<OAuthMetadata>(url, "application/json", "OAuth metadata").await? else {
+            return Ok(None);
+        };
+        let on_instance = |u: &str| Url::parse(u).is_ok_and(|u| instance.owns(&u));
+        let ok = on_instance(&meta.authorization_endpoint)
+            && on_instance(&meta.token_endpoint)
+            && meta.revocation_endpoint.as_deref().is_none_or(on_instance)
+            && meta.app_registration_endpoint.as_deref().is_none_or(on_instance);
+        if !ok {
+            tracing::warn!(instance = %instance, "OAuth metadata names endpoints elsewhere; ignored");
+        }
+        Ok(ok.then_some(meta))
+    }
+
+    /// The domain of the instance's handles: GoToSocial's `account_domain`,
+    /// Mastodon's v2 `domain` (its `LOCAL_DOMAIN`), or v1's `uri`.
+    async fn account_domain(&self, instance: &Instance) -> Result<Option<String>, UpstreamError> {
+        #[derive(Deserialize)]
+        struct V2 {
+            #[serde(default)]
+            domain: Option<String>,
+            #[serde(default)]
+            account_domain: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct V1 {
+            #[serde(default)]
+            uri: Option<String>,
+        }
+        let claimed =
+            match self.optional_json::<V2>(instance.url("/api/v2/instance"), "application/json", "instance").await? {
+                Some(v2) => v2.account_domain.or(v2.domain),
+                None => self
+                    .optional_json::<V1>(instance.url("/api/v1/instance"), "application/json", "instance")
+                    .await?
+                    .and_then(|v1| v1.uri),
+            };
+        Ok(claimed.and_then(|d| {
+            let d = d.trim();
+            let d = d.strip_prefix("https://").or_else(|| d.strip_prefix("http://")).unwrap_or(d);
+            handle::parse(d, self.allow_http).ok().filter(|t| t.username.is_none()).map(|t| t.instance.authority())
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(family: Family, version: &str) -> ServerInfo {
+        ServerInfo { family, version: Some(version.into()), ..ServerInfo::unknown() }
+    }
+
+    #[test]
+    fn picks_the_narrowest_scope() {
+        assert_eq!(info(Family::Mastodon, "4.2.10").scope(), "read:accounts");
+        assert_eq!(info(Family::GoToSocial, "0.19.1+git").scope(), "read:accounts");
+        assert_eq!(info(Family::GoToSocial, "0.17.3").scope(), "read");
+        assert_eq!(info(Family::Pixelfed, "0.12.4").scope(), "read");
+        assert_eq!(info(Family::Unknown, "1.0").scope(), "read");
+        let mut m = info(Family::Mastodon, "4.3.0");
+        m.oauth = Some(OAuthMetadata {
+            authorization_endpoint: "https://m.example/oauth/authorize".into(),
+            token_endpoint: "https://m.example/oauth/token".into(),
+            revocation_endpoint: None,
+            app_registration_endpoint: None,
+            scopes_supported: vec!["read".into(), "read:accounts".into(), "profile".into(), "write".into()],
+            code_challenge_methods_supported: vec!["S256".into()],
+        });
+        assert_eq!(m.scope(), "profile");
+        assert!(m.checks_pkce());
+    }
+
+    #[test]
+    fn compares_versions() {
+        assert!(info(Family::Mastodon, "4.3.0").version_at_least(4, 3));
+        assert!(info(Family::Mastodon, "4.10.1").version_at_least(4, 3));
+        assert!(!info(Family::Mastodon, "4.2.9+glitch").version_at_least(4, 3));
+        assert!(!info(Family::Mastodon, "garbage").version_at_least(0, 1));
+    }
+}

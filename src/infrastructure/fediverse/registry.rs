@@ -1,0 +1,278 @@
+//! The app registry: our app on each instance, registered on first use and
+//! then kept in the database. Concurrent first logins on one instance wait
+//! for a single registration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::{AppRegistration, AppStatus, Instance, ServerFamily, ServerInfo, UpstreamApp, UpstreamError};
+use crate::util::Clock;
+use crate::infrastructure::store::{Store, StoreError, UpstreamAppRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How often we confirm that an instance still knows our app (and so keep
+/// it from being cleaned up): Mastodon deletes token-less apps after a day.
+pub const CHECK_INTERVAL_SECS: i64 = 12 * 3600;
+
+/// How long a failed registration is remembered, so that a broken instance
+/// is not asked again by every person (and every waiter) in the meantime.
+pub const FAILURE_TTL_SECS: i64 = 60;
+
+/// After a check that failed (the instance was down, slow, odd), when to
+/// try again: not on every login.
+pub const CHECK_RETRY_SECS: i64 = 600;
+
+/// `checked_at` for an instance where checks are useless.
+const NEVER_CHECK_AGAIN: i64 = i64::MAX / 4;
+
+/// The path segment naming an instance in its callback URL
+/// (`/callback/{key}`): 96 bits of SHA-256 of its origin.
+pub fn callback_key(instance: &Instance) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(instance.origin().as_bytes())[..12])
+}
+
+#[derive(Debug)]
+pub struct AppRegistry {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    client_name: String,
+    website: String,
+    /// `{issuer}/callback`; each instance's key is appended.
+    callback_base: String,
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Recent registration failures by origin, with when they happened.
+    failures: Mutex<HashMap<String, (i64, UpstreamError)>>,
+}
+
+impl AppRegistry {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        client_name: String,
+        website: String,
+        callback_base: String,
+    ) -> Self {
+        AppRegistry {
+            store,
+            clock,
+            client_name,
+            website,
+            callback_base,
+            inflight: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Our redirect URI on `instance`.
+    pub fn redirect_uri(&self, instance: &Instance) -> String {
+        format!("{}/{}", self.callback_base, callback_key(instance))
+    }
+
+    /// Our stored app on `instance`, if it is registered for the redirect
+    /// URI we use now, with when it was last checked.
+    async fn stored_row(
+        &self,
+        instance: &Instance,
+        server: &ServerInfo,
+    ) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
+        let expected = self.redirect_uri(instance);
+        let Some(row) = self.store.upstream_app(&instance.origin()).await? else { return Ok(None) };
+        // The server changed software (MiAuth needs no app, the others one):
+        // what we kept is of no use there.
+        if (row.client_id == super::misskey::CLIENT_ID) != (server.family == super::Family::Misskey) {
+            self.store.delete_upstream_app(&row.instance, &row.client_id).await?;
+            return Ok(None);
+        }
+        Ok(Some(row).filter(|row| row.redirect_uri == expected).map(|row| {
+            let app = UpstreamApp {
+                instance: instance.clone(),
+                server: server.clone(),
+                client_id: row.client_id,
+                client_secret: row.client_secret,
+                redirect_uri: row.redirect_uri,
+                scopes: row.scopes,
+            };
+            (app, row.checked_at)
+        }))
+    }
+
+    /// Whether we keep an app on `instance` (of whatever kind).
+    pub async fn has_app(&self, instance: &Instance) -> Result<bool, StoreError> {
+        Ok(self.store.upstream_app(&instance.origin()).await?.is_some())
+    }
+
+    /// Our stored app on `instance`, as it is.
+    pub async fn stored(&self, instance: &Instance, server: &ServerInfo) -> Result<Option<UpstreamApp>, StoreError> {
+        Ok(self.stored_row(instance, server).await?.map(|(app, _)| app))
+    }
+
+    /// The instance rejected app `client_id`: forget it, so that the next
+    /// login registers again.
+    pub async fn forget(&self, instance: &Instance, client_id: &str) -> Result<(), StoreError> {
+        tracing::info!(instance = %instance, "the instance forgot our app; it will be registered again");
+        self.store.delete_upstream_app(&instance.origin(), client_id).await
+    }
+
+    /// A stored app the instance still knows, checking (and so keeping it
+    /// alive) when the last check is older than [`CHECK_INTERVAL_SECS`]. An
+    /// app the instance forgot is dropped, so that it is registered again.
+    async fn usable(
+        &self,
+        family: &dyn ServerFamily,
+        instance: &Instance,
+        server: &ServerInfo,
+    ) -> Result<Option<UpstreamApp>, StoreError> {
+        let Some((app, checked_at)) = self.stored_row(instance, server).await? else { return Ok(None) };
+        if self.clock.now() - checked_at < family.app_check_interval() {
+            return Ok(Some(app));
+        }
+        Ok(match self.check(family, &app).await? {
+            AppStatus::Known => Some(app),
+            AppStatus::Forgotten => {
+                tracing::info!(instance = %instance, "the instance forgot our app; registering again");
+                self.store.delete_upstream_app(&instance.origin(), &app.client_id).await?;
+                None
+            }
+        })
+    }
+
+    /// Ask the instance about `app` and record when. A failed check counts
+    /// as `Known` (the login goes ahead with what we have) and is retried
+    /// after [`CHECK_RETRY_SECS`] rather than on every login.
+    async fn check(&self, family: &dyn ServerFamily, app: &UpstreamApp) -> Result<AppStatus, StoreError> {
+        let origin = app.instance.origin();
+        let now = self.clock.now();
+        let (status, checked_at) = match family.check_app(app).await {
+            Ok(AppStatus::Known) => (AppStatus::Known, now),
+            Ok(AppStatus::Forgotten) => return Ok(AppStatus::Forgotten),
+            Err(e) => {
+                tracing::info!(instance = %origin, error = %e, "could not check our app");
+                (
+                    AppStatus::Known,
+                    now - family.app_check_interval() + CHECK_RETRY_SECS.min(family.app_check_interval()),
+                )
+            }
+        };
+        self.store.touch_upstream_app(&origin, &app.client_id, checked_at).await?;
+        Ok(status)
+    }
+
+    /// Our app on `instance`, registering it if we have none (or the
+    /// instance forgot ours).
+    pub async fn get_or_register(
+        &self,
+        family: &dyn ServerFamily,
+        instance: &Instance,
+        server: &ServerInfo,
+    ) -> Result<UpstreamApp, RegistryError> {
+        if let Some(app) = self.usable(family, instance, server).await? {
+            return Ok(app);
+        }
+        let (app, registered_here) = self.register_once(family, instance, server).await?;
+        if registered_here {
+            // Outside the registration gate: the app-level token that keeps
+            // the new app from being cleaned up. Only the app we keep gets
+            // one; a registration that lost a race is left to the instance's
+            // clean-up. The row says "never checked" until this succeeds.
+            if self.check(family, &app).await? == AppStatus::Forgotten {
+                // This server refuses client_credentials for a brand-new app:
+                // the check tells us nothing there, so stop asking.
+                tracing::warn!(instance = %instance, "the instance refuses app tokens; not checking our app there");
+                self.store.touch_upstream_app(&instance.origin(), &app.client_id, NEVER_CHECK_AGAIN).await?;
+            }
+        }
+        Ok(app)
+    }
+
+    /// Register our app on `instance` unless someone did while we waited
+    /// for the gate. Returns the stored app, and whether this call stored it.
+    async fn register_once(
+        &self,
+        family: &dyn ServerFamily,
+        instance: &Instance,
+        server: &ServerInfo,
+    ) -> Result<(UpstreamApp, bool), RegistryError> {
+        let origin = instance.origin();
+        let gate = {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(origin.clone()).or_default().clone()
+        };
+        // Removes the gate when the last waiter is done, even if this future
+        // is cancelled half-way.
+        let _cleanup = GateCleanup { registry: self, origin: &origin, gate: &gate };
+        let _turn = gate.lock().await;
+        if let Some(app) = self.stored(instance, server).await? {
+            return Ok((app, false));
+        }
+        let now = self.clock.now();
+        {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.retain(|_, (at, _)| now - *at < FAILURE_TTL_SECS);
+            if let Some((_, e)) = failures.get(&origin) {
+                return Err(e.clone().into());
+            }
+        }
+        let registration = AppRegistration {
+            client_name: self.client_name.clone(),
+            website: self.website.clone(),
+            redirect_uri: self.redirect_uri(instance),
+        };
+        let app = match family.register_app(instance, server, &registration).await {
+            Ok(app) => app,
+            Err(e) => {
+                self.failures.lock().unwrap_or_else(|p| p.into_inner()).insert(origin.clone(), (now, e.clone()));
+                return Err(e.into());
+            }
+        };
+        tracing::info!(instance = %origin, family = family.name(), "registered our app on the instance");
+        let row = self
+            .store
+            .insert_upstream_app(&UpstreamAppRow {
+                instance: origin.clone(),
+                client_id: app.client_id.clone(),
+                client_secret: app.client_secret.clone(),
+                redirect_uri: app.redirect_uri.clone(),
+                scopes: app.scopes.clone(),
+                created_at: now,
+                checked_at: 0,
+            })
+            .await?;
+        let ours = row.client_id == app.client_id;
+        let stored = UpstreamApp {
+            instance: instance.clone(),
+            server: server.clone(),
+            client_id: row.client_id,
+            client_secret: row.client_secret,
+            redirect_uri: row.redirect_uri,
+            scopes: row.scopes,
+        };
+        Ok((stored, ours))
+    }
+}
+
+struct GateCleanup<'a> {
+    registry: &'a AppRegistry,
+    origin: &'a str,
+    gate: &'a Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for GateCleanup<'_> {
+    fn drop(&mut self) {
+        let mut map = self.registry.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the map's are the only references left: nobody waits.
+        if Arc::strong_count(self.gate) <= 2 {
+            map.remove(self.origin);
+        }
+    }
+}
