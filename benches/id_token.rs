@@ -4,8 +4,8 @@
 //! Run: `cargo bench --bench id_token`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fedi_oidc::keys::{self, KeySet};
 use fedi_oidc::domain::id_token::IdTokenClaims;
+use fedi_oidc::keys::{self, KeySet};
 
 fn claims() -> IdTokenClaims<'static> {
     let mut profile = serde_json::Map::new();

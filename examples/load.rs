@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fedi_oidc::util::{hash_secret, Clock};
 use fedi_oidc::infrastructure::store::AuthorizationCodeRow;
+use fedi_oidc::util::{hash_secret, Clock};
 use support::*;
 
 struct Args {

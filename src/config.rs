@@ -11,8 +11,10 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::keys::SigningAlg;
+use crate::domain::client::{resolve_method, sector_of, Client};
 use crate::domain::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use crate::keys::SigningAlg;
+use crate::util::hash_secret;
 
 /// Shortest client secret accepted from configuration. Generated secrets are
 /// 43 characters (256 bits); anything below 32 characters is guessable enough
@@ -499,5 +501,27 @@ fn is_loopback_host(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+impl From<&ClientConfig> for Client {
+    fn from(c: &ClientConfig) -> Self {
+        let metadata = c.metadata();
+        let auth_method = resolve_method(c.public, &metadata);
+        let secret = if auth_method.uses_secret() { c.client_secret.clone() } else { None };
+        Client {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            secret_hash: secret.as_deref().map(hash_secret),
+            secret: secret.filter(|_| auth_method == AuthMethod::ClientSecretJwt),
+            trusted: c.trusted,
+            id_token_claims: c.id_token_claims,
+            auth_method,
+            sector: sector_of(&metadata, &c.redirect_uris),
+            response_types: metadata.response_types(),
+            metadata,
+            dynamically_registered: false,
+        }
     }
 }

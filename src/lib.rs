@@ -19,16 +19,16 @@ use std::time::Duration;
 use axum::Router;
 use bytes::Bytes;
 
-pub use util::clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
+pub use util::clock::{Clock, ManualClock, SystemClock};
 
 use infrastructure::fediverse::detect::Detector;
 use infrastructure::fediverse::{AppRegistry, Families};
 use infrastructure::outbound::UpstreamHttp;
 use infrastructure::store;
-use services::{limits, policy};
 use keys::KeySet;
-use domain::client::ClientRegistry;
+use services::clients::ClientRegistry;
+use services::{limits, policy};
 use store::Store;
 
 /// Everything a request handler needs, shared by all requests.
@@ -128,13 +128,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         Some(hook) => hook.0.clone(),
         None => Arc::new(infrastructure::outbound::SystemResolver),
     };
-    let http = UpstreamHttp::with_resolver(
-        &user_agent,
-        connect_timeout,
-        timeout,
-        config.outbound_rules(),
-        resolver,
-    )?;
+    let http = UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
     let families = Families::new(&http, &config.app_name);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
     let trusted_proxies = http::proxy::parse_trusted(&config.trusted_proxies)

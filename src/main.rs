@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use fedi_oidc::util::{Clock, SystemClock};
 use fedi_oidc::config::{Config, LogFormat};
 use fedi_oidc::domain::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
 use fedi_oidc::infrastructure::store::{ClientRow, Store};
+use fedi_oidc::util::{Clock, SystemClock};
 
 #[derive(Parser)]
 #[command(name = "fedi-oidc", version, about = "OpenID Connect provider for Fediverse accounts")]
@@ -254,8 +254,9 @@ async fn run(cli: Cli, config: Config) -> Result<(), String> {
         Command::Db(DbCommand::Copy { from, to, force }) => {
             let source = Store::connect(&from).await.map_err(|e| format!("--from: {e}"))?;
             let target = Store::connect(&to).await.map_err(|e| format!("--to: {e}"))?;
-            let report =
-                fedi_oidc::infrastructure::store::copy::copy_database(&source, &target, force).await.map_err(|e| e.to_string())?;
+            let report = fedi_oidc::infrastructure::store::copy::copy_database(&source, &target, force)
+                .await
+                .map_err(|e| e.to_string())?;
             for (table, rows) in &report.tables {
                 println!("{table}: {rows} rows");
             }

@@ -22,8 +22,8 @@ mod support;
 
 use std::collections::HashMap;
 
-use fedi_oidc::keys::SigningAlg;
 use fedi_oidc::domain::client::AuthMethod;
+use fedi_oidc::keys::SigningAlg;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use support::*;

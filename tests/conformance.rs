@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fedi_oidc::config::ClientConfig;
-use fedi_oidc::keys::SigningAlg;
 use fedi_oidc::domain::client::AuthMethod;
+use fedi_oidc::keys::SigningAlg;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::core::{
     CoreAuthPrompt, CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims, CoreResponseType, CoreUserInfoClaims,

@@ -221,8 +221,8 @@ dual_db_tests!(token_requests_cut_off_half_way_leave_no_half_written_state);
 /// either unspent with no token, or spent with exactly one token (the
 /// redemption is one database transaction), never in between.
 async fn token_requests_cut_off_half_way_leave_no_half_written_state(db: Db) {
-    use fedi_oidc::util::{hash_secret, random_token};
     use fedi_oidc::infrastructure::store::AuthorizationCodeRow;
+    use fedi_oidc::util::{hash_secret, random_token};
     use sqlx::{Connection, Row};
     let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start().await;

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fedi_oidc::infrastructure::outbound::{check_resolved, check_url, is_public, OutboundRules, UpstreamHttp};
 use fedi_oidc::infrastructure::fediverse::UpstreamError;
+use fedi_oidc::infrastructure::outbound::{check_resolved, check_url, is_public, OutboundRules, UpstreamHttp};
 use support::*;
 use url::Url;
 

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::client::{Client, ClientRegistry};
+use crate::domain::client::Client;
 use crate::domain::error::{ErrorCode, OAuthError};
+use crate::services::clients::ClientRegistry;
 
 /// Parameters of a request (query string or form body). A name sent twice is
 /// an error (RFC 6749 §3.1); a parameter sent without a value counts as
@@ -207,7 +208,10 @@ impl ClaimsRequest {
 
     /// Whether any profile claim was asked for, so that consent must cover it.
     pub fn wants_profile(&self) -> bool {
-        self.userinfo.iter().chain(&self.id_token).any(|c| crate::services::identity::PROFILE_CLAIMS.contains(&c.as_str()))
+        self.userinfo
+            .iter()
+            .chain(&self.id_token)
+            .any(|c| crate::services::identity::PROFILE_CLAIMS.contains(&c.as_str()))
     }
 }
 
@@ -530,8 +534,9 @@ fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
                     "an essential acr was requested, and no authentication context class can be honoured".into(),
                 ));
             }
-            let known =
-                name == "sub" || name == "auth_time" || crate::services::identity::PROFILE_CLAIMS.contains(&name.as_str());
+            let known = name == "sub"
+                || name == "auth_time"
+                || crate::services::identity::PROFILE_CLAIMS.contains(&name.as_str());
             if known && !list.contains(&name) {
                 list.push(name);
             }

@@ -9,8 +9,8 @@ use axum::response::Response;
 use minijinja::context;
 use url::Url;
 
-use crate::domain::error::OAuthError;
 use crate::domain::authorization_request::ResponseMode;
+use crate::domain::error::OAuthError;
 use crate::util::random_token;
 
 #[derive(Debug, Clone)]

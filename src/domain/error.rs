@@ -1,9 +1,8 @@
-//! The one OAuth error type. It knows every way it reaches a client: as the
-//! JSON body of a token-endpoint error (RFC 6749 §5.2), as a Bearer challenge
-//! (RFC 6750 §3), or as query parameters on a redirect (RFC 6749 §4.1.2.1).
+//! The one OAuth error type: a code, a description and how the client is
+//! challenged. It reaches a client as the JSON body of a token-endpoint error
+//! (RFC 6749 §5.2), as a Bearer challenge (RFC 6750 §3), both written by
+//! `http::error`, or as query parameters on a redirect (RFC 6749 §4.1.2.1).
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use url::Url;
 
@@ -74,12 +73,6 @@ pub struct OAuthError {
     pub challenge: Challenge,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'static str,
-    error_description: &'a str,
-}
-
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         // Descriptions are limited to printable ASCII without '"' and '\'
@@ -113,12 +106,12 @@ impl OAuthError {
         self
     }
 
-    fn status(&self) -> StatusCode {
-        match (self.code, self.challenge) {
-            (ErrorCode::InvalidToken, _) => StatusCode::UNAUTHORIZED,
-            (ErrorCode::InvalidClient, _) => StatusCode::UNAUTHORIZED,
-            (ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError, _) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self.code {
+            ErrorCode::InvalidToken | ErrorCode::InvalidClient => 401,
+            ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError => 503,
+            _ => 400,
         }
     }
 
@@ -136,36 +129,5 @@ impl OAuthError {
             q.append_pair("iss", issuer);
         }
         url
-    }
-}
-
-impl IntoResponse for OAuthError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let mut response = match self.challenge {
-            // RFC 6750 §3.1: a request with no token gets a bare challenge
-            // and no error code.
-            Challenge::Bearer if self.description.is_empty() => status.into_response(),
-            _ => (status, axum::Json(ErrorBody { error: self.code.as_str(), error_description: &self.description }))
-                .into_response(),
-        };
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        let challenge = match self.challenge {
-            Challenge::Basic => Some(r#"Basic realm="fedi-oidc", charset="UTF-8""#.to_string()),
-            Challenge::None if self.code == ErrorCode::InvalidClient => Some(r#"Basic realm="fedi-oidc""#.to_string()),
-            Challenge::Bearer if self.description.is_empty() => Some(r#"Bearer realm="fedi-oidc""#.to_string()),
-            Challenge::Bearer => Some(format!(
-                r#"Bearer realm="fedi-oidc", error="{}", error_description="{}""#,
-                self.code.as_str(),
-                self.description
-            )),
-            Challenge::None => None,
-        };
-        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            headers.insert(header::WWW_AUTHENTICATE, value);
-        }
-        response
     }
 }

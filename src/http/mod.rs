@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod error;
 pub mod ops;
 pub mod proxy;
 pub mod templates;
@@ -20,9 +21,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-use crate::util::random_token;
-use crate::services::signin::{LoginError, Next};
 use crate::infrastructure::store::SessionStoreAdapter;
+use crate::services::signin::{LoginError, Next};
+use crate::util::random_token;
 use crate::AppState;
 
 pub fn routes(_app: &AppState) -> Router<AppState> {
@@ -209,7 +210,7 @@ pub fn next_response(app: &AppState, next: Next) -> Response {
 
 /// The one place where login errors become HTTP.
 pub fn into_response(e: LoginError) -> Response {
-    crate::infrastructure::metrics::login_failed(&e);
+    crate::infrastructure::metrics::login_failed(e.reason());
     match e {
         LoginError::Page { status, message, restart } => error_page(status, &message, restart.as_deref()),
         LoginError::Picker(p) => {

@@ -6,18 +6,19 @@
 //! (`/login/{txn}`, never the transaction id), reasons and outcomes come
 //! from fixed lists.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use url::Url;
 
-use crate::infrastructure::fediverse::{
-    AppRegistration, AppStatus, Instance, ServerFamily, UpstreamAccount, UpstreamApp, UpstreamError,
-};
-use crate::services::signin::LoginError;
+/// Connections of the database pool, read when metrics are rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -109,50 +110,13 @@ pub fn token_issued(grant: &str) {
     METRICS.tokens_issued.with_label_values(&[grant]).inc();
 }
 
-/// Count a login step that ended in `e`.
-pub fn login_failed(e: &LoginError) {
-    METRICS.logins_failed.with_label_values(&[login_failure_reason(e)]).inc();
+/// Count a login step that failed, for a reason from a fixed list.
+pub fn login_failed(reason: &'static str) {
+    METRICS.logins_failed.with_label_values(&[reason]).inc();
 }
 
-fn login_failure_reason(e: &LoginError) -> &'static str {
-    use axum::http::StatusCode;
-    match e {
-        LoginError::Unavailable => "unavailable",
-        LoginError::Picker { .. } => "instance_unusable",
-        LoginError::Limited(_) => "rate_limited",
-        LoginError::ToClient(response) => {
-            match response.params.iter().find(|(k, _)| *k == "error").map(|(_, v)| v.as_str()) {
-                Some("access_denied") => "access_denied",
-                Some("login_required") => "login_required",
-                Some("consent_required") => "consent_required",
-                _ => "error_to_client",
-            }
-        }
-        LoginError::Page { status, .. } => match *status {
-            StatusCode::BAD_GATEWAY => "upstream_failed",
-            StatusCode::FORBIDDEN => "wrong_account",
-            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-            _ => "invalid_or_expired",
-        },
-    }
-}
-
-/// Count a call to an instance of `family`.
-pub fn upstream_call<T>(family: &str, call: &str, result: &Result<T, UpstreamError>) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(UpstreamError::Blocked(_)) => "blocked",
-        Err(UpstreamError::Unreachable(_)) => "unreachable",
-        Err(UpstreamError::Timeout) => "timeout",
-        Err(UpstreamError::TooLarge) => "too_large",
-        Err(UpstreamError::Unavailable(_)) => "unavailable",
-        Err(UpstreamError::RateLimited) => "rate_limited",
-        Err(UpstreamError::NotCompatible(_)) => "not_compatible",
-        Err(UpstreamError::Redirected) => "redirected",
-        Err(UpstreamError::Rejected { .. }) => "rejected",
-        Err(UpstreamError::OAuthDisabled) => "oauth_disabled",
-        Err(UpstreamError::Internal(_)) => "internal",
-    };
+/// Count a call to an instance of `family`, by outcome (from a fixed list).
+pub fn upstream_call(family: &str, call: &str, outcome: &'static str) {
     METRICS.upstream_calls.with_label_values(&[family, call, outcome]).inc();
 }
 
@@ -163,65 +127,11 @@ pub fn http_request(route: &str, method: &str, status: u16, seconds: f64) {
 }
 
 /// The text exposition format, with the pool gauges read now.
-pub fn render(pool: crate::infrastructure::store::PoolUsage) -> String {
+pub fn render(pool: PoolUsage) -> String {
     METRICS.db_pool.with_label_values(&["idle"]).set(pool.idle as i64);
     METRICS.db_pool.with_label_values(&["in_use"]).set(pool.size.saturating_sub(pool.idle) as i64);
     METRICS.db_pool.with_label_values(&["max"]).set(pool.max as i64);
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut out);
     String::from_utf8(out).unwrap_or_default()
-}
-
-/// A [`ServerFamily`] that counts every call to an instance, by outcome.
-#[derive(Debug)]
-pub struct CountedFamily(pub Arc<dyn ServerFamily>);
-
-#[async_trait]
-impl ServerFamily for CountedFamily {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-
-    fn app_check_interval(&self) -> i64 {
-        self.0.app_check_interval()
-    }
-
-    async fn register_app(
-        &self,
-        instance: &Instance,
-        server: &crate::infrastructure::fediverse::ServerInfo,
-        registration: &AppRegistration,
-    ) -> Result<UpstreamApp, UpstreamError> {
-        let r = self.0.register_app(instance, server, registration).await;
-        upstream_call(self.name(), "register_app", &r);
-        r
-    }
-
-    fn authorization_url(&self, app: &UpstreamApp, state: &str, code_challenge: &str, force_login: bool) -> Url {
-        self.0.authorization_url(app, state, code_challenge, force_login)
-    }
-
-    async fn exchange_code(&self, app: &UpstreamApp, code: &str, code_verifier: &str) -> Result<String, UpstreamError> {
-        let r = self.0.exchange_code(app, code, code_verifier).await;
-        upstream_call(self.name(), "exchange_code", &r);
-        r
-    }
-
-    async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {
-        let r = self.0.account(app, token).await;
-        upstream_call(self.name(), "account", &r);
-        r
-    }
-
-    async fn revoke(&self, app: &UpstreamApp, token: &str) -> Result<(), UpstreamError> {
-        let r = self.0.revoke(app, token).await;
-        upstream_call(self.name(), "revoke", &r);
-        r
-    }
-
-    async fn check_app(&self, app: &UpstreamApp) -> Result<AppStatus, UpstreamError> {
-        let r = self.0.check_app(app).await;
-        upstream_call(self.name(), "check_app", &r);
-        r
-    }
 }

@@ -17,9 +17,9 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::domain::client::{AuthMethod, Client, ASYMMETRIC_ALGS, HMAC_ALGS, MAX_CLIENT_KEYS};
-use crate::util::Clock;
 use crate::infrastructure::outbound::UpstreamHttp;
 use crate::infrastructure::store::Store;
+use crate::util::Clock;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

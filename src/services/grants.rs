@@ -13,14 +13,15 @@ use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::client::{AccessTokenFormat, Client, ClientAuthRequest, RefreshTokens};
+use crate::domain::authorization_request::{api_form, ClaimsRequest, Params};
+use crate::domain::client::{AccessTokenFormat, Client, RefreshTokens};
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::domain::id_token::IdTokenClaims;
-use crate::domain::authorization_request::{api_form, ClaimsRequest, Params};
-use crate::util::{constant_time_eq, hash_secret, random_token};
-use crate::services::identity;
-use crate::keys::left_half_hash_for;
 use crate::infrastructure::store::{CodeRedemption, NewAccessToken, NewAccessTokenFor, NewRefreshToken, Rotation};
+use crate::keys::left_half_hash_for;
+use crate::services::clients::ClientAuthRequest;
+use crate::services::identity;
+use crate::util::{constant_time_eq, hash_secret, random_token};
 use crate::AppState;
 
 #[derive(Serialize)]

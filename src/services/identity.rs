@@ -15,9 +15,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::util::{random_token, Clock};
 use crate::infrastructure::fediverse::UpstreamAccount;
 use crate::infrastructure::store::{Store, StoreError, SubjectRow};
+use crate::util::{random_token, Clock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {

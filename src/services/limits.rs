@@ -21,8 +21,8 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Config;
 use crate::domain::error::{ErrorCode, OAuthError};
-use crate::infrastructure::store::{Store, StoreError};
 use crate::http::proxy::request_client_ip;
+use crate::infrastructure::store::{Store, StoreError};
 use crate::AppState;
 
 /// The request's client IP, as [`crate::http::proxy`] decides it (the socket
@@ -68,7 +68,8 @@ pub struct Limited {
 impl Limited {
     /// Our page, status 429 with `Retry-After`.
     pub fn page(&self) -> Response {
-        let mut response = crate::http::error_page(StatusCode::TOO_MANY_REQUESTS, self.message, self.restart.as_deref());
+        let mut response =
+            crate::http::error_page(StatusCode::TOO_MANY_REQUESTS, self.message, self.restart.as_deref());
         self.set_retry_after(&mut response);
         response
     }

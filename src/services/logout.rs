@@ -21,13 +21,13 @@ use serde_json::json;
 use tower_sessions::Session;
 use url::Url;
 
-use crate::services::id_token_hint;
 use crate::domain::authorization_request::Params;
-use crate::util::{constant_time_eq, random_token};
-use crate::infrastructure::outbound::UpstreamHttp;
 use crate::domain::client::Client;
-use crate::infrastructure::store::ProviderSessionRow;
 use crate::http::{error_page, existing_browser_id, html, is_form, see_other};
+use crate::infrastructure::outbound::UpstreamHttp;
+use crate::infrastructure::store::ProviderSessionRow;
+use crate::services::id_token_hint;
+use crate::util::{constant_time_eq, random_token};
 use crate::AppState;
 
 const CSRF_KEY: &str = "logout_csrf";

@@ -2,6 +2,7 @@
 //! and knows no axum, cookies or templates.
 
 pub mod client_auth;
+pub mod clients;
 pub mod grants;
 pub mod id_token_hint;
 pub mod identity;

@@ -10,12 +10,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::error::OAuthError;
 use crate::domain::authorization_request::{parse_authorization_request, AuthorizeError, Channel, Params};
-use crate::services::grants::authenticated_form;
-use crate::util::{hash_secret, random_token};
-use crate::services::signin::LoginError;
+use crate::domain::error::OAuthError;
 use crate::infrastructure::store::PushedRequestRow;
+use crate::services::grants::authenticated_form;
+use crate::services::signin::LoginError;
+use crate::util::{hash_secret, random_token};
 use crate::AppState;
 
 /// RFC 9126 §2.2.

@@ -17,13 +17,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use url::Url;
 
+use crate::domain::authorization_request::ResponseType;
 use crate::domain::client::{new_secret, AuthMethod, Client, ClientMetadata, RefreshTokens, SubjectType, MAX_URIS};
 use crate::domain::error::{ErrorCode, OAuthError};
-use crate::domain::authorization_request::ResponseType;
-use crate::util::{constant_time_eq, hash_secret, random_id, random_token};
 use crate::infrastructure::outbound::check_url;
-use crate::keys::SigningAlg;
 use crate::infrastructure::store::ClientRow;
+use crate::keys::SigningAlg;
+use crate::util::{constant_time_eq, hash_secret, random_id, random_token};
 use crate::AppState;
 
 /// Longest client_name we accept.

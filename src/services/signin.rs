@@ -16,23 +16,23 @@ use std::net::IpAddr;
 use axum::http::StatusCode;
 use url::Url;
 
-use crate::util::{constant_time_eq, hash_secret, random_token};
-use crate::infrastructure::fediverse::detect::DetectError;
-use crate::infrastructure::fediverse::registry::{callback_key, RegistryError};
-use crate::infrastructure::fediverse::{handle, webfinger, Instance, ServerInfo, UpstreamAccount, UpstreamError};
-use crate::services::identity::{self, IdentityError, Vouched};
-use crate::keys::left_half_hash_for;
-use crate::services::limits::LimitError;
+use crate::domain::authorization_request::{AuthorizationRequest, Prompt};
+use crate::domain::authorization_response::AuthorizationResponse;
 use crate::domain::client::Client;
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::domain::id_token::IdTokenClaims;
-use crate::services::id_token_hint;
-use crate::domain::authorization_request::{AuthorizationRequest, Prompt};
-use crate::domain::authorization_response::AuthorizationResponse;
+use crate::infrastructure::fediverse::detect::DetectError;
+use crate::infrastructure::fediverse::registry::{callback_key, RegistryError};
+use crate::infrastructure::fediverse::{handle, webfinger, Instance, ServerInfo, UpstreamAccount, UpstreamError};
 use crate::infrastructure::store::{
     AuthorizationCodeRow, IssuedAccessToken, LoginTransactionRow, ProviderSessionRow, StoreError, SubjectRow,
     UpstreamVisit,
 };
+use crate::keys::left_half_hash_for;
+use crate::services::id_token_hint;
+use crate::services::identity::{self, IdentityError, Vouched};
+use crate::services::limits::LimitError;
+use crate::util::{constant_time_eq, hash_secret, random_token};
 use crate::AppState;
 
 /// Everything that can stop a login, by where the person ends up.
@@ -61,6 +61,31 @@ pub struct PickerPage {
     pub input: String,
     pub message: String,
     pub suggested: Vec<String>,
+}
+
+impl LoginError {
+    /// Why the login failed, as the metrics label it (a fixed list).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoginError::Unavailable => "unavailable",
+            LoginError::Picker { .. } => "instance_unusable",
+            LoginError::Limited(_) => "rate_limited",
+            LoginError::ToClient(response) => {
+                match response.params.iter().find(|(k, _)| *k == "error").map(|(_, v)| v.as_str()) {
+                    Some("access_denied") => "access_denied",
+                    Some("login_required") => "login_required",
+                    Some("consent_required") => "consent_required",
+                    _ => "error_to_client",
+                }
+            }
+            LoginError::Page { status, .. } => match *status {
+                StatusCode::BAD_GATEWAY => "upstream_failed",
+                StatusCode::FORBIDDEN => "wrong_account",
+                StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+                _ => "invalid_or_expired",
+            },
+        }
+    }
 }
 
 impl From<StoreError> for LoginError {
@@ -833,7 +858,9 @@ async fn authorization_response(
     let access_ttl = client.access_token_ttl(app.config.access_token_ttl_secs);
     let access_token = rt
         .token
-        .then(|| crate::services::grants::mint_access_token(app, &client, subject, &request.scope_string(), now, access_ttl))
+        .then(|| {
+            crate::services::grants::mint_access_token(app, &client, subject, &request.scope_string(), now, access_ttl)
+        })
         .transpose()
         .map_err(|_| LoginError::Unavailable)?;
     let token_row = access_token.as_ref().map(|token| IssuedAccessToken {

@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-
 /// Seconds since the Unix epoch.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     fn now(&self) -> i64;

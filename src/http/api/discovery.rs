@@ -6,9 +6,9 @@ use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::services::identity::PROFILE_CLAIMS;
-use crate::domain::client::{AuthMethod, ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::domain::authorization_request::{DISPLAY_VALUES, RESPONSE_MODES, RESPONSE_TYPES, SUPPORTED_SCOPES};
+use crate::domain::client::{AuthMethod, ASYMMETRIC_ALGS, HMAC_ALGS};
+use crate::services::identity::PROFILE_CLAIMS;
 use crate::AppState;
 
 pub fn document(config: &Config) -> Value {

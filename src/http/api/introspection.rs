@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 
 use crate::domain::error::OAuthError;
 use crate::http::api::revocation::hint;
+use crate::infrastructure::store::TokenKind;
 use crate::services::grants::authenticated_form;
 use crate::util::hash_secret;
-use crate::infrastructure::store::TokenKind;
 use crate::AppState;
 
 pub async fn introspect(

@@ -10,11 +10,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::domain::error::OAuthError;
 use crate::domain::authorization_request::Params;
+use crate::domain::error::OAuthError;
+use crate::infrastructure::store::TokenKind;
 use crate::services::grants::authenticated_form;
 use crate::util::hash_secret;
-use crate::infrastructure::store::TokenKind;
 use crate::AppState;
 
 pub async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {

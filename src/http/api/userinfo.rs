@@ -7,11 +7,11 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::domain::error::{Challenge, OAuthError};
 use crate::domain::authorization_request::{ClaimsRequest, Params};
-use crate::util::hash_secret;
-use crate::services::identity;
+use crate::domain::error::{Challenge, OAuthError};
 use crate::http::is_form;
+use crate::services::identity;
+use crate::util::hash_secret;
 use crate::AppState;
 
 pub async fn userinfo_get(State(app): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {

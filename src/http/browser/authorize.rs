@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use crate::services::par::{self, REQUEST_URI_PREFIX};
 use crate::domain::authorization_request::{parse_authorization_request, AuthorizeError, Channel, Params};
 use crate::domain::authorization_response::AuthorizationResponse;
 use crate::services::limits::ClientIp;
+use crate::services::par::{self, REQUEST_URI_PREFIX};
 use crate::services::signin::{self, LoginError};
 use crate::AppState;
 

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tower_sessions::Session;
 
+use crate::domain::authorization_request::Params;
 use crate::http::{error_page, existing_browser_id, into_response, next_response};
 use crate::services::signin::{self, CallbackParams};
-use crate::domain::authorization_request::Params;
 use crate::AppState;
 
 pub async fn callback(

@@ -5,8 +5,8 @@
 
 use axum::http::StatusCode;
 
-use crate::util::constant_time_eq;
 use crate::services::signin::{LoginError, Transaction};
+use crate::util::constant_time_eq;
 
 pub const FIELD: &str = "csrf_token";
 

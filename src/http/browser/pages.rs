@@ -8,11 +8,11 @@ use axum::response::Response;
 use minijinja::context;
 use tower_sessions::Session;
 
+use crate::domain::authorization_request::Params;
 use crate::http::browser::csrf;
-use crate::http::{ error_page, existing_browser_id, html, into_response, is_form, next_response, see_other};
+use crate::http::{error_page, existing_browser_id, html, into_response, is_form, next_response, see_other};
 use crate::services::limits::ClientIp;
 use crate::services::signin::{self, LoginError, Next, Transaction};
-use crate::domain::authorization_request::Params;
 use crate::AppState;
 
 const SERVICE: &str = "fedi-oidc";

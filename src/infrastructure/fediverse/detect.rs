@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::infrastructure::outbound::UpstreamHttp;
 use super::{handle, Instance, UpstreamError};
-use crate::util::Clock;
+use crate::infrastructure::outbound::UpstreamHttp;
 use crate::infrastructure::store::{Store, StoreError};
+use crate::util::Clock;
 
 /// How long a detection is trusted.
 pub const CACHE_TTL_SECS: i64 = 24 * 3600;

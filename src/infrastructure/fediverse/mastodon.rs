@@ -11,8 +11,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::detect::{Endpoint, Family, ServerInfo};
-use crate::infrastructure::outbound::UpstreamHttp;
 use super::{AppRegistration, AppStatus, Instance, ServerFamily, UpstreamAccount, UpstreamApp, UpstreamError};
+use crate::infrastructure::outbound::UpstreamHttp;
 
 /// One family of Mastodon-API servers.
 #[derive(Debug, Clone)]

@@ -21,10 +21,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::infrastructure::outbound::UpstreamHttp;
 use super::{
     AppRegistration, AppStatus, Instance, ServerFamily, ServerInfo, UpstreamAccount, UpstreamApp, UpstreamError,
 };
+use crate::infrastructure::outbound::UpstreamHttp;
 
 /// The only permission we ask for.
 pub const PERMISSION: &str = "read:account";

@@ -2,6 +2,7 @@
 //! client, the app registry, and one module per server family behind
 //! [`ServerFamily`].
 
+pub mod counted;
 pub mod detect;
 pub mod handle;
 
@@ -91,6 +92,25 @@ pub enum UpstreamError {
     Internal(String),
 }
 
+impl UpstreamError {
+    /// The outcome label of this error in metrics (a fixed list).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Blocked(_) => "blocked",
+            UpstreamError::Unreachable(_) => "unreachable",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::TooLarge => "too_large",
+            UpstreamError::Unavailable(_) => "unavailable",
+            UpstreamError::RateLimited => "rate_limited",
+            UpstreamError::NotCompatible(_) => "not_compatible",
+            UpstreamError::Redirected => "redirected",
+            UpstreamError::Rejected { .. } => "rejected",
+            UpstreamError::OAuthDisabled => "oauth_disabled",
+            UpstreamError::Internal(_) => "internal",
+        }
+    }
+}
+
 /// One family of server software (Mastodon and its API-compatible kin, …).
 #[async_trait]
 pub trait ServerFamily: Send + Sync + std::fmt::Debug {
@@ -155,8 +175,7 @@ impl Families {
     /// registered app's name).
     pub fn new(http: &crate::infrastructure::outbound::UpstreamHttp, app_name: &str) -> Self {
         // Every call to an instance is counted (by family and outcome).
-        let counted =
-            |f: Arc<dyn ServerFamily>| -> Arc<dyn ServerFamily> { Arc::new(crate::infrastructure::metrics::CountedFamily(f)) };
+        let counted = |f: Arc<dyn ServerFamily>| -> Arc<dyn ServerFamily> { Arc::new(counted::CountedFamily(f)) };
         let client = |family| counted(Arc::new(mastodon::Mastodon::new(http.clone(), family)));
         Families {
             mastodon: client(Family::Mastodon),

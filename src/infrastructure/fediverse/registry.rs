@@ -10,8 +10,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::{AppRegistration, AppStatus, Instance, ServerFamily, ServerInfo, UpstreamApp, UpstreamError};
-use crate::util::Clock;
 use crate::infrastructure::store::{Store, StoreError, UpstreamAppRow};
+use crate::util::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

@@ -6,8 +6,8 @@
 use serde::Deserialize;
 use url::Url;
 
-use crate::infrastructure::outbound::{Reply, UpstreamHttp};
 use super::{Instance, UpstreamError};
+use crate::infrastructure::outbound::{Reply, UpstreamHttp};
 
 const JRD: &str = "application/jrd+json, application/json";
 const XRD: &str = "application/xrd+xml, application/xml, text/xml";

@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::{flag, Result, Store, StoreError};
+use crate::domain::client::{resolve_method, sector_of, AuthMethod, Client, ClientMetadata};
 
 #[derive(Debug, Clone)]
 pub struct ClientRow {
@@ -157,5 +158,28 @@ impl Store {
         let row =
             sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
         Ok(row.try_get("value")?)
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> std::result::Result<Self, StoreError> {
+        let metadata: ClientMetadata =
+            serde_json::from_str(&r.metadata).map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?;
+        let auth_method = resolve_method(r.public, &metadata);
+        Ok(Client {
+            client_id: r.client_id,
+            name: r.name,
+            secret_hash: if r.public { None } else { r.secret_hash },
+            secret: if auth_method == AuthMethod::ClientSecretJwt { r.client_secret } else { None },
+            trusted: r.trusted,
+            id_token_claims: r.id_token_claims,
+            sector: sector_of(&metadata, &r.redirect_uris),
+            response_types: metadata.response_types(),
+            redirect_uris: r.redirect_uris,
+            auth_method,
+            metadata,
+            dynamically_registered: r.registration_token_hash.is_some(),
+        })
     }
 }

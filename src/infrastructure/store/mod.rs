@@ -164,8 +164,8 @@ impl Store {
     }
 
     /// How many pool connections exist, are idle, and may exist.
-    pub fn pool_usage(&self) -> PoolUsage {
-        PoolUsage {
+    pub fn pool_usage(&self) -> crate::infrastructure::metrics::PoolUsage {
+        crate::infrastructure::metrics::PoolUsage {
             size: self.pool.size(),
             idle: self.pool.num_idle() as u32,
             max: self.pool.options().get_max_connections(),
@@ -196,12 +196,6 @@ impl Store {
 }
 
 /// Connections of the database pool.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolUsage {
-    pub size: u32,
-    pub idle: u32,
-    pub max: u32,
-}
 
 /// Booleans are stored as 0/1 integers so both databases read them alike.
 fn flag(b: bool) -> i64 {
