@@ -12,6 +12,9 @@ pub mod keys;
 pub mod services;
 pub mod util;
 
+#[cfg(test)]
+pub mod testing;
+
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
