@@ -367,13 +367,11 @@ async fn user_id_is_stable_across_logins_and_modes(db: Db) {
     assert_ne!(auth0_user_id(&claims), first);
 }
 
-/// The fetchUserProfile script of the README's custom social connection.
+/// The fetchUserProfile script of the custom social connection, as the
+/// Auth0 page of the manual includes it.
 fn readme_fetch_user_profile_script(issuer: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let marker = "<!-- tests/auth0.rs runs this script with Node.js against the test server -->\n```js\n";
-    let start = readme.find(marker).expect("the script in the README") + marker.len();
-    let end = start + readme[start..].find("```").unwrap();
-    readme[start..end].replace("https://YOUR-ISSUER", issuer)
+    let script = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/integrating/auth0-fetch-user-profile.js"));
+    script.replace("https://YOUR-ISSUER", issuer)
 }
 
 /// Node's `http` standing in for the `request` module Auth0's scripts get.
