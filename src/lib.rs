@@ -177,8 +177,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
 }
 
 fn routes(state: AppState) -> Router {
-    let inner = http::api::routes().merge(http::routes(&state)).with_state(state.clone());
-    let inner = http::layers(inner, &state);
+    let inner = http::router::service(&state);
     let base = issuer_path(&state.config.issuer);
     let service = if base.is_empty() { inner } else { Router::new().nest(&base, inner) };
     // /healthz, /readyz and /metrics at the root of the origin.

@@ -62,6 +62,24 @@ pub fn request_client_ip(extensions: &Extensions, headers: &HeaderMap, proxies: 
     extensions.get::<ConnectInfo<SocketAddr>>().map(|c| client_ip(c.0.ip(), headers, proxies))
 }
 
+/// The request's client IP, as [`request_client_ip`] decides it (the socket
+/// peer, or the client a trusted proxy forwarded); `None` when the server
+/// was not started with connection info (then only the global limits apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp
+where
+    crate::AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = <crate::AppState as axum::extract::FromRef<S>>::from_ref(state);
+        Ok(ClientIp(request_client_ip(&parts.extensions, &parts.headers, &app.trusted_proxies)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

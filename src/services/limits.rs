@@ -1,7 +1,7 @@
 //! Abuse limits: logins started per client IP and in all, apps registered
 //! at new instances per client IP and in all, and (optionally) API calls per
 //! client IP. A limited request answers 429 with `Retry-After`: an OAuth
-//! JSON error on API endpoints, our page in the browser.
+//! JSON error on API endpoints, our page in the browser (`http::limits`).
 //!
 //! The per-IP and per-minute limits are token buckets kept in memory (the
 //! `governor` crate), so they count per replica. The cap on new instances
@@ -11,37 +11,11 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Config;
-use crate::domain::error::{ErrorCode, OAuthError};
-use crate::http::proxy::request_client_ip;
 use crate::infrastructure::store::{Store, StoreError};
-use crate::AppState;
-
-/// The request's client IP, as [`crate::http::proxy`] decides it (the socket
-/// peer, or the client a trusted proxy forwarded); `None` when the server
-/// was not started with connection info (then only the global limits apply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp
-where
-    AppState: FromRef<S>,
-{
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        Ok(ClientIp(request_client_ip(&parts.extensions, &parts.headers, &app.trusted_proxies)))
-    }
-}
 
 /// The key a client is counted under: its IPv4 address, or its IPv6 /64
 /// (one subscriber usually holds a whole /64).
@@ -63,30 +37,6 @@ pub struct Limited {
     /// Where the person can choose another way in, if anywhere (the picker
     /// of their login, for instances we already work with).
     pub restart: Option<String>,
-}
-
-impl Limited {
-    /// Our page, status 429 with `Retry-After`.
-    pub fn page(&self) -> Response {
-        let mut response =
-            crate::http::error_page(StatusCode::TOO_MANY_REQUESTS, self.message, self.restart.as_deref());
-        self.set_retry_after(&mut response);
-        response
-    }
-
-    /// The OAuth JSON error (`temporarily_unavailable`), status 429 with
-    /// `Retry-After`.
-    pub fn oauth(&self) -> Response {
-        let mut response =
-            OAuthError::new(ErrorCode::TemporarilyUnavailable, "too many requests; try again later").into_response();
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        self.set_retry_after(&mut response);
-        response
-    }
-
-    fn set_retry_after(&self, response: &mut Response) {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
-    }
 }
 
 const LOGINS: &str = "Too many sign-ins have been started from your network or on this service just now. \
@@ -219,45 +169,5 @@ pub enum LimitError {
 impl From<Limited> for LimitError {
     fn from(l: Limited) -> Self {
         LimitError::Limited(l)
-    }
-}
-
-/// Which limit a request counts against.
-fn kind(method: &Method, path: &str) -> Option<Kind> {
-    if path == "/authorize" || (method == Method::POST && path.starts_with("/login/")) {
-        Some(Kind::Login)
-    } else if method == Method::POST && path == "/register" {
-        Some(Kind::Registration)
-    } else if crate::http::API_PATHS.contains(&path) && method != Method::OPTIONS {
-        Some(Kind::Api)
-    } else {
-        None
-    }
-}
-
-enum Kind {
-    Login,
-    Api,
-    Registration,
-}
-
-/// The layer in front of the routes: logins started and API requests are
-/// counted here, before any session or database work.
-pub async fn middleware(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(kind) = kind(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let ip = request_client_ip(request.extensions(), request.headers(), &app.trusted_proxies);
-    let verdict = match kind {
-        Kind::Login => app.limits.start_login(ip).map_err(|l| l.page()),
-        Kind::Api => app.limits.api_request(ip).map_err(|l| l.oauth()),
-        Kind::Registration => app.limits.registration(ip).map_err(|l| l.oauth()),
-    };
-    match verdict {
-        Ok(()) => next.run(request).await,
-        Err(response) => {
-            tracing::info!(client = ?ip, path = %request.uri().path(), "rate limited");
-            response
-        }
     }
 }

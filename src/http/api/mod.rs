@@ -16,10 +16,6 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/jwks", get(jwks::jwks))
         .route(
-            "/authorize",
-            get(crate::http::browser::authorize::authorize_get).post(crate::http::browser::authorize::authorize_post),
-        )
-        .route(
             "/token",
             axum::routing::post(crate::services::grants::token).fallback(crate::services::grants::method_not_allowed),
         )
@@ -42,11 +38,6 @@ pub fn routes() -> Router<AppState> {
             "/par",
             axum::routing::post(crate::services::par::par).fallback(crate::services::par::method_not_allowed),
         )
-        .route(
-            "/end_session",
-            get(crate::services::logout::end_session_get).post(crate::services::logout::end_session_post),
-        )
-        .route("/end_session/confirm", axum::routing::post(crate::services::logout::confirm))
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

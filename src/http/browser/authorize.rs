@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use crate::domain::authorization_request::{parse_authorization_request, AuthorizeError, Channel, Params};
 use crate::domain::authorization_response::AuthorizationResponse;
-use crate::services::limits::ClientIp;
+use crate::http::proxy::ClientIp;
 use crate::services::par::{self, REQUEST_URI_PREFIX};
 use crate::services::signin::{self, LoginError};
 use crate::AppState;

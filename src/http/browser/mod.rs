@@ -5,3 +5,21 @@ pub mod authorize;
 pub mod callback;
 pub mod csrf;
 pub mod pages;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route("/login/{txn}", get(pages::picker).post(pages::choose))
+        .route("/consent/{txn}", get(pages::consent).post(pages::decide))
+        .route("/callback/{key}", get(callback::callback))
+        .route(
+            "/end_session",
+            get(crate::services::logout::end_session_get).post(crate::services::logout::end_session_post),
+        )
+        .route("/end_session/confirm", post(crate::services::logout::confirm))
+}

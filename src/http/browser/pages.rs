@@ -10,8 +10,8 @@ use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
 use crate::http::browser::csrf;
+use crate::http::proxy::ClientIp;
 use crate::http::{error_page, existing_browser_id, html, into_response, is_form, next_response, see_other};
-use crate::services::limits::ClientIp;
 use crate::services::signin::{self, LoginError, Next, Transaction};
 use crate::AppState;
 

@@ -19,7 +19,7 @@ pub use apps::UpstreamAppRow;
 pub use clients::ClientRow;
 pub use codes::{AuthorizationCodeRow, CodeRedemption, IssuedAccessToken, NewAccessToken, NewRefreshToken};
 pub use provider_sessions::{ProviderSessionRow, PushedRequestRow};
-pub use sessions::SessionStoreAdapter;
+pub use sessions::BrowserSessionRow;
 pub use subjects::SubjectRow;
 pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};
 pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};

@@ -1,91 +1,54 @@
-//! Browser sessions for tower-sessions, in the same database as everything
-//! else so that any replica can serve any step. Session IDs are stored
-//! hashed. Also the instances each browser signed in at.
+//! Browser sessions, in the same database as everything else so that any
+//! replica can serve any step (the cookie layer in `http::session_store`
+//! keeps them here). Session IDs are stored hashed. Also the instances each
+//! browser signed in at.
 
-use async_trait::async_trait;
 use sqlx::Row;
-use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::{Error, Result as SessionResult};
-use tower_sessions::SessionStore;
 
 use super::Store;
 use crate::util::hash_secret;
 
-#[derive(Debug, Clone)]
-pub struct SessionStoreAdapter {
-    store: Store,
+/// A stored browser session: its data (JSON) and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserSessionRow {
+    pub data: String,
+    pub expires_at: i64,
 }
 
-impl SessionStoreAdapter {
-    pub fn new(store: Store) -> Self {
-        SessionStoreAdapter { store }
-    }
-
-    /// Insert `record`; `on_conflict` says what happens to an existing row.
-    /// Returns the number of rows written.
-    async fn write(&self, record: &Record, on_conflict: &str) -> SessionResult<u64> {
-        let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+impl Store {
+    /// Store the session `id` (kept hashed). With `replace`, an existing row
+    /// is overwritten; without, it is left alone. Returns whether a row was
+    /// written.
+    pub async fn write_browser_session(&self, id: &str, row: &BrowserSessionRow, replace: bool) -> super::Result<bool> {
+        let on_conflict =
+            if replace { "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at" } else { "DO NOTHING" };
         let done = sqlx::query(&format!(
             "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) {on_conflict}"
         ))
-        .bind(hash_secret(&record.id.to_string()))
-        .bind(data)
-        .bind(record.expiry_date.unix_timestamp())
-        .execute(self.store.pool())
-        .await
-        .map_err(backend)?;
-        Ok(done.rows_affected())
-    }
-}
-
-fn backend(e: impl std::fmt::Display) -> Error {
-    Error::Backend(e.to_string())
-}
-
-#[async_trait]
-impl SessionStore for SessionStoreAdapter {
-    async fn create(&self, record: &mut Record) -> SessionResult<()> {
-        // A collision of 128-bit random IDs is not expected; if one happens,
-        // draw a new ID rather than overwrite somebody else's session.
-        for _ in 0..3 {
-            if self.write(record, "DO NOTHING").await? == 1 {
-                return Ok(());
-            }
-            record.id = Id::default();
-        }
-        Err(Error::Backend("could not allocate a session id".into()))
+        .bind(hash_secret(id))
+        .bind(&row.data)
+        .bind(row.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn save(&self, record: &Record) -> SessionResult<()> {
-        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at").await?;
-        Ok(())
-    }
-
-    async fn load(&self, id: &Id) -> SessionResult<Option<Record>> {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    /// The session `id`, unless it has expired by `now`.
+    pub async fn browser_session(&self, id: &str, now: i64) -> super::Result<Option<BrowserSessionRow>> {
         let row = sqlx::query("SELECT data, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(hash_secret(&id.to_string()))
+            .bind(hash_secret(id))
             .bind(now)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(backend)?;
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else { return Ok(None) };
-        let data: String = row.try_get("data").map_err(backend)?;
-        let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
-        Ok(Some(Record {
-            id: *id,
-            data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at)
-                .map_err(|e| Error::Decode(e.to_string()))?,
-        }))
+        Ok(Some(BrowserSessionRow { data: row.try_get("data")?, expires_at: row.try_get("expires_at")? }))
     }
 
-    async fn delete(&self, id: &Id) -> SessionResult<()> {
+    pub async fn delete_browser_session(&self, id: &str) -> super::Result<()> {
         sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
-            .bind(hash_secret(&id.to_string()))
-            .execute(self.store.pool())
-            .await
-            .map_err(backend)?;
+            .bind(hash_secret(id))
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 }

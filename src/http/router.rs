@@ -1,0 +1,133 @@
+//! Two routers, each with its own layers, instead of a list of paths:
+//!
+//! - the **API router** (what relying parties and their scripts call):
+//!   OAuth JSON errors for everything that goes wrong, including time-outs;
+//!   CORS without credentials; the API rate limits; no cookies.
+//! - the **browser router** (what a person's browser loads): pages for
+//!   everything that goes wrong, the session cookie, the sign-in limits.
+//!
+//! Both share the security headers, the body limit, the request id, the
+//! log span and the request metrics.
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use super::session_store::SessionStoreAdapter;
+use super::{api, browser, error_page, limits, ops, proxy};
+use crate::domain::error::OAuthError;
+use crate::AppState;
+
+/// Largest request body either router reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole service below the issuer's path: both routers, merged.
+pub fn service(app: &AppState) -> Router {
+    let timeout = Duration::from_secs(app.config.request_timeout_secs);
+    let api = api::routes()
+        .layer(axum::middleware::from_fn_with_state(app.clone(), limits::api))
+        .layer(axum::middleware::from_fn(move |r, n| api_time_limit(timeout, r, n)))
+        .layer(cors())
+        .with_state(app.clone());
+    let browser = browser::routes()
+        .layer(sessions(app))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), limits::browser))
+        .layer(axum::middleware::from_fn(move |r, n| page_time_limit(timeout, r, n)))
+        .fallback(not_found)
+        .with_state(app.clone());
+    shared_layers(api.merge(browser), app)
+}
+
+/// The browser session cookie (see docs: operating/security).
+fn sessions(app: &AppState) -> SessionManagerLayer<SessionStoreAdapter> {
+    let secure = app.config.issuer.starts_with("https://");
+    let path = match app.path("") {
+        p if p.is_empty() => "/".to_string(),
+        p => p,
+    };
+    SessionManagerLayer::new(SessionStoreAdapter::new(app.store.clone()))
+        .with_name(if secure { "__Host-fedi_oidc" } else { "fedi_oidc" })
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path(if secure { "/".to_string() } else { path })
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(app.config.session_ttl_secs as i64)))
+}
+
+/// Security headers, body limit, request id, log span and metrics around
+/// both routers.
+fn shared_layers(router: Router, app: &AppState) -> Router {
+    let header = |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        // Spans name the method, path, request id and client only: query
+        // strings carry codes, states and hints that must not reach the logs.
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with({
+            let proxies = app.trusted_proxies.clone();
+            move |request: &axum::http::Request<_>| {
+                let id = request.headers().get(&ops::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let client = proxy::request_client_ip(request.extensions(), request.headers(), &proxies)
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default();
+                let (method, path) = (request.method(), request.uri().path());
+                tracing::info_span!("request", request_id = %id, method = %method, path = %path, client = %client)
+            }
+        }))
+        // X-Request-Id: kept from a proxy if plain, else made here; echoed
+        // on the response.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(ops::RandomRequestId))
+        .layer(axum::middleware::from_fn(ops::count_requests))
+}
+
+/// API router: a request that takes longer than `limit` gets the
+/// protocol's `temporarily_unavailable`.
+async fn api_time_limit(limit: Duration, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(seconds = limit.as_secs(), "API request timed out");
+            OAuthError::unavailable().into_response()
+        }
+    }
+}
+
+/// Browser router: a request that takes longer than `limit` gets our page.
+async fn page_time_limit(limit: Duration, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(seconds = limit.as_secs(), "browser request timed out");
+            error_page(StatusCode::SERVICE_UNAVAILABLE, "This took too long. Please try again.", None)
+        }
+    }
+}
+
+/// CORS for the API router. Its endpoints use no cookies, so any origin may
+/// call them without credentials.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .expose_headers([header::WWW_AUTHENTICATE])
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600))
+}
+
+async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "There is nothing at this address.", None)
+}
