@@ -116,7 +116,13 @@ fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 /// `r"…"`, `r#"…"#`, `br"…"`: the literal's length in bytes.
 fn raw_string_len(b: &[u8], i: usize) -> Option<usize> {
     let ident_before = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
-    let start = if b[i..].starts_with(b"br") { i + 2 } else if b[i] == b'r' { i + 1 } else { return None };
+    let start = if b[i..].starts_with(b"br") {
+        i + 2
+    } else if b[i] == b'r' {
+        i + 1
+    } else {
+        return None;
+    };
     if ident_before {
         return None;
     }
@@ -255,8 +261,7 @@ struct Findings {
 
 fn analyse(files: &[Source]) -> Findings {
     let modules: BTreeSet<Vec<String>> = files.iter().map(|s| s.module.clone()).collect();
-    let mut f =
-        Findings { upward: vec![], http_outside: vec![], app_state_outside: vec![], edges: BTreeMap::new() };
+    let mut f = Findings { upward: vec![], http_outside: vec![], app_state_outside: vec![], edges: BTreeMap::new() };
     for source in files {
         let Some(top) = source.module.first().cloned() else { continue };
         let Some(my_rank) = rank(&top) else { continue };
@@ -401,7 +406,8 @@ fn functions_and_files_stay_small() {
 fn the_checks_catch_what_they_are_for() {
     let file = |path: &str, code: &str| {
         let module: Vec<String> = path.trim_end_matches(".rs").split('/').map(String::from).collect();
-        let module = if module.last().is_some_and(|m| m == "mod") { module[..module.len() - 1].to_vec() } else { module };
+        let module =
+            if module.last().is_some_and(|m| m == "mod") { module[..module.len() - 1].to_vec() } else { module };
         Source { path: PathBuf::from(path), module, code: strip(code) }
     };
     let planted = vec![

@@ -333,7 +333,7 @@ fn the_checker_reports_breakage() {
          {{#include sub/none.js}}\n",
     )
     .unwrap();
-    let problems = broken_links(&[page.clone()]);
+    let problems = broken_links(std::slice::from_ref(&page));
     let includes = includes(&read(&page));
     fs::remove_dir_all(&dir).unwrap();
     assert_eq!(problems.len(), 3, "{problems:#?}");

@@ -195,8 +195,6 @@ impl Store {
     }
 }
 
-/// Connections of the database pool.
-
 /// Booleans are stored as 0/1 integers so both databases read them alike.
 fn flag(b: bool) -> i64 {
     b as i64
