@@ -57,6 +57,8 @@ pub struct Inner {
     pub discovery: Bytes,
     /// `trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Dynamic Client Registration (RFC 7591/7592).
+    pub registration: services::registration::Registrations,
 }
 
 impl Deref for AppState {
@@ -109,7 +111,7 @@ pub struct App {
 /// Assemble the service: validate the configuration, open the database and
 /// apply migrations, load or generate the signing keys.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
-    config.validate()?;
+    let parsed = config.parse()?;
     if config.dev_allow_insecure_instances {
         tracing::warn!(
             "DANGER: dev_allow_insecure_instances is ON: instances on http://, on loopback and on private addresses \
@@ -117,7 +119,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
              Development and tests only; never in production."
         );
     }
-    let policy = policy::Policy::from_config(&config)?;
+    let policy = policy::Policy::new(&config, &parsed);
     let limits = limits::Limits::new(&config);
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
@@ -134,8 +136,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let http = UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
     let families = Families::new(&http, &config.app_name);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
-    let trusted_proxies = http::proxy::parse_trusted(&config.trusted_proxies)
-        .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
+    let trusted_proxies = parsed.trusted_proxies;
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -157,6 +158,13 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         document["registration_endpoint"] = format!("{}/register", config.issuer).into();
     }
     let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    let registration = services::registration::Registrations::new(
+        store.clone(),
+        clock.clone(),
+        keys.clone(),
+        clients.http().clone(),
+        services::registration::RegistrationSettings::from_config(&config),
+    );
     let state = AppState(Arc::new(Inner {
         config,
         store,
@@ -171,6 +179,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         upstream: http,
         discovery,
         trusted_proxies,
+        registration,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })
