@@ -59,6 +59,8 @@ pub struct Inner {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Dynamic Client Registration (RFC 7591/7592).
     pub registration: services::registration::Registrations,
+    /// RP-Initiated and Back-Channel Logout.
+    pub logout: services::logout::Logout,
 }
 
 impl Deref for AppState {
@@ -165,6 +167,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         clients.http().clone(),
         services::registration::RegistrationSettings::from_config(&config),
     );
+    let logout =
+        services::logout::Logout::new(store.clone(), clock.clone(), keys.clone(), clients.clone(), &config.issuer)?;
     let state = AppState(Arc::new(Inner {
         config,
         store,
@@ -180,6 +184,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         discovery,
         trusted_proxies,
         registration,
+        logout,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })

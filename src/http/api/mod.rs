@@ -41,9 +41,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/end_session",
-            get(crate::services::logout::end_session_get).post(crate::services::logout::end_session_post),
+            get(crate::http::browser::logout::end_session_get).post(crate::http::browser::logout::end_session_post),
         )
-        .route("/end_session/confirm", axum::routing::post(crate::services::logout::confirm))
+        .route("/end_session/confirm", axum::routing::post(crate::http::browser::logout::confirm))
         .route(
             "/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),

@@ -4,4 +4,5 @@
 pub mod authorize;
 pub mod callback;
 pub mod csrf;
+pub mod logout;
 pub mod pages;
