@@ -380,3 +380,6 @@ fn is_loopback_host(url: &Url) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

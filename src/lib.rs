@@ -155,10 +155,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         http.clone(),
         &pairwise_secret,
     );
-    let mut document = http::api::discovery::document(&config);
-    if config.registration_enabled {
-        document["registration_endpoint"] = format!("{}/register", config.issuer).into();
-    }
+    let document = services::discovery::document(&config);
     let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let registration = services::registration::Registrations::new(
         store.clone(),

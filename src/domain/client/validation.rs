@@ -123,6 +123,11 @@ impl ClientDefinition<'_> {
                 validate_web_redirect_uri(uri).map_err(|m| invalid("redirect_uris", m))?;
             }
         }
+        if self.registrant == Registrant::Anyone {
+            for uri in &self.metadata.post_logout_redirect_uris {
+                validate_web_redirect_uri(uri).map_err(|m| invalid("post_logout_redirect_uris", m))?;
+            }
+        }
         Ok(())
     }
 
