@@ -11,15 +11,13 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::client::{resolve_method, sector_of, Client};
-use crate::domain::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
-use crate::keys::SigningAlg;
-use crate::util::hash_secret;
+mod client;
+mod instances;
 
-/// Shortest client secret accepted from configuration. Generated secrets are
-/// 43 characters (256 bits); anything below 32 characters is guessable enough
-/// to be refused outright.
-pub const MIN_SECRET_LEN: usize = 32;
+pub use crate::domain::client::MIN_SECRET_LEN;
+use crate::util::resolver::HostResolver;
+pub use client::ClientConfig;
+pub use instances::{normalize_host, InstanceLists, InstancePattern, Listed, MAX_SUGGESTED};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -124,147 +122,12 @@ pub enum LogFormat {
 
 /// A name resolver put in place of the system's (tests).
 #[derive(Clone)]
-pub struct ResolverHook(pub std::sync::Arc<dyn crate::infrastructure::outbound::HostResolver>);
+pub struct ResolverHook(pub std::sync::Arc<dyn HostResolver>);
 
 impl std::fmt::Debug for ResolverHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ResolverHook(..)")
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    pub client_id: String,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    /// Absent for public clients.
-    #[serde(default)]
-    pub client_secret: Option<String>,
-    #[serde(default)]
-    pub public: bool,
-    /// Trusted clients skip the consent page.
-    #[serde(default)]
-    pub trusted: bool,
-    /// Put the granted profile claims into the ID token as well as /userinfo.
-    #[serde(default = "yes")]
-    pub id_token_claims: bool,
-    /// `client_secret_basic` (default with a secret), `client_secret_post`,
-    /// `client_secret_jwt`, `private_key_jwt`, or `none` (public clients).
-    #[serde(default)]
-    pub token_endpoint_auth_method: Option<AuthMethod>,
-    /// The one algorithm accepted in this client's assertions (optional).
-    #[serde(default)]
-    pub token_endpoint_auth_signing_alg: Option<String>,
-    /// private_key_jwt: the client's public keys (a JWK Set) ...
-    #[serde(default)]
-    pub jwks: Option<serde_json::Value>,
-    /// ... or where to fetch them.
-    #[serde(default)]
-    pub jwks_uri: Option<String>,
-    /// When refresh tokens are issued: `offline_access` (default), `always`, `never`.
-    #[serde(default)]
-    pub refresh_tokens: RefreshTokens,
-    /// `opaque` (default) or `jwt` (RFC 9068).
-    #[serde(default)]
-    pub access_token_format: AccessTokenFormat,
-    /// Per-client lifetimes, in seconds (defaults: the global settings, and
-    /// 30 days for refresh tokens).
-    #[serde(default)]
-    pub access_token_ttl_secs: Option<u64>,
-    #[serde(default)]
-    pub id_token_ttl_secs: Option<u64>,
-    #[serde(default)]
-    pub refresh_token_ttl_secs: Option<u64>,
-    /// RS256 (default), ES256 or EdDSA.
-    #[serde(default)]
-    pub id_token_signed_response_alg: Option<SigningAlg>,
-    /// `public` (default) or `pairwise`.
-    #[serde(default)]
-    pub subject_type: SubjectType,
-    /// Pairwise clients with redirect URIs on several hosts: its host is the sector.
-    #[serde(default)]
-    pub sector_identifier_uri: Option<String>,
-    /// The response types this client may use (RFC 9700 §2.1.2: only those it
-    /// registered). Default: `["code"]`.
-    #[serde(default = "code_only")]
-    pub response_types: Vec<String>,
-    /// This client must push its authorization requests (RFC 9126 §6).
-    #[serde(default)]
-    pub require_pushed_authorization_requests: bool,
-    /// Where RP-Initiated Logout may send the person afterwards.
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Where logout tokens are posted (Back-Channel Logout 1.0).
-    #[serde(default)]
-    pub backchannel_logout_uri: Option<String>,
-    /// The client needs `sid` in logout tokens.
-    #[serde(default)]
-    pub backchannel_logout_session_required: bool,
-}
-
-impl ClientConfig {
-    /// The metadata this entry sets, as clients in the database keep it.
-    pub fn metadata(&self) -> ClientMetadata {
-        ClientMetadata {
-            token_endpoint_auth_method: self.token_endpoint_auth_method,
-            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
-            jwks: self.jwks.clone(),
-            jwks_uri: self.jwks_uri.clone(),
-            refresh_tokens: self.refresh_tokens,
-            access_token_format: self.access_token_format,
-            access_token_ttl_secs: self.access_token_ttl_secs,
-            id_token_ttl_secs: self.id_token_ttl_secs,
-            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
-            id_token_signed_response_alg: self.id_token_signed_response_alg,
-            subject_type: self.subject_type,
-            sector_identifier_uri: self.sector_identifier_uri.clone(),
-            response_types: self.response_types.clone(),
-            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
-            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
-            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
-            backchannel_logout_session_required: self.backchannel_logout_session_required,
-        }
-    }
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            client_id: String::new(),
-            name: String::new(),
-            redirect_uris: Vec::new(),
-            client_secret: None,
-            public: false,
-            trusted: false,
-            id_token_claims: false,
-            token_endpoint_auth_method: None,
-            token_endpoint_auth_signing_alg: None,
-            jwks: None,
-            jwks_uri: None,
-            refresh_tokens: RefreshTokens::default(),
-            access_token_format: AccessTokenFormat::default(),
-            access_token_ttl_secs: None,
-            id_token_ttl_secs: None,
-            refresh_token_ttl_secs: None,
-            id_token_signed_response_alg: None,
-            subject_type: SubjectType::default(),
-            sector_identifier_uri: None,
-            response_types: code_only(),
-            require_pushed_authorization_requests: false,
-            post_logout_redirect_uris: Vec::new(),
-            backchannel_logout_uri: None,
-            backchannel_logout_session_required: false,
-        }
-    }
-}
-
-fn code_only() -> Vec<String> {
-    vec!["code".into()]
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for Config {
@@ -314,6 +177,27 @@ impl Default for Config {
     }
 }
 
+/// The settings that have a typed form, parsed once by [`Config::parse`].
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// `instance_allowlist` and `instance_denylist`.
+    pub instances: InstanceLists,
+    /// `suggested_instances`, as `host` (or `host:port` in development).
+    pub suggested_instances: Vec<String>,
+    /// `trusted_proxies`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Where outbound calls may go (taken by `infrastructure::outbound`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboundRules {
+    /// Development and tests only (`dev_allow_insecure_instances`): `http`,
+    /// any port, loopback and private addresses.
+    pub allow_private: bool,
+    /// `allow_ip_literal_instances`: hosts written as a (public) IP address.
+    pub allow_ip_literals: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {setting}: {message}")]
 pub struct ConfigError {
@@ -345,19 +229,14 @@ impl Config {
         Ok(config)
     }
 
+    /// Check every setting; the first mistake names its setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let issuer = Url::parse(&self.issuer).map_err(|e| bad("issuer", format!("not a URL: {e}")))?;
-        if issuer.query().is_some() || issuer.fragment().is_some() {
-            return Err(bad("issuer", "must not have a query or fragment"));
-        }
-        if self.issuer.ends_with('/') {
-            return Err(bad("issuer", "must not end with a slash"));
-        }
-        match issuer.scheme() {
-            "https" => {}
-            "http" if is_loopback_host(&issuer) => {}
-            _ => return Err(bad("issuer", "must be https (http is allowed only on localhost)")),
-        }
+        self.parse().map(drop)
+    }
+
+    /// Check every setting, and parse those that have a typed form.
+    pub fn parse(&self) -> Result<Parsed, ConfigError> {
+        let issuer = self.validate_issuer()?;
         let bind = self.bind_addr()?;
         if self.dev_allow_insecure_instances && !(is_loopback_host(&issuer) && bind.ip().is_loopback()) {
             return Err(bad(
@@ -372,6 +251,42 @@ impl Config {
         {
             return Err(bad("database_url", "must start with sqlite: or postgres://"));
         }
+        self.validate_lifetimes()?;
+        self.validate_app()?;
+        let (instances, suggested_instances) = self.parse_policy()?;
+        if self.registration_initial_access_token.as_ref().is_some_and(|t| t.len() < MIN_SECRET_LEN) {
+            return Err(bad(
+                "registration_initial_access_token",
+                format!("must be at least {MIN_SECRET_LEN} characters"),
+            ));
+        }
+        let trusted_proxies =
+            instances::parse_trusted_proxies(&self.trusted_proxies).map_err(|m| bad("trusted_proxies", m))?;
+        if let Some(token) = &self.metrics_token {
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(bad("metrics_token", "must be at least 16 printable characters"));
+            }
+        }
+        client::validate_clients(&self.clients)?;
+        Ok(Parsed { instances, suggested_instances, trusted_proxies })
+    }
+
+    fn validate_issuer(&self) -> Result<Url, ConfigError> {
+        let issuer = Url::parse(&self.issuer).map_err(|e| bad("issuer", format!("not a URL: {e}")))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(bad("issuer", "must not have a query or fragment"));
+        }
+        if self.issuer.ends_with('/') {
+            return Err(bad("issuer", "must not end with a slash"));
+        }
+        match issuer.scheme() {
+            "https" => Ok(issuer),
+            "http" if is_loopback_host(&issuer) => Ok(issuer),
+            _ => Err(bad("issuer", "must be https (http is allowed only on localhost)")),
+        }
+    }
+
+    fn validate_lifetimes(&self) -> Result<(), ConfigError> {
         if self.code_ttl_secs == 0 || self.code_ttl_secs > 60 {
             return Err(bad("code_ttl_secs", "must be between 1 and 60"));
         }
@@ -406,6 +321,10 @@ impl Config {
         if self.upstream_connect_timeout_secs > 5 || self.upstream_timeout_secs > 10 {
             return Err(bad("upstream_timeout_secs", "connect must be at most 5 s and total at most 10 s"));
         }
+        Ok(())
+    }
+
+    fn validate_app(&self) -> Result<(), ConfigError> {
         if let Some(site) = &self.app_website {
             let u = Url::parse(site).map_err(|e| bad("app_website", format!("not a URL: {e}")))?;
             if !matches!(u.scheme(), "https" | "http") {
@@ -415,63 +334,21 @@ impl Config {
         if self.app_name.trim().is_empty() || self.app_name.len() > 60 {
             return Err(bad("app_name", "must be 1 to 60 characters"));
         }
-        crate::services::policy::Policy::from_config(self)?;
-        if self.registration_initial_access_token.as_ref().is_some_and(|t| t.len() < MIN_SECRET_LEN) {
-            return Err(bad(
-                "registration_initial_access_token",
-                format!("must be at least {MIN_SECRET_LEN} characters"),
-            ));
-        }
-        crate::http::proxy::parse_trusted(&self.trusted_proxies).map_err(|m| bad("trusted_proxies", m))?;
-        if let Some(token) = &self.metrics_token {
-            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(bad("metrics_token", "must be at least 16 printable characters"));
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        for (i, c) in self.clients.iter().enumerate() {
-            let at = |field: &str| format!("clients[{i}].{field}");
-            crate::domain::client::validate_client_id(&c.client_id).map_err(|m| bad(&at("client_id"), m))?;
-            if !seen.insert(c.client_id.clone()) {
-                return Err(bad(&at("client_id"), "duplicate client_id"));
-            }
-            if c.name.trim().is_empty() {
-                return Err(bad(&at("name"), "must not be empty"));
-            }
-            if c.redirect_uris.is_empty() {
-                return Err(bad(&at("redirect_uris"), "at least one redirect URI is required"));
-            }
-            for uri in &c.redirect_uris {
-                crate::domain::client::validate_redirect_uri(uri).map_err(|m| bad(&at("redirect_uris"), m))?;
-            }
-            let metadata = c.metadata();
-            metadata.validate(c.public).map_err(|(field, m)| bad(&at(field), m))?;
-            if c.subject_type == SubjectType::Pairwise {
-                metadata.sector(&c.redirect_uris).map_err(|(field, m)| bad(&at(field), m))?;
-            }
-            let needs_secret = c.token_endpoint_auth_method.is_none_or(AuthMethod::uses_secret);
-            // response_types, post-logout and back-channel logout URIs: checked with the metadata.
-            if c.response_types.is_empty() {
-                return Err(bad(&at("response_types"), "at least one response type is required"));
-            }
-            match (&c.client_secret, c.public) {
-                (Some(_), true) => return Err(bad(&at("client_secret"), "a public client has no secret")),
-                (Some(_), false) if !needs_secret => {
-                    return Err(bad(&at("client_secret"), "private_key_jwt clients have no secret"))
-                }
-                (None, false) if needs_secret => {
-                    return Err(bad(&at("client_secret"), "required unless public = true or private_key_jwt"))
-                }
-                (None, true) if c.trusted => {
-                    return Err(bad(&at("trusted"), "a public client cannot be trusted (RFC 8252 §8.6)"))
-                }
-                (Some(s), false) if s.len() < MIN_SECRET_LEN => {
-                    return Err(bad(&at("client_secret"), format!("must be at least {MIN_SECRET_LEN} characters")))
-                }
-                _ => {}
-            }
-        }
         Ok(())
+    }
+
+    /// The operator policy's settings: the instance lists, the suggested
+    /// instances (which the lists must accept), the account rules.
+    fn parse_policy(&self) -> Result<(InstanceLists, Vec<String>), ConfigError> {
+        let lists = InstanceLists::parse(&self.instance_allowlist, &self.instance_denylist)
+            .map_err(|(setting, m)| bad(setting, m))?;
+        if self.min_account_age_days > 36_500 {
+            return Err(bad("min_account_age_days", "must be at most 36500 (100 years)"));
+        }
+        let suggested =
+            instances::parse_suggested(&self.suggested_instances, &lists, self.dev_allow_insecure_instances)
+                .map_err(|m| bad("suggested_instances", m))?;
+        Ok((lists, suggested))
     }
 
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -483,8 +360,8 @@ impl Config {
     }
 
     /// Where outbound calls may go.
-    pub fn outbound_rules(&self) -> crate::infrastructure::outbound::OutboundRules {
-        crate::infrastructure::outbound::OutboundRules {
+    pub fn outbound_rules(&self) -> OutboundRules {
+        OutboundRules {
             allow_private: self.dev_allow_insecure_instances,
             allow_ip_literals: self.allow_ip_literal_instances,
         }
@@ -504,24 +381,5 @@ fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
-impl From<&ClientConfig> for Client {
-    fn from(c: &ClientConfig) -> Self {
-        let metadata = c.metadata();
-        let auth_method = resolve_method(c.public, &metadata);
-        let secret = if auth_method.uses_secret() { c.client_secret.clone() } else { None };
-        Client {
-            client_id: c.client_id.clone(),
-            name: c.name.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            secret_hash: secret.as_deref().map(hash_secret),
-            secret: secret.filter(|_| auth_method == AuthMethod::ClientSecretJwt),
-            trusted: c.trusted,
-            id_token_claims: c.id_token_claims,
-            auth_method,
-            sector: sector_of(&metadata, &c.redirect_uris),
-            response_types: metadata.response_types(),
-            metadata,
-            dynamically_registered: false,
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -57,6 +57,10 @@ pub struct Inner {
     pub discovery: Bytes,
     /// `trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Dynamic Client Registration (RFC 7591/7592).
+    pub registration: services::registration::Registrations,
+    /// RP-Initiated and Back-Channel Logout.
+    pub logout: services::logout::Logout,
 }
 
 impl Deref for AppState {
@@ -109,7 +113,7 @@ pub struct App {
 /// Assemble the service: validate the configuration, open the database and
 /// apply migrations, load or generate the signing keys.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
-    config.validate()?;
+    let parsed = config.parse()?;
     if config.dev_allow_insecure_instances {
         tracing::warn!(
             "DANGER: dev_allow_insecure_instances is ON: instances on http://, on loopback and on private addresses \
@@ -117,7 +121,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
              Development and tests only; never in production."
         );
     }
-    let policy = policy::Policy::from_config(&config)?;
+    let policy = policy::Policy::new(&config, &parsed);
     let limits = limits::Limits::new(&config);
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
@@ -134,8 +138,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let http = UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
     let families = Families::new(&http, &config.app_name);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
-    let trusted_proxies = http::proxy::parse_trusted(&config.trusted_proxies)
-        .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
+    let trusted_proxies = parsed.trusted_proxies;
     let apps = AppRegistry::new(
         store.clone(),
         clock.clone(),
@@ -152,11 +155,17 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         http.clone(),
         &pairwise_secret,
     );
-    let mut document = http::api::discovery::document(&config);
-    if config.registration_enabled {
-        document["registration_endpoint"] = format!("{}/register", config.issuer).into();
-    }
+    let document = services::discovery::document(&config);
     let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    let registration = services::registration::Registrations::new(
+        store.clone(),
+        clock.clone(),
+        keys.clone(),
+        clients.http().clone(),
+        services::registration::RegistrationSettings::from_config(&config),
+    );
+    let logout =
+        services::logout::Logout::new(store.clone(), clock.clone(), keys.clone(), clients.clone(), &config.issuer)?;
     let state = AppState(Arc::new(Inner {
         config,
         store,
@@ -171,6 +180,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         upstream: http,
         discovery,
         trusted_proxies,
+        registration,
+        logout,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use fedi_oidc::config::{Config, LogFormat};
-use fedi_oidc::domain::client::{new_secret, validate_client_id, validate_redirect_uri, AuthMethod, ClientMetadata};
+use fedi_oidc::domain::client::{new_secret, resolve_method, AuthMethod, ClientMetadata};
+use fedi_oidc::domain::client::{ClientDefinition, InvalidClient, Registrant, Secret};
 use fedi_oidc::infrastructure::store::{ClientRow, Store};
 use fedi_oidc::util::{Clock, SystemClock};
 
@@ -77,32 +78,35 @@ enum KeysCommand {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a relying party. A confidential client's secret is printed once.
-    Add {
-        /// Name shown to people on the consent page.
-        #[arg(long)]
-        name: String,
-        /// An allowed redirect URI (repeat for several). Matched exactly.
-        #[arg(long = "redirect-uri", required = true)]
-        redirect_uris: Vec<String>,
-        /// A public client (no secret; PKCE required).
-        #[arg(long)]
-        public: bool,
-        /// Skip the consent page for this client.
-        #[arg(long)]
-        trusted: bool,
-        /// Keep profile claims out of the ID token (they stay in /userinfo).
-        #[arg(long)]
-        no_id_token_claims: bool,
-        /// Choose the client_id instead of generating one.
-        #[arg(long)]
-        client_id: Option<String>,
-        #[command(flatten)]
-        settings: Box<ClientSettingsArgs>,
-    },
+    Add(ClientAdd),
     /// List the relying parties in the database.
     List,
     /// Remove a relying party and everything issued to it.
     Remove { client_id: String },
+}
+
+#[derive(clap::Args)]
+struct ClientAdd {
+    /// Name shown to people on the consent page.
+    #[arg(long)]
+    name: String,
+    /// An allowed redirect URI (repeat for several). Matched exactly.
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// Skip the consent page for this client.
+    #[arg(long)]
+    trusted: bool,
+    /// Keep profile claims out of the ID token (they stay in /userinfo).
+    #[arg(long)]
+    no_id_token_claims: bool,
+    /// Choose the client_id instead of generating one.
+    #[arg(long)]
+    client_id: Option<String>,
+    #[command(flatten)]
+    settings: Box<ClientSettingsArgs>,
 }
 
 /// Client metadata beyond the basics (see the README, "Client authentication" and "Tokens").
@@ -348,87 +352,87 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// A `--flag` named after the metadata field at fault.
+fn flag(e: InvalidClient) -> String {
+    // The list-valued settings are repeatable flags named in the singular.
+    let field = match e.field {
+        "response_types" | "post_logout_redirect_uris" | "redirect_uris" => {
+            e.field.strip_suffix('s').unwrap_or(e.field)
+        }
+        f => f,
+    };
+    format!("--{}: {}", field.replace('_', "-"), e.message)
+}
+
+/// `client add`: the one validation of client definitions, then the row.
+async fn add_client(config: &Config, store: &Store, add: ClientAdd) -> Result<(), String> {
+    let ClientAdd { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } = add;
+    let mut metadata = (*settings).metadata()?;
+    if metadata.response_types.is_empty() {
+        metadata.response_types = vec!["code".into()];
+    }
+    // Generated ids are alphanumeric, so they never look like a CLI flag.
+    let client_id = client_id.unwrap_or_else(fedi_oidc::util::random_id);
+    let definition = ClientDefinition {
+        registrant: Registrant::Operator,
+        client_id: &client_id,
+        name: &name,
+        redirect_uris: &redirect_uris,
+        public,
+        trusted,
+        secret: Secret::Generated,
+        grant_types: None,
+        metadata: &metadata,
+    };
+    definition.validate().map_err(flag)?;
+    if config.clients.iter().any(|c| c.client_id == client_id) {
+        return Err(format!("--client-id: {client_id} is already defined in the configuration file"));
+    }
+    if let Some(alg) = metadata.id_token_signed_response_alg {
+        // Make sure a key signs for it (running servers pick it up).
+        let set = fedi_oidc::keys::KeySet::load_or_generate(&config.keys_dir).map_err(|e| e.to_string())?;
+        set.ensure(alg).map_err(|e| e.to_string())?;
+    }
+    let method = resolve_method(public, &metadata);
+    let secret = method.uses_secret().then(new_secret);
+    let row = ClientRow {
+        client_id: client_id.clone(),
+        name,
+        redirect_uris,
+        secret_hash: secret.as_ref().map(|(_, hash)| hash.clone()),
+        public,
+        trusted,
+        id_token_claims: !no_id_token_claims,
+        created_at: SystemClock.now(),
+        metadata: serde_json::to_string(&metadata).map_err(|e| e.to_string())?,
+        // HMAC verification of client_secret_jwt assertions needs the secret itself.
+        client_secret: secret.as_ref().filter(|_| method == AuthMethod::ClientSecretJwt).map(|(s, _)| s.clone()),
+        registration_token_hash: None,
+    };
+    store.insert_client(&row).await.map_err(|e| match e {
+        fedi_oidc::infrastructure::store::StoreError::Conflict => format!("--client-id: {client_id} already exists"),
+        e => e.to_string(),
+    })?;
+    println!("client_id:     {client_id}");
+    match secret {
+        Some((secret, _)) if method == AuthMethod::ClientSecretJwt => {
+            println!("client_secret: {secret}");
+            println!("(the secret is shown only this once; client_secret_jwt needs it stored as is)");
+        }
+        Some((secret, _)) => {
+            println!("client_secret: {secret}");
+            println!("(the secret is shown only this once; only its hash is stored)");
+        }
+        None if public => println!("public client: no secret; PKCE (S256) is required"),
+        None => println!("{}: no secret; the client signs assertions with its own keys", method.as_str()),
+    }
+    Ok(())
+}
+
 async fn client(config: Config, cmd: ClientCommand) -> Result<(), String> {
     let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     match cmd {
-        ClientCommand::Add { name, redirect_uris, public, trusted, no_id_token_claims, client_id, settings } => {
-            let metadata = (*settings).metadata()?;
-            let flag = |(field, m): (&str, String)| {
-                // The list-valued settings are repeatable flags named in the singular.
-                let field = match field {
-                    "response_types" | "post_logout_redirect_uris" => field.strip_suffix('s').unwrap_or(field),
-                    f => f,
-                };
-                format!("--{}: {m}", field.replace('_', "-"))
-            };
-            metadata.validate(public).map_err(flag)?;
-            if metadata.subject_type == fedi_oidc::domain::client::SubjectType::Pairwise {
-                metadata.sector(&redirect_uris).map_err(flag)?;
-            }
-            if let Some(alg) = metadata.id_token_signed_response_alg {
-                // Make sure a key signs for it (running servers pick it up).
-                let set = fedi_oidc::keys::KeySet::load_or_generate(&config.keys_dir).map_err(|e| e.to_string())?;
-                set.ensure(alg).map_err(|e| e.to_string())?;
-            }
-            let method = if public {
-                AuthMethod::None
-            } else {
-                metadata.token_endpoint_auth_method.unwrap_or(AuthMethod::ClientSecretBasic)
-            };
-            // Generated ids are alphanumeric, so they never look like a CLI flag.
-            let client_id = client_id.unwrap_or_else(fedi_oidc::util::random_id);
-            validate_client_id(&client_id).map_err(|m| format!("--client-id: {m}"))?;
-            if config.clients.iter().any(|c| c.client_id == client_id) {
-                return Err(format!("--client-id: {client_id} is already defined in the configuration file"));
-            }
-            if public && trusted {
-                return Err("--trusted: a public client cannot be trusted (RFC 8252 §8.6)".into());
-            }
-            if name.trim().is_empty() {
-                return Err("--name: must not be empty".into());
-            }
-            for uri in &redirect_uris {
-                validate_redirect_uri(uri).map_err(|m| format!("--redirect-uri: {m}"))?;
-            }
-            let secret = method.uses_secret().then(new_secret);
-            let row = ClientRow {
-                client_id: client_id.clone(),
-                name,
-                redirect_uris,
-                secret_hash: secret.as_ref().map(|(_, hash)| hash.clone()),
-                public,
-                trusted,
-                id_token_claims: !no_id_token_claims,
-                created_at: SystemClock.now(),
-                metadata: serde_json::to_string(&metadata).map_err(|e| e.to_string())?,
-                // HMAC verification of client_secret_jwt assertions needs the secret itself.
-                client_secret: secret
-                    .as_ref()
-                    .filter(|_| method == AuthMethod::ClientSecretJwt)
-                    .map(|(secret, _)| secret.clone()),
-                registration_token_hash: None,
-            };
-            store.insert_client(&row).await.map_err(|e| match e {
-                fedi_oidc::infrastructure::store::StoreError::Conflict => {
-                    format!("--client-id: {client_id} already exists")
-                }
-                e => e.to_string(),
-            })?;
-            println!("client_id:     {client_id}");
-            match secret {
-                Some((secret, _)) => {
-                    println!("client_secret: {secret}");
-                    if method == AuthMethod::ClientSecretJwt {
-                        println!("(the secret is shown only this once; client_secret_jwt needs it stored as is)");
-                    } else {
-                        println!("(the secret is shown only this once; only its hash is stored)");
-                    }
-                }
-                None if public => println!("public client: no secret; PKCE (S256) is required"),
-                None => println!("{}: no secret; the client signs assertions with its own keys", method.as_str()),
-            }
-            Ok(())
-        }
+        ClientCommand::Add(add) => add_client(&config, &store, add).await,
         ClientCommand::List => {
             for c in &config.clients {
                 println!("{}\t{}\t{}\t(configuration file)", c.client_id, c.name, c.redirect_uris.join(" "));

@@ -9,6 +9,12 @@ use crate::domain::authorization_request::ResponseType;
 use crate::keys::SigningAlg;
 use crate::util::{hash_secret, random_token};
 
+mod validation;
+pub use validation::*;
+
+#[cfg(test)]
+mod tests;
+
 /// How a client authenticates at the token, introspection and revocation
 /// endpoints (OIDC Core §9, RFC 7591 §2). Each client is bound to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,118 +136,11 @@ pub enum SubjectType {
 }
 
 impl ClientMetadata {
-    /// Check the metadata of a client that is (`public`) or is not public;
-    /// the message names the field at fault.
-    pub fn validate(&self, public: bool) -> Result<(), (&'static str, String)> {
-        let method = self.token_endpoint_auth_method;
-        match (public, method) {
-            (true, Some(m)) if m != AuthMethod::None => {
-                return Err(("token_endpoint_auth_method", "a public client authenticates with none".into()))
-            }
-            (false, Some(AuthMethod::None)) => {
-                return Err(("token_endpoint_auth_method", "none is for public clients only".into()))
-            }
-            _ => {}
-        }
-        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
-            let allowed = match method {
-                Some(AuthMethod::ClientSecretJwt) => HMAC_ALGS,
-                Some(AuthMethod::PrivateKeyJwt) => ASYMMETRIC_ALGS,
-                _ => return Err(("token_endpoint_auth_signing_alg", "only for the *_jwt methods".into())),
-            };
-            if !allowed.contains(&alg.as_str()) {
-                return Err(("token_endpoint_auth_signing_alg", format!("{alg} is not supported for this method")));
-            }
-        }
-        match (method, &self.jwks, &self.jwks_uri) {
-            (Some(AuthMethod::PrivateKeyJwt), None, None) => {
-                return Err(("jwks", "private_key_jwt needs jwks or jwks_uri".into()))
-            }
-            (_, Some(_), Some(_)) => return Err(("jwks", "give jwks or jwks_uri, not both".into())),
-            (Some(AuthMethod::PrivateKeyJwt), _, _) => {}
-            (_, None, None) => {}
-            _ => return Err(("jwks", "jwks and jwks_uri are only for private_key_jwt".into())),
-        }
-        if let Some(jwks) = &self.jwks {
-            let set: jsonwebtoken::jwk::JwkSet =
-                serde_json::from_value(jwks.clone()).map_err(|e| ("jwks", format!("not a JSON Web Key Set: {e}")))?;
-            if set.keys.is_empty() || set.keys.len() > MAX_CLIENT_KEYS {
-                return Err(("jwks", format!("must hold 1 to {MAX_CLIENT_KEYS} keys")));
-            }
-            if set.keys.iter().any(|k| matches!(k.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_))) {
-                return Err(("jwks", "symmetric keys do not belong in a public key set".into()));
-            }
-        }
-        if let Some(uri) = &self.jwks_uri {
-            let url = Url::parse(uri).map_err(|e| ("jwks_uri", format!("not a URL: {e}")))?;
-            if !matches!(url.scheme(), "https" | "http") || url.fragment().is_some() {
-                return Err(("jwks_uri", "must be an https URL without fragment".into()));
-            }
-        }
-        if let Some(uri) = &self.sector_identifier_uri {
-            let url = Url::parse(uri).map_err(|e| ("sector_identifier_uri", format!("not a URL: {e}")))?;
-            if url.scheme() != "https" || url.host_str().is_none() {
-                return Err(("sector_identifier_uri", "must be an https URL".into()));
-            }
-        }
-        for (field, value, max) in [
-            ("access_token_ttl_secs", self.access_token_ttl_secs, MAX_ACCESS_TOKEN_TTL),
-            ("id_token_ttl_secs", self.id_token_ttl_secs, MAX_ID_TOKEN_TTL),
-            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs, MAX_REFRESH_TOKEN_TTL),
-        ] {
-            if value.is_some_and(|v| v == 0 || v > max) {
-                return Err((field, format!("must be between 1 and {max}")));
-            }
-        }
-        for rt in &self.response_types {
-            ResponseType::parse(rt).map_err(|m| ("response_types", m))?;
-        }
-        if self.post_logout_redirect_uris.len() > MAX_URIS {
-            return Err(("post_logout_redirect_uris", format!("at most {MAX_URIS}")));
-        }
-        for uri in &self.post_logout_redirect_uris {
-            validate_redirect_uri(uri).map_err(|m| ("post_logout_redirect_uris", m))?;
-        }
-        if let Some(uri) = &self.backchannel_logout_uri {
-            crate::services::logout::validate_backchannel_uri(uri).map_err(|m| ("backchannel_logout_uri", m))?;
-        }
-        if self.backchannel_logout_session_required && self.backchannel_logout_uri.is_none() {
-            return Err(("backchannel_logout_session_required", "needs a backchannel_logout_uri".into()));
-        }
-        Ok(())
-    }
-
     /// The response types the client registered (default: the code flow).
     pub fn response_types(&self) -> Vec<ResponseType> {
         match self.response_types.iter().filter_map(|t| ResponseType::parse(t).ok()).collect::<Vec<_>>() {
             types if types.is_empty() => vec![ResponseType::default()],
             types => types,
-        }
-    }
-}
-
-impl ClientMetadata {
-    /// The sector of a pairwise client (OIDC Core §8.1): the host of its
-    /// sector_identifier_uri, or the one host of all its redirect URIs.
-    pub fn sector(&self, redirect_uris: &[String]) -> Result<String, (&'static str, String)> {
-        if let Some(uri) = &self.sector_identifier_uri {
-            return Url::parse(uri)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .ok_or_else(|| ("sector_identifier_uri", "must be an https URL".into()));
-        }
-        let mut hosts: Vec<String> = redirect_uris
-            .iter()
-            .filter_map(|u| Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_string)))
-            .collect();
-        hosts.sort();
-        hosts.dedup();
-        match hosts.as_slice() {
-            [host] => Ok(host.clone()),
-            _ => Err((
-                "sector_identifier_uri",
-                "required for pairwise clients whose redirect URIs are not on one host".into(),
-            )),
         }
     }
 }
@@ -374,40 +273,6 @@ fn is_loopback_ip_http(u: &Url) -> bool {
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
             _ => false,
         }
-}
-
-/// client_id: 1 to 128 characters from a URL-safe set.
-pub fn validate_client_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > 128 {
-        return Err("must be 1 to 128 characters".into());
-    }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')) {
-        return Err("may contain only letters, digits, '-', '_', '.' and '~'".into());
-    }
-    Ok(())
-}
-
-/// A redirect URI must be absolute, without fragment, and https unless it
-/// points at loopback (RFC 8252 §7.3) or is a private-use scheme of a native app.
-pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
-    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI ({e})"))?;
-    if url.fragment().is_some() || uri.contains('#') {
-        return Err(format!("{uri:?} must not contain a fragment"));
-    }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" => match url.host() {
-            Some(url::Host::Domain("localhost")) => Ok(()),
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            _ => Err(format!("{uri:?} must use https (http is allowed only for loopback)")),
-        },
-        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" => {
-            Err(format!("{uri:?} has a forbidden scheme"))
-        }
-        s if s.contains('.') => Ok(()), // private-use scheme like com.example.app
-        _ => Err(format!("{uri:?} must use https")),
-    }
 }
 
 /// A new confidential client's secret (shown once) and its hash (stored).

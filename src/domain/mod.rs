@@ -6,4 +6,5 @@ pub mod authorization_request;
 pub mod authorization_response;
 pub mod client;
 pub mod error;
+pub mod handle;
 pub mod id_token;

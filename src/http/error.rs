@@ -43,3 +43,21 @@ impl IntoResponse for OAuthError {
         response
     }
 }
+
+// ---- helper C: logout (RP-Initiated Logout pages) ----
+
+impl IntoResponse for crate::services::logout::LogoutError {
+    fn into_response(self) -> Response {
+        use crate::services::logout::LogoutError;
+        match self {
+            LogoutError::BadRequest(message) => crate::http::error_page(StatusCode::BAD_REQUEST, message, None),
+            LogoutError::Unavailable => crate::http::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Please try again.",
+                None,
+            ),
+        }
+    }
+}
+
+// ---- end helper C ----

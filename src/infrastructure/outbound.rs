@@ -30,24 +30,9 @@ pub struct UpstreamHttp {
     rules: OutboundRules,
 }
 
-/// Where outbound calls may go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboundRules {
-    /// Development and tests only (`dev_allow_insecure_instances`): `http`,
-    /// any port, loopback and private addresses.
-    pub allow_private: bool,
-    /// `allow_ip_literal_instances`: hosts written as a (public) IP address.
-    pub allow_ip_literals: bool,
-}
-
-/// Turns a host name into addresses. The system resolver in production; the
-/// tests inject their own to check what happens to every kind of address
-/// without sending a packet there. Whatever it returns is checked by
-/// [`check_resolved`] before any connection is made.
-#[async_trait::async_trait]
-pub trait HostResolver: Send + Sync + std::fmt::Debug {
-    async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>>;
-}
+/// Where outbound calls may go: plain settings, parsed with the configuration.
+pub use crate::config::OutboundRules;
+pub use crate::util::resolver::HostResolver;
 
 /// The operating system's resolver (`getaddrinfo`, on a blocking thread).
 #[derive(Debug, Default)]

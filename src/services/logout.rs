@@ -1,233 +1,244 @@
-//! `GET|POST /end_session`: OpenID Connect RP-Initiated Logout 1.0, and the
-//! logout tokens of Back-Channel Logout 1.0 sent to the clients the ended
-//! provider session had signed in to.
+//! OpenID Connect RP-Initiated Logout 1.0: what a sign-out request ends, and
+//! the logout tokens of Back-Channel Logout 1.0 sent to the clients the
+//! ended provider session had signed in to.
 //!
 //! With an `id_token_hint` for the account signed in in this browser, the
-//! session ends at once. Otherwise the person confirms on our page, whose
-//! form carries a CSRF token kept in their browser session: a cross-site
-//! link or form cannot sign anybody out.
+//! session ends at once. Otherwise the person confirms first (the page and
+//! its CSRF token are the browser layer's).
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use minijinja::context;
 use serde::Serialize;
 use serde_json::json;
-use tower_sessions::Session;
 use url::Url;
 
 use crate::domain::authorization_request::Params;
 use crate::domain::client::Client;
-use crate::http::{error_page, existing_browser_id, html, is_form, see_other};
 use crate::infrastructure::outbound::UpstreamHttp;
-use crate::infrastructure::store::ProviderSessionRow;
-use crate::services::id_token_hint;
-use crate::util::{constant_time_eq, random_token};
-use crate::AppState;
+use crate::infrastructure::store::{ProviderSessionRow, Store, StoreError};
+use crate::keys::KeySet;
+use crate::services::clients::ClientRegistry;
+use crate::services::id_token_hint::VerifiedHint;
+use crate::util::{constant_time_eq, random_token, Clock};
 
-const CSRF_KEY: &str = "logout_csrf";
-const REDIRECT_KEY: &str = "logout_redirect";
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-pub async fn end_session_get(State(app): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Response {
-    end_session(&app, &session, query.as_deref().unwrap_or("")).await
+/// Why a sign-out request cannot be answered. `BadRequest` carries the
+/// explanation shown to the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutError {
+    BadRequest(&'static str),
+    Unavailable,
 }
 
-pub async fn end_session_post(
-    State(app): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match form_body(&headers, &body) {
-        Some(body) => end_session(&app, &session, body).await,
-        None => bad("The sign-out request could not be read."),
+impl From<StoreError> for LogoutError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "logout: the database failed");
+        LogoutError::Unavailable
     }
 }
 
-fn form_body<'a>(headers: &HeaderMap, body: &'a Result<Bytes, BytesRejection>) -> Option<&'a str> {
-    let body = body.as_ref().ok()?;
-    if !is_form(headers) {
-        return None;
+fn bad(message: &'static str) -> LogoutError {
+    LogoutError::BadRequest(message)
+}
+
+/// What a sign-out request comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing (more) to end: send the person to `redirect`, or say they
+    /// are signed out.
+    Done { redirect: Option<String> },
+    /// Ask the person before ending their session (no matching hint).
+    Confirm { redirect: Option<String>, client_name: Option<String>, handle: Option<String> },
+}
+
+/// A logout token ready to be posted to a client's back-channel logout URI.
+#[derive(Debug, Clone)]
+pub struct LogoutNotice {
+    pub client_id: String,
+    pub uri: String,
+    pub token: String,
+    /// Registered by anyone through `/register`: sent through the outbound
+    /// address checks.
+    pub dynamically_registered: bool,
+}
+
+/// RP-Initiated and Back-Channel Logout.
+#[derive(Clone)]
+pub struct Logout {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    keys: KeySet,
+    clients: ClientRegistry,
+    issuer: String,
+    /// For the back-channel URIs the operator registered (any address, as
+    /// before): a slow or redirecting client must not hold anything up.
+    operator_http: UpstreamHttp,
+}
+
+impl Logout {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        keys: KeySet,
+        clients: ClientRegistry,
+        issuer: &str,
+    ) -> Result<Logout, reqwest::Error> {
+        let user_agent = concat!("fedi-oidc/", env!("CARGO_PKG_VERSION"));
+        let operator_http = UpstreamHttp::new(user_agent, Duration::from_secs(3), Duration::from_secs(5), true)?;
+        Ok(Logout { store, clock, keys, clients, issuer: issuer.to_string(), operator_http })
     }
-    std::str::from_utf8(body).ok()
-}
 
-fn bad(message: &str) -> Response {
-    error_page(StatusCode::BAD_REQUEST, message, None)
-}
-
-fn unavailable() -> Response {
-    error_page(StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable. Please try again.", None)
-}
-
-async fn end_session(app: &AppState, session: &Session, raw: &str) -> Response {
-    let Ok(params) = Params::parse(raw) else { return bad("The sign-out request is malformed.") };
-    if params.first_duplicate().is_some() {
-        return bad("The sign-out request is malformed.");
-    }
-    let get = |name: &str| params.get(name).ok().flatten();
-    // The client: named, or the audience of the hint; both must agree.
-    let hint = match get("id_token_hint") {
-        None => None,
-        Some(hint) => match id_token_hint::verify(app, hint) {
-            Some(verified) => Some(verified),
-            None => return bad("The application sent an invalid sign-out request (id_token_hint is not ours)."),
-        },
-    };
-    let client_id = match (get("client_id"), &hint) {
-        (Some(id), Some(h)) if id != h.aud => {
-            return bad("The application sent an invalid sign-out request (client_id does not match).")
+    /// Decide what the sign-out request `raw` (form-encoded) ends, for the
+    /// browser `browser` (if it has one); `verify_hint` checks an
+    /// `id_token_hint`. A session the hint names is ended here.
+    pub async fn request(
+        &self,
+        raw: &str,
+        verify_hint: impl Fn(&str) -> Option<VerifiedHint>,
+        browser: Option<&str>,
+    ) -> Result<Outcome, LogoutError> {
+        let params = Params::parse(raw).map_err(|_| bad("The sign-out request is malformed."))?;
+        if params.first_duplicate().is_some() {
+            return Err(bad("The sign-out request is malformed."));
         }
-        (Some(id), _) => Some(id.to_string()),
-        (None, Some(h)) => Some(h.aud.clone()),
-        (None, None) => None,
-    };
-    let client = match &client_id {
-        None => None,
-        Some(id) => match app.clients.get(id).await {
-            Ok(Some(client)) => Some(client),
-            Ok(None) => return bad("The application that sent you here is not registered with this service."),
-            Err(_) => return unavailable(),
-        },
-    };
-    // Only a registered post_logout_redirect_uri, of the identified client.
-    let redirect = match get("post_logout_redirect_uri") {
-        None => None,
-        Some(uri) => {
-            let registered =
-                client.as_ref().is_some_and(|c| c.metadata.post_logout_redirect_uris.iter().any(|r| r == uri));
-            let Some(mut url) = Url::parse(uri).ok().filter(|_| registered) else {
-                return bad("The application asked to send you to an address it has not registered.");
-            };
-            if let Some(state) = get("state") {
-                url.query_pairs_mut().append_pair("state", state);
-            }
-            Some(url.to_string())
-        }
-    };
-    let browser = existing_browser_id(session).await;
-    let current = match &browser {
-        Some(b) => match app.store.provider_session(b, app.clock.now()).await {
-            Ok(s) => s,
-            Err(_) => return unavailable(),
-        },
-        None => None,
-    };
-    let Some(current) = current else {
-        // Nobody is signed in here: nothing to end.
-        return finish(redirect);
-    };
-    // The hint names the subject as its client sees it (pairwise or public).
-    let hinted = |h: &id_token_hint::VerifiedHint| {
-        client.as_ref().is_some_and(|c| constant_time_eq(&h.sub, &app.clients.subject_for(c, &current.subject)))
-    };
-    if hint.as_ref().is_some_and(hinted) {
-        return match end(app, &current).await {
-            Ok(()) => finish(redirect),
-            Err(response) => response,
+        let get = |name: &str| params.get(name).ok().flatten();
+        let hint = match get("id_token_hint") {
+            None => None,
+            Some(hint) => Some(
+                verify_hint(hint)
+                    .ok_or(bad("The application sent an invalid sign-out request (id_token_hint is not ours)."))?,
+            ),
         };
+        let client = self.client(get("client_id"), hint.as_ref()).await?;
+        let redirect = post_logout_redirect(client.as_ref(), get("post_logout_redirect_uri"), get("state"))?;
+        let current = match browser {
+            Some(b) => self.store.provider_session(b, self.clock.now()).await?,
+            None => None,
+        };
+        // Nobody is signed in here: nothing to end.
+        let Some(current) = current else { return Ok(Outcome::Done { redirect }) };
+        // The hint names the subject as its client sees it (pairwise or public).
+        let hinted = |h: &VerifiedHint| {
+            client.as_ref().is_some_and(|c| constant_time_eq(&h.sub, &self.clients.subject_for(c, &current.subject)))
+        };
+        if hint.as_ref().is_some_and(hinted) {
+            self.end(&current).await?;
+            return Ok(Outcome::Done { redirect });
+        }
+        // RP-Initiated Logout 1.0 §2: ask, without a matching hint.
+        let handle = self.store.subject(&current.subject).await.ok().flatten().map(|s| format!("@{}", s.handle));
+        Ok(Outcome::Confirm { redirect, client_name: client.map(|c| c.name), handle })
     }
-    // Ask the person (RP-Initiated Logout 1.0 §2: required without a
-    // matching hint).
-    let csrf = random_token(16);
-    let stored = async {
-        session.insert(CSRF_KEY, &csrf).await?;
-        session.insert(REDIRECT_KEY, &redirect).await
-    };
-    if stored.await.is_err() {
-        return unavailable();
-    }
-    let handle = app.store.subject(&current.subject).await.ok().flatten().map(|s| format!("@{}", s.handle));
-    html(
-        StatusCode::OK,
-        "logout.html",
-        context! {
-            service => "fedi-oidc",
-            done => false,
-            action => app.path("/end_session/confirm"),
-            csrf_token => csrf,
-            client_name => client.map(|c| c.name),
-            handle,
-        },
-    )
-}
 
-/// `POST /end_session/confirm`: the person confirmed on our page.
-pub async fn confirm(
-    State(app): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let Some(params) = form_body(&headers, &body).and_then(|b| Params::parse(b).ok()) else {
-        return bad("The form could not be read.");
-    };
-    let expected = session.get::<String>(CSRF_KEY).await.ok().flatten();
-    let given = params.get(crate::http::browser::csrf::FIELD).ok().flatten();
-    let valid = matches!((&expected, given), (Some(e), Some(g)) if constant_time_eq(e, g));
-    if !valid {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "The form was not sent from our sign-out page. Go back to the application and sign out again.",
-            None,
-        );
-    }
-    let redirect = session.get::<Option<String>>(REDIRECT_KEY).await.ok().flatten().flatten();
-    let removed = async {
-        session.remove::<String>(CSRF_KEY).await?;
-        session.remove::<Option<String>>(REDIRECT_KEY).await
-    };
-    if removed.await.is_err() {
-        return unavailable();
-    }
-    if let Some(browser) = existing_browser_id(&session).await {
-        match app.store.provider_session(&browser, app.clock.now()).await {
-            Ok(Some(current)) => {
-                if let Err(response) = end(&app, &current).await {
-                    return response;
-                }
+    /// The client: named, or the audience of the hint; both must agree.
+    async fn client(&self, named: Option<&str>, hint: Option<&VerifiedHint>) -> Result<Option<Client>, LogoutError> {
+        let client_id = match (named, hint) {
+            (Some(id), Some(h)) if id != h.aud => {
+                return Err(bad("The application sent an invalid sign-out request (client_id does not match)."))
             }
-            Ok(None) => {}
-            Err(_) => return unavailable(),
+            (Some(id), _) => id,
+            (None, Some(h)) => &h.aud,
+            (None, None) => return Ok(None),
+        };
+        match self.clients.get(client_id).await? {
+            Some(client) => Ok(Some(client)),
+            None => Err(bad("The application that sent you here is not registered with this service.")),
         }
     }
-    finish(redirect)
-}
 
-fn finish(redirect: Option<String>) -> Response {
-    match redirect {
-        Some(url) => see_other(&url),
-        None => html(StatusCode::OK, "logout.html", context! { service => "fedi-oidc", done => true }),
+    /// The person confirmed: end the provider session of `browser`, if any.
+    pub async fn end_current(&self, browser: &str) -> Result<(), LogoutError> {
+        if let Some(current) = self.store.provider_session(browser, self.clock.now()).await? {
+            self.end(&current).await?;
+        }
+        Ok(())
     }
-}
 
-/// End `s` and tell the clients it signed in to that registered for it.
-async fn end(app: &AppState, s: &ProviderSessionRow) -> Result<(), Response> {
-    let clients = match app.store.end_provider_session(&s.sid).await {
-        Ok(clients) => clients.unwrap_or_default(),
-        Err(_) => return Err(unavailable()),
-    };
-    let mut sends = Vec::new();
-    for client_id in clients {
-        let Ok(Some(client)) = app.clients.get(&client_id).await else { continue };
-        let Some(uri) = client.metadata.backchannel_logout_uri.clone() else { continue };
-        match logout_token(app, s, &client) {
-            // Anyone may register through /register: their URIs go through the outbound address checks.
-            Some(token) => {
-                let safe = client.dynamically_registered.then(|| app.clients.http().clone());
-                sends.push(send(uri, token, client_id, safe))
+    /// End `s` and tell the clients it signed in to that registered for it.
+    pub async fn end(&self, s: &ProviderSessionRow) -> Result<(), LogoutError> {
+        let notices = self.end_session(s).await?;
+        futures_util::future::join_all(notices.into_iter().map(|n| self.send(n))).await;
+        Ok(())
+    }
+
+    /// End `s`; a logout token for each of its clients with a back-channel
+    /// logout URI.
+    pub async fn end_session(&self, s: &ProviderSessionRow) -> Result<Vec<LogoutNotice>, LogoutError> {
+        let client_ids = self.store.end_provider_session(&s.sid).await?.unwrap_or_default();
+        let mut notices = Vec::new();
+        for client_id in client_ids {
+            let Ok(Some(client)) = self.clients.get(&client_id).await else { continue };
+            let Some(uri) = client.metadata.backchannel_logout_uri.clone() else { continue };
+            match self.logout_token(s, &client) {
+                Some(token) => notices.push(LogoutNotice {
+                    client_id,
+                    uri,
+                    token,
+                    dynamically_registered: client.dynamically_registered,
+                }),
+                None => tracing::error!(client = %client_id, "could not sign a logout token"),
             }
-            None => tracing::error!(client = %client_id, "could not sign a logout token"),
+        }
+        Ok(notices)
+    }
+
+    /// A logout token (Back-Channel Logout 1.0 §2.4): `sub` and `sid`, the
+    /// back-channel logout event, no `nonce`, short-lived.
+    fn logout_token(&self, s: &ProviderSessionRow, client: &Client) -> Option<String> {
+        let now = self.clock.now();
+        // The subject as this client knows it, signed as its ID tokens are.
+        let sub = self.clients.subject_for(client, &s.subject);
+        let sid = self.clients.sid_for(client, &s.sid);
+        let claims = LogoutTokenClaims {
+            iss: &self.issuer,
+            aud: &client.client_id,
+            iat: now,
+            exp: now + 120,
+            jti: random_token(16),
+            sub: &sub,
+            sid: &sid,
+            events: json!({ BACKCHANNEL_EVENT: {} }),
+        };
+        self.keys.sign(&claims, "logout+jwt", client.id_token_alg()).ok()
+    }
+
+    /// Post one logout token; failures are only logged.
+    async fn send(&self, notice: LogoutNotice) {
+        // Anyone may register through /register: their URIs go through the outbound address checks.
+        let http = if notice.dynamically_registered { self.clients.http() } else { &self.operator_http };
+        let status = match Url::parse(&notice.uri) {
+            Ok(url) => http.post_form(url, &[("logout_token", &notice.token)]).await.map(|r| r.status),
+            Err(e) => {
+                tracing::warn!(client = %notice.client_id, error = %e, "back-channel logout failed");
+                return;
+            }
+        };
+        match status {
+            Ok(s) if (200..300).contains(&s) => {}
+            Ok(s) => tracing::warn!(client = %notice.client_id, status = %s, "back-channel logout refused"),
+            Err(e) => tracing::warn!(client = %notice.client_id, error = %e, "back-channel logout failed"),
         }
     }
-    futures_util::future::join_all(sends).await;
-    Ok(())
+}
+
+/// Only a registered post_logout_redirect_uri, of the identified client,
+/// with `state` added.
+fn post_logout_redirect(
+    client: Option<&Client>,
+    uri: Option<&str>,
+    state: Option<&str>,
+) -> Result<Option<String>, LogoutError> {
+    let Some(uri) = uri else { return Ok(None) };
+    let registered = client.is_some_and(|c| c.metadata.post_logout_redirect_uris.iter().any(|r| r == uri));
+    let Some(mut url) = Url::parse(uri).ok().filter(|_| registered) else {
+        return Err(bad("The application asked to send you to an address it has not registered."));
+    };
+    if let Some(state) = state {
+        url.query_pairs_mut().append_pair("state", state);
+    }
+    Ok(Some(url.to_string()))
 }
 
 #[derive(Serialize)]
@@ -242,80 +253,5 @@ struct LogoutTokenClaims<'a> {
     events: serde_json::Value,
 }
 
-/// A logout token (Back-Channel Logout 1.0 §2.4): `sub` and `sid`, the
-/// back-channel logout event, no `nonce`, short-lived.
-fn logout_token(app: &AppState, s: &ProviderSessionRow, client: &Client) -> Option<String> {
-    let now = app.clock.now();
-    // The subject as this client knows it, signed as its ID tokens are.
-    let sub = app.clients.subject_for(client, &s.subject);
-    let sid = app.clients.sid_for(client, &s.sid);
-    let claims = LogoutTokenClaims {
-        iss: app.issuer(),
-        aud: &client.client_id,
-        iat: now,
-        exp: now + 120,
-        jti: random_token(16),
-        sub: &sub,
-        sid: &sid,
-        events: json!({ BACKCHANNEL_EVENT: {} }),
-    };
-    app.keys.sign(&claims, "logout+jwt", client.id_token_alg()).ok()
-}
-
-/// The client for logout tokens: the relying parties are registered by the
-/// operator, but a slow or redirecting one must not hold anything up.
-fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(5))
-            .user_agent(concat!("fedi-oidc/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default()
-    })
-}
-
-async fn send(uri: String, token: String, client_id: String, safe: Option<UpstreamHttp>) {
-    let status = match safe {
-        Some(http) => match Url::parse(&uri) {
-            Ok(url) => {
-                http.post_form(url, &[("logout_token", &token)]).await.map(|r| r.status).map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        None => {
-            let sent = http().post(&uri).form(&[("logout_token", token)]).send().await;
-            sent.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
-        }
-    };
-    match status {
-        Ok(s) if (200..300).contains(&s) => {}
-        Ok(s) => tracing::warn!(client = %client_id, status = %s, "back-channel logout refused"),
-        Err(e) => tracing::warn!(client = %client_id, error = %e, "back-channel logout failed"),
-    }
-}
-
-/// A back-channel logout URI: absolute, https (http only for loopback), no
-/// fragment (Back-Channel Logout 1.0 §2.2).
-pub fn validate_backchannel_uri(uri: &str) -> Result<(), String> {
-    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI ({e})"))?;
-    if url.fragment().is_some() || uri.contains('#') {
-        return Err(format!("{uri:?} must not contain a fragment"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{uri:?} must not contain credentials"));
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(format!("{uri:?} must use https (http is allowed only for loopback)")),
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 
 pub mod client_auth;
 pub mod clients;
+pub mod discovery;
 pub mod grants;
 pub mod id_token_hint;
 pub mod identity;

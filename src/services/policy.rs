@@ -3,52 +3,10 @@
 //! instance before any request goes there, and about the account the
 //! instance vouched for before we vouch for it in turn.
 
-use crate::config::{bad, Config, ConfigError};
-use crate::infrastructure::fediverse::{handle, UpstreamAccount};
+use crate::config::{Config, ConfigError, InstanceLists, Listed, Parsed};
+use crate::infrastructure::fediverse::UpstreamAccount;
 
-/// At most this many suggested instances on the picker.
-pub const MAX_SUGGESTED: usize = 12;
-
-/// An instance list entry: `example.social` matches that host only;
-/// `*.example.social` matches `example.social` and every host below it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum DomainPattern {
-    Exact(String),
-    AndBelow(String),
-}
-
-impl DomainPattern {
-    fn parse(pattern: &str) -> Result<DomainPattern, String> {
-        let p = pattern.trim();
-        let (wildcard, domain) = match p.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, p),
-        };
-        if domain.is_empty() || domain.contains(['*', '/', ':', '@']) {
-            return Err(format!("{pattern:?} is not a host name or *.domain"));
-        }
-        let host = normalize(domain).ok_or_else(|| format!("{pattern:?} is not a host name or *.domain"))?;
-        Ok(if wildcard { DomainPattern::AndBelow(host) } else { DomainPattern::Exact(host) })
-    }
-
-    fn matches(&self, host: &str) -> bool {
-        match self {
-            DomainPattern::Exact(d) => host == d,
-            DomainPattern::AndBelow(d) => {
-                host == d || host.strip_suffix(d.as_str()).is_some_and(|rest| rest.ends_with('.'))
-            }
-        }
-    }
-}
-
-/// Lower-case ASCII (IDNs in punycode), without a trailing dot.
-fn normalize(host: &str) -> Option<String> {
-    let host = host.trim().trim_end_matches('.');
-    match url::Host::parse(host).ok()? {
-        url::Host::Domain(d) => Some(d.to_ascii_lowercase()),
-        other => Some(other.to_string()),
-    }
-}
+pub use crate::config::MAX_SUGGESTED;
 
 /// Why the policy refuses a sign-in. `Display` is the explanation shown to
 /// the person.
@@ -84,8 +42,7 @@ pub enum Refusal {
 
 #[derive(Debug, Clone)]
 pub struct Policy {
-    allow: Vec<DomainPattern>,
-    deny: Vec<DomainPattern>,
+    instances: InstanceLists,
     refuse_bots: bool,
     min_age_days: u32,
     refuse_locked: bool,
@@ -94,38 +51,22 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The policy in `config`; a bad entry is a configuration error naming
-    /// its setting.
-    pub fn from_config(config: &Config) -> Result<Policy, ConfigError> {
-        let patterns = |setting: &str, list: &[String]| {
-            list.iter().map(|p| DomainPattern::parse(p).map_err(|m| bad(setting, m))).collect::<Result<Vec<_>, _>>()
-        };
-        let mut policy = Policy {
-            allow: patterns("instance_allowlist", &config.instance_allowlist)?,
-            deny: patterns("instance_denylist", &config.instance_denylist)?,
+    /// The policy in `config`, whose lists `parsed` holds.
+    pub fn new(config: &Config, parsed: &Parsed) -> Policy {
+        Policy {
+            instances: parsed.instances.clone(),
             refuse_bots: config.refuse_bot_accounts,
             min_age_days: config.min_account_age_days,
             refuse_locked: config.refuse_locked_accounts,
             refuse_suspended: config.refuse_suspended_accounts,
-            suggested: Vec::new(),
-        };
-        if config.min_account_age_days > 36_500 {
-            return Err(bad("min_account_age_days", "must be at most 36500 (100 years)"));
+            suggested: parsed.suggested_instances.clone(),
         }
-        if config.suggested_instances.len() > MAX_SUGGESTED {
-            return Err(bad("suggested_instances", format!("at most {MAX_SUGGESTED} instances")));
-        }
-        for s in &config.suggested_instances {
-            let target = handle::parse(s, config.dev_allow_insecure_instances)
-                .ok()
-                .filter(|t| t.username.is_none())
-                .ok_or_else(|| bad("suggested_instances", format!("{s:?} is not an instance name")))?;
-            if let Err(refusal) = policy.check_instance(&target.instance.host) {
-                return Err(bad("suggested_instances", format!("{s:?} is refused by the policy: {refusal}")));
-            }
-            policy.suggested.push(target.instance.authority());
-        }
-        Ok(policy)
+    }
+
+    /// The policy in `config`; a bad setting is a configuration error
+    /// naming it.
+    pub fn from_config(config: &Config) -> Result<Policy, ConfigError> {
+        Ok(Policy::new(config, &config.parse()?))
     }
 
     /// The instances the picker offers, as `host` (or `host:port` in
@@ -137,14 +78,10 @@ impl Policy {
     /// Whether accounts on `host` may sign in: not on the deny-list, and on
     /// the allow-list if there is one.
     pub fn check_instance(&self, host: &str) -> Result<(), Refusal> {
-        let host = normalize(host).unwrap_or_else(|| host.to_ascii_lowercase());
-        if self.deny.iter().any(|p| p.matches(&host)) {
-            return Err(Refusal::InstanceDenied(host));
-        }
-        if !self.allow.is_empty() && !self.allow.iter().any(|p| p.matches(&host)) {
-            return Err(Refusal::InstanceNotAllowed(host));
-        }
-        Ok(())
+        self.instances.check(host).map_err(|listed| match listed {
+            Listed::Denied(host) => Refusal::InstanceDenied(host),
+            Listed::NotAllowed(host) => Refusal::InstanceNotAllowed(host),
+        })
     }
 
     /// Whether handles at `domain` (`host`, or `host:port` in development)
@@ -208,24 +145,6 @@ pub fn created_at(value: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns_match_hosts_and_subdomains() {
-        let exact = DomainPattern::parse("Example.Social.").unwrap();
-        assert!(exact.matches("example.social"));
-        assert!(!exact.matches("a.example.social"));
-        let below = DomainPattern::parse("*.example.social").unwrap();
-        assert!(below.matches("example.social"));
-        assert!(below.matches("a.b.example.social"));
-        assert!(!below.matches("badexample.social"));
-        assert_eq!(
-            DomainPattern::parse("*.bücher.example").unwrap(),
-            DomainPattern::AndBelow("xn--bcher-kva.example".into())
-        );
-        for bad in ["", "*", "*.", "a.*.b", "https://x.example", "x.example/", "@x.example", "a b.example"] {
-            assert!(DomainPattern::parse(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn creation_times() {

@@ -3,6 +3,7 @@
 pub mod discovery;
 pub mod introspection;
 pub mod jwks;
+pub mod registration;
 pub mod revocation;
 pub mod userinfo;
 
@@ -22,17 +23,13 @@ pub fn routes() -> Router<AppState> {
         .route("/revoke", axum::routing::post(revocation::revoke).fallback(revocation::method_not_allowed))
         .route("/introspect", axum::routing::post(introspection::introspect).fallback(revocation::method_not_allowed))
         .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
-        .route(
-            "/register",
-            axum::routing::post(crate::services::registration::register)
-                .fallback(crate::services::registration::method_not_allowed),
-        )
+        .route("/register", axum::routing::post(registration::register).fallback(registration::method_not_allowed))
         .route(
             "/register/{client_id}",
-            get(crate::services::registration::read)
-                .put(crate::services::registration::update)
-                .delete(crate::services::registration::delete)
-                .fallback(crate::services::registration::method_not_allowed),
+            get(registration::read)
+                .put(registration::update)
+                .delete(registration::delete)
+                .fallback(registration::method_not_allowed),
         )
         .route(
             "/par",

@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod callback;
 pub mod csrf;
+pub mod logout;
 pub mod pages;
 
 use axum::routing::{get, post};
@@ -19,7 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/callback/{key}", get(callback::callback))
         .route(
             "/end_session",
-            get(crate::services::logout::end_session_get).post(crate::services::logout::end_session_post),
+            get(logout::end_session_get).post(logout::end_session_post),
         )
-        .route("/end_session/confirm", post(crate::services::logout::confirm))
+        .route("/end_session/confirm", post(logout::confirm))
 }

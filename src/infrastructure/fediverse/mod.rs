@@ -4,7 +4,8 @@
 
 pub mod counted;
 pub mod detect;
-pub mod handle;
+/// Handles are pure parsing (the domain); re-exported here where they were.
+pub use crate::domain::handle;
 
 pub mod mastodon;
 pub mod misskey;
