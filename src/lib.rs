@@ -57,6 +57,13 @@ pub struct Inner {
     pub discovery: Bytes,
     /// `trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Token side (helper B): minting, the token endpoint's grants,
+    /// revocation, introspection and userinfo.
+    pub tokens: services::tokens::Tokens,
+    pub grants: services::grants::Grants,
+    pub revocation: services::revocation::Revocation,
+    pub introspection: services::introspection::Introspection,
+    pub userinfo: services::userinfo::UserInfo,
 }
 
 impl Deref for AppState {
@@ -152,6 +159,13 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         http.clone(),
         &pairwise_secret,
     );
+    let token_settings = services::tokens::TokenSettings::from_config(&config);
+    let tokens = services::tokens::Tokens::new(keys.clone(), clients.clone(), token_settings);
+    let grants = services::grants::Grants::new(store.clone(), clock.clone(), clients.clone(), tokens.clone());
+    let revocation = services::revocation::Revocation::new(store.clone(), clock.clone());
+    let introspection =
+        services::introspection::Introspection::new(store.clone(), clock.clone(), clients.clone(), &config.issuer);
+    let userinfo = services::userinfo::UserInfo::new(store.clone(), clock.clone(), clients.clone());
     let mut document = http::api::discovery::document(&config);
     if config.registration_enabled {
         document["registration_endpoint"] = format!("{}/register", config.issuer).into();
@@ -171,6 +185,11 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         upstream: http,
         discovery,
         trusted_proxies,
+        tokens,
+        grants,
+        revocation,
+        introspection,
+        userinfo,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })

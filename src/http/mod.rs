@@ -5,6 +5,7 @@
 pub mod api;
 pub mod browser;
 pub mod error;
+pub mod extract;
 pub mod ops;
 pub mod proxy;
 pub mod templates;

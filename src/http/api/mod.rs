@@ -4,6 +4,7 @@ pub mod discovery;
 pub mod introspection;
 pub mod jwks;
 pub mod revocation;
+pub mod token;
 pub mod userinfo;
 
 use axum::routing::get;
@@ -19,10 +20,7 @@ pub fn routes() -> Router<AppState> {
             "/authorize",
             get(crate::http::browser::authorize::authorize_get).post(crate::http::browser::authorize::authorize_post),
         )
-        .route(
-            "/token",
-            axum::routing::post(crate::services::grants::token).fallback(crate::services::grants::method_not_allowed),
-        )
+        .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
         .route("/revoke", axum::routing::post(revocation::revoke).fallback(revocation::method_not_allowed))
         .route("/introspect", axum::routing::post(introspection::introspect).fallback(revocation::method_not_allowed))
         .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
@@ -47,8 +45,5 @@ pub fn routes() -> Router<AppState> {
             get(crate::services::logout::end_session_get).post(crate::services::logout::end_session_post),
         )
         .route("/end_session/confirm", axum::routing::post(crate::services::logout::confirm))
-        .route(
-            "/userinfo",
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),
-        )
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo).fallback(userinfo::method_not_allowed))
 }
