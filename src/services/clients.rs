@@ -262,3 +262,163 @@ pub(crate) mod fixtures {
         Fixture { store, clock, shared_clock, keys, clients: registry, _dirs: (store_dir, keys_dir) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+
+    use super::fixtures::{client_config, fixture, Fixture, ISSUER};
+    use super::*;
+    use crate::domain::error::ErrorCode;
+    use crate::keys::{KeySet, SigningAlg};
+
+    const SECRET: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
+
+    /// A private_key_jwt client's ES256 key: its PEM, its key set and its kid.
+    fn client_key(dir: &std::path::Path) -> (String, serde_json::Value, String) {
+        let pem = crate::keys::generate(SigningAlg::ES256).expect("a key");
+        crate::keys::write_key(dir, &pem).expect("a key file");
+        let set = KeySet::load_or_generate(dir).expect("the key set");
+        let es256 = set.keys().into_iter().find(|k| k.alg == SigningAlg::ES256).expect("the ES256 key");
+        let kid = es256.kid.clone();
+        (pem, set.jwks(), kid)
+    }
+
+    async fn setup(jwks: serde_json::Value) -> Fixture {
+        let client = |id: &str, method: Option<&str>| {
+            let mut c = serde_json::json!({"client_id": id, "name": id, "redirect_uris": ["https://rp.example/cb"],
+                "client_secret": SECRET});
+            if let Some(m) = method {
+                c["token_endpoint_auth_method"] = m.into();
+            }
+            client_config(c)
+        };
+        let public = client_config(serde_json::json!({"client_id": "public", "name": "public",
+            "redirect_uris": ["https://rp.example/cb"], "public": true}));
+        let private_key = client_config(serde_json::json!({"client_id": "pkjwt", "name": "pkjwt",
+            "redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": jwks}));
+        let clients = [
+            client("basic", None),
+            client("post", Some("client_secret_post")),
+            client("hmac", Some("client_secret_jwt")),
+            public,
+            private_key,
+        ];
+        fixture(&clients).await
+    }
+
+    fn basic(id: &str, secret: &str) -> ClientCredentials {
+        let basic = BasicCredentials { client_id: id.into(), secret: secret.into() };
+        ClientCredentials { basic: Some(basic), ..Default::default() }
+    }
+
+    fn post(id: &str, secret: &str) -> ClientCredentials {
+        ClientCredentials { client_id: Some(id.into()), client_secret: Some(secret.into()), ..Default::default() }
+    }
+
+    fn assertion(jwt: String) -> ClientCredentials {
+        ClientCredentials {
+            client_assertion: Some(jwt),
+            client_assertion_type: Some(JWT_BEARER.into()),
+            ..Default::default()
+        }
+    }
+
+    fn claims(f: &Fixture, client_id: &str, jti: &str) -> serde_json::Value {
+        let now = f.clock.now();
+        serde_json::json!({"iss": client_id, "sub": client_id, "aud": format!("{ISSUER}/token"),
+            "exp": now + 60, "iat": now, "jti": jti})
+    }
+
+    fn hmac_assertion(f: &Fixture, jti: &str) -> String {
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        encode(&Header::new(Algorithm::HS256), &claims(f, "hmac", jti), &key).expect("an assertion")
+    }
+
+    fn refused(result: Result<Client, OAuthError>, code: ErrorCode) -> OAuthError {
+        match result {
+            Err(e) if e.code == code => e,
+            Err(e) => panic!("expected {}, got {e}", code.as_str()),
+            Ok(c) => panic!("expected {}, got client {}", code.as_str(), c.client_id),
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_authenticate_by_basic_and_post() {
+        let f = setup(serde_json::json!({"keys": []})).await;
+        let client = f.clients.authenticate(&basic("basic", SECRET), "/token").await.expect("authenticated");
+        assert_eq!(client.client_id, "basic");
+        let client = f.clients.authenticate(&post("post", SECRET), "/token").await.expect("authenticated");
+        assert_eq!(client.client_id, "post");
+    }
+
+    #[tokio::test]
+    async fn a_public_client_names_itself_only() {
+        let f = setup(serde_json::json!({"keys": []})).await;
+        let none = ClientCredentials { client_id: Some("public".into()), ..Default::default() };
+        let client = f.clients.authenticate(&none, "/token").await.expect("authenticated");
+        assert!(client.is_public());
+        refused(f.clients.authenticate(&ClientCredentials::default(), "/token").await, ErrorCode::InvalidClient);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_is_invalid_client() {
+        let f = setup(serde_json::json!({"keys": []})).await;
+        let e =
+            refused(f.clients.authenticate(&basic("basic", "wrong").clone(), "/token").await, ErrorCode::InvalidClient);
+        assert_eq!(e.challenge, Challenge::Basic);
+        refused(f.clients.authenticate(&post("post", "wrong"), "/token").await, ErrorCode::InvalidClient);
+        refused(f.clients.authenticate(&basic("nobody", SECRET), "/token").await, ErrorCode::InvalidClient);
+    }
+
+    #[tokio::test]
+    async fn two_methods_at_once_are_invalid_request() {
+        let f = setup(serde_json::json!({"keys": []})).await;
+        let both = ClientCredentials { client_secret: Some(SECRET.into()), ..basic("basic", SECRET) };
+        let e = refused(f.clients.authenticate(&both, "/token").await, ErrorCode::InvalidRequest);
+        assert_eq!(e.description, "use exactly one client authentication method");
+        let both = ClientCredentials { client_secret: Some(SECRET.into()), ..assertion(hmac_assertion(&f, "j1")) };
+        refused(f.clients.authenticate(&both, "/token").await, ErrorCode::InvalidRequest);
+    }
+
+    #[tokio::test]
+    async fn a_method_other_than_the_registered_one_is_invalid_client() {
+        let f = setup(serde_json::json!({"keys": []})).await;
+        let e = refused(f.clients.authenticate(&basic("post", SECRET), "/token").await, ErrorCode::InvalidClient);
+        assert_eq!(e.description, "this client must authenticate with client_secret_post");
+        refused(f.clients.authenticate(&post("basic", SECRET), "/token").await, ErrorCode::InvalidClient);
+        let none = ClientCredentials { client_id: Some("basic".into()), ..Default::default() };
+        refused(f.clients.authenticate(&none, "/token").await, ErrorCode::InvalidClient);
+        refused(f.clients.authenticate(&post("hmac", SECRET), "/token").await, ErrorCode::InvalidClient);
+    }
+
+    #[tokio::test]
+    async fn client_secret_jwt_authenticates_once_per_jti() {
+        let f = setup(serde_json::json!({"keys": []})).await;
+        let jwt = hmac_assertion(&f, "jti-1");
+        let client = f.clients.authenticate(&assertion(jwt.clone()), "/token").await.expect("authenticated");
+        assert_eq!(client.client_id, "hmac");
+        let e = refused(f.clients.authenticate(&assertion(jwt), "/token").await, ErrorCode::InvalidClient);
+        assert_eq!(e.description, "client assertion rejected: it was used before");
+        let wrong =
+            encode(&Header::new(Algorithm::HS256), &claims(&f, "hmac", "jti-2"), &EncodingKey::from_secret(b"no"))
+                .expect("an assertion");
+        refused(f.clients.authenticate(&assertion(wrong), "/token").await, ErrorCode::InvalidClient);
+    }
+
+    #[tokio::test]
+    async fn private_key_jwt_authenticates_with_a_key_of_the_client() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (pem, jwks, kid) = client_key(dir.path());
+        let f = setup(jwks).await;
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid);
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).expect("an EC key");
+        let jwt = encode(&header, &claims(&f, "pkjwt", "jti-1"), &key).expect("an assertion");
+        let client = f.clients.authenticate(&assertion(jwt.clone()), "/introspect").await.expect("authenticated");
+        assert_eq!(client.client_id, "pkjwt");
+        let e = refused(f.clients.authenticate(&assertion(jwt), "/token").await, ErrorCode::InvalidClient);
+        assert_eq!(e.description, "client assertion rejected: it was used before");
+    }
+}

@@ -326,3 +326,196 @@ pub(crate) fn mint_access_token(
 ) -> Result<String, OAuthError> {
     Ok(app.tokens.mint_access_token(client, sub, scope, now)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infrastructure::store::SubjectRow;
+    use crate::services::clients::fixtures::{client_config, fixture, Fixture, ISSUER};
+    use crate::services::tokens::TokenSettings;
+
+    const CB: &str = "https://rp.example/cb";
+    const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9mHmH-sk-0gQ_3W4EnI8G-sv4_verifier";
+
+    async fn setup() -> (Fixture, Grants) {
+        let client = |id: &str| {
+            client_config(serde_json::json!({"client_id": id, "name": id, "redirect_uris": [CB],
+                "client_secret": "s3cret-s3cret-s3cret", "refresh_tokens": "always"}))
+        };
+        let f = fixture(&[client("rp"), client("other")]).await;
+        let subject = SubjectRow {
+            sub: "alice".into(),
+            actor_uri: "https://social.example/users/alice".into(),
+            instance: "social.example".into(),
+            account_id: "1".into(),
+            handle: "alice@social.example".into(),
+            profile: serde_json::json!({}),
+            created_at: 0,
+            updated_at: 0,
+        };
+        f.store.upsert_subject(&subject).await.expect("a subject");
+        let settings = TokenSettings { issuer: ISSUER.into(), access_token_ttl_secs: 600, id_token_ttl_secs: 300 };
+        let tokens = Tokens::new(f.keys.clone(), f.clients.clone(), settings);
+        let grants = Grants::new(f.store.clone(), f.shared_clock.clone(), f.clients.clone(), tokens);
+        (f, grants)
+    }
+
+    /// Store code `code` for client `rp`, as the sign-in flow does, with a
+    /// PKCE challenge for [`VERIFIER`], valid for 60 s.
+    async fn issue_code(f: &Fixture, code: &str) {
+        let now = f.clock.now();
+        let row = AuthorizationCodeRow {
+            code_hash: hash_secret(code),
+            client_id: "rp".into(),
+            redirect_uri: CB.into(),
+            subject: "alice".into(),
+            scope: "openid offline_access".into(),
+            nonce: Some("n-0S6".into()),
+            code_challenge: Some(URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + 60,
+            claims: None,
+            sid: None,
+        };
+        f.store.insert_code(&row).await.expect("a stored code");
+    }
+
+    fn code_request(code: &str) -> CodeRequest {
+        CodeRequest { code: code.into(), redirect_uri: CB.into(), code_verifier: Some(VERIFIER.into()) }
+    }
+
+    fn refresh_request(token: &str, scope: Option<&str>) -> RefreshRequest {
+        RefreshRequest { refresh_token: token.into(), scope: scope.map(str::to_string) }
+    }
+
+    async fn access_token_works(f: &Fixture, token: &str) -> bool {
+        f.store.active_access_token(&hash_secret(token), f.clock.now()).await.expect("the query runs").is_some()
+    }
+
+    fn refused(result: Result<TokenResponse, OAuthError>, code: ErrorCode) -> String {
+        match result {
+            Err(e) if e.code == code => e.description,
+            Err(e) => panic!("expected {}, got {e}", code.as_str()),
+            Ok(_) => panic!("expected {}, got tokens", code.as_str()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_once_and_a_second_redemption_revokes_the_first() {
+        let (f, grants) = setup().await;
+        let rp = f.client("rp").await;
+        issue_code(&f, "code-1").await;
+        let first = grants.redeem_code(&rp, &code_request("code-1")).await.expect("tokens");
+        assert_eq!(first.scope, "openid offline_access");
+        assert!(access_token_works(&f, &first.access_token).await);
+        let refresh = first.refresh_token.expect("a refresh token");
+
+        let again = refused(grants.redeem_code(&rp, &code_request("code-1")).await, ErrorCode::InvalidGrant);
+        assert_eq!(again, "the code has already been used");
+        assert!(!access_token_works(&f, &first.access_token).await, "the first access token is revoked");
+        refused(grants.refresh(&rp, &refresh_request(&refresh, None)).await, ErrorCode::InvalidGrant);
+    }
+
+    #[tokio::test]
+    async fn an_expired_code_fails() {
+        let (f, grants) = setup().await;
+        issue_code(&f, "code-1").await;
+        f.clock.advance(61);
+        let why =
+            refused(grants.redeem_code(&f.client("rp").await, &code_request("code-1")).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "the code has expired");
+    }
+
+    #[tokio::test]
+    async fn a_code_of_another_client_fails() {
+        let (f, grants) = setup().await;
+        issue_code(&f, "code-1").await;
+        let other = f.client("other").await;
+        let why = refused(grants.redeem_code(&other, &code_request("code-1")).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "the code was issued to another client");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_uri_mismatch_fails() {
+        let (f, grants) = setup().await;
+        issue_code(&f, "code-1").await;
+        let request = CodeRequest { redirect_uri: "https://rp.example/other".into(), ..code_request("code-1") };
+        let why = refused(grants.redeem_code(&f.client("rp").await, &request).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "redirect_uri does not match the authorization request");
+    }
+
+    #[tokio::test]
+    async fn a_pkce_verifier_mismatch_fails() {
+        let (f, grants) = setup().await;
+        let rp = f.client("rp").await;
+        issue_code(&f, "code-1").await;
+        let request = CodeRequest { code_verifier: Some("x".repeat(43)), ..code_request("code-1") };
+        let why = refused(grants.redeem_code(&rp, &request).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "code_verifier does not match the code_challenge");
+        issue_code(&f, "code-2").await;
+        let request = CodeRequest { code_verifier: None, ..code_request("code-2") };
+        let why = refused(grants.redeem_code(&rp, &request).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "code_verifier is required");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_rotates_the_refresh_token() {
+        let (f, grants) = setup().await;
+        let rp = f.client("rp").await;
+        issue_code(&f, "code-1").await;
+        let first = grants.redeem_code(&rp, &code_request("code-1")).await.expect("tokens");
+        let old = first.refresh_token.expect("a refresh token");
+        let next = grants.refresh(&rp, &refresh_request(&old, None)).await.expect("refreshed");
+        let new = next.refresh_token.expect("a new refresh token");
+        assert_ne!(new, old);
+        assert!(access_token_works(&f, &next.access_token).await);
+        let spent = |t: &str| {
+            let store = f.store.clone();
+            let hash = hash_secret(t);
+            async move { store.find_token(&hash, None).await.expect("the query runs").expect("a token").revoked }
+        };
+        assert!(spent(&old).await, "the old refresh token is spent");
+        assert!(!spent(&new).await, "the new one is live");
+        let why = refused(grants.refresh(&rp, &refresh_request(&old, None)).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "the refresh token has already been used");
+    }
+
+    #[tokio::test]
+    async fn reusing_a_refresh_token_revokes_its_whole_family() {
+        let (f, grants) = setup().await;
+        let rp = f.client("rp").await;
+        issue_code(&f, "code-1").await;
+        let first = grants.redeem_code(&rp, &code_request("code-1")).await.expect("tokens");
+        let old = first.refresh_token.expect("a refresh token");
+        let next = grants.refresh(&rp, &refresh_request(&old, None)).await.expect("refreshed");
+        let new = next.refresh_token.expect("a new refresh token");
+
+        let why = refused(grants.refresh(&rp, &refresh_request(&old, None)).await, ErrorCode::InvalidGrant);
+        assert_eq!(why, "the refresh token has already been used");
+        refused(grants.refresh(&rp, &refresh_request(&new, None)).await, ErrorCode::InvalidGrant);
+        assert!(!access_token_works(&f, &next.access_token).await, "the family's access tokens are revoked");
+        assert!(!access_token_works(&f, &first.access_token).await);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_may_narrow_the_scope_but_not_widen_it() {
+        let (f, grants) = setup().await;
+        let rp = f.client("rp").await;
+        issue_code(&f, "code-1").await;
+        let first = grants.redeem_code(&rp, &code_request("code-1")).await.expect("tokens");
+        let token = first.refresh_token.expect("a refresh token");
+        let wider = grants.refresh(&rp, &refresh_request(&token, Some("openid profile"))).await;
+        assert_eq!(refused(wider, ErrorCode::InvalidScope), "the scope exceeds what was granted");
+        let narrower = grants.refresh(&rp, &refresh_request(&token, Some("openid"))).await.expect("refreshed");
+        assert_eq!(narrower.scope, "openid");
+    }
+
+    #[tokio::test]
+    async fn the_grant_type_decides() {
+        let (f, grants) = setup().await;
+        let params = Params::parse("grant_type=password&username=alice").expect("a form");
+        let result = grants.token(&f.client("rp").await, &params).await;
+        refused(result, ErrorCode::UnsupportedGrantType);
+    }
+}
