@@ -213,56 +213,6 @@ fn secret_matches(client: &Client, given: &str) -> bool {
     client.secret_hash.as_deref().is_some_and(|expected| constant_time_eq(expected, &hash_secret(given)))
 }
 
-/// What the unit tests of the token side share: a fresh store, a manual
-/// clock, signing keys and a registry of configured clients.
-#[cfg(test)]
-pub(crate) mod fixtures {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::ClientRegistry;
-    use crate::config::ClientConfig;
-    use crate::domain::client::Client;
-    use crate::infrastructure::outbound::UpstreamHttp;
-    use crate::infrastructure::store::Store;
-    use crate::keys::KeySet;
-    use crate::util::{Clock, ManualClock};
-
-    pub const ISSUER: &str = "https://op.example";
-
-    pub struct Fixture {
-        pub store: Store,
-        pub clock: ManualClock,
-        pub shared_clock: Arc<dyn Clock>,
-        pub keys: KeySet,
-        pub clients: ClientRegistry,
-        _dirs: (tempfile::TempDir, tempfile::TempDir),
-    }
-
-    impl Fixture {
-        /// The configured client `client_id`.
-        pub async fn client(&self, client_id: &str) -> Client {
-            self.clients.get(client_id).await.expect("the lookup runs").expect("a configured client")
-        }
-    }
-
-    /// A client configuration (as in the configuration file) from JSON.
-    pub fn client_config(json: serde_json::Value) -> ClientConfig {
-        serde_json::from_value(json).expect("a client configuration")
-    }
-
-    pub async fn fixture(clients: &[ClientConfig]) -> Fixture {
-        let (store, store_dir) = crate::testing::fresh_store().await;
-        let (clock, shared_clock) = crate::testing::manual_clock();
-        let keys_dir = tempfile::tempdir().expect("a temporary directory");
-        let keys = KeySet::load_or_generate(keys_dir.path()).expect("signing keys");
-        let http =
-            UpstreamHttp::new("test", Duration::from_secs(1), Duration::from_secs(1), false).expect("an HTTP client");
-        let registry = ClientRegistry::new(clients, store.clone(), shared_clock.clone(), ISSUER, http, "pairwise");
-        Fixture { store, clock, shared_clock, keys, clients: registry, _dirs: (store_dir, keys_dir) }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -420,5 +370,55 @@ mod tests {
         assert_eq!(client.client_id, "pkjwt");
         let e = refused(f.clients.authenticate(&assertion(jwt), "/token").await, ErrorCode::InvalidClient);
         assert_eq!(e.description, "client assertion rejected: it was used before");
+    }
+}
+
+/// What the unit tests of the token side share: a fresh store, a manual
+/// clock, signing keys and a registry of configured clients.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::ClientRegistry;
+    use crate::config::ClientConfig;
+    use crate::domain::client::Client;
+    use crate::infrastructure::outbound::UpstreamHttp;
+    use crate::infrastructure::store::Store;
+    use crate::keys::KeySet;
+    use crate::util::{Clock, ManualClock};
+
+    pub const ISSUER: &str = "https://op.example";
+
+    pub struct Fixture {
+        pub store: Store,
+        pub clock: ManualClock,
+        pub shared_clock: Arc<dyn Clock>,
+        pub keys: KeySet,
+        pub clients: ClientRegistry,
+        _dirs: (tempfile::TempDir, tempfile::TempDir),
+    }
+
+    impl Fixture {
+        /// The configured client `client_id`.
+        pub async fn client(&self, client_id: &str) -> Client {
+            self.clients.get(client_id).await.expect("the lookup runs").expect("a configured client")
+        }
+    }
+
+    /// A client configuration (as in the configuration file) from JSON.
+    pub fn client_config(json: serde_json::Value) -> ClientConfig {
+        serde_json::from_value(json).expect("a client configuration")
+    }
+
+    pub async fn fixture(clients: &[ClientConfig]) -> Fixture {
+        let (store, store_dir) = crate::testing::fresh_store().await;
+        let (clock, shared_clock) = crate::testing::manual_clock();
+        let keys_dir = tempfile::tempdir().expect("a temporary directory");
+        let keys = KeySet::load_or_generate(keys_dir.path()).expect("signing keys");
+        let http =
+            UpstreamHttp::new("test", Duration::from_secs(1), Duration::from_secs(1), false).expect("an HTTP client");
+        let registry = ClientRegistry::new(clients, store.clone(), shared_clock.clone(), ISSUER, http, "pairwise");
+        Fixture { store, clock, shared_clock, keys, clients: registry, _dirs: (store_dir, keys_dir) }
     }
 }
