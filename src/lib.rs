@@ -61,6 +61,13 @@ pub struct Inner {
     pub registration: services::registration::Registrations,
     /// RP-Initiated and Back-Channel Logout.
     pub logout: services::logout::Logout,
+    /// Token side (helper B): minting, the token endpoint's grants,
+    /// revocation, introspection and userinfo.
+    pub tokens: services::tokens::Tokens,
+    pub grants: services::grants::Grants,
+    pub revocation: services::revocation::Revocation,
+    pub introspection: services::introspection::Introspection,
+    pub userinfo: services::userinfo::UserInfo,
 }
 
 impl Deref for AppState {
@@ -155,6 +162,13 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         http.clone(),
         &pairwise_secret,
     );
+    let token_settings = services::tokens::TokenSettings::from_config(&config);
+    let tokens = services::tokens::Tokens::new(keys.clone(), clients.clone(), token_settings);
+    let grants = services::grants::Grants::new(store.clone(), clock.clone(), clients.clone(), tokens.clone());
+    let revocation = services::revocation::Revocation::new(store.clone(), clock.clone());
+    let introspection =
+        services::introspection::Introspection::new(store.clone(), clock.clone(), clients.clone(), &config.issuer);
+    let userinfo = services::userinfo::UserInfo::new(store.clone(), clock.clone(), clients.clone());
     let document = services::discovery::document(&config);
     let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let registration = services::registration::Registrations::new(
@@ -182,6 +196,11 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         trusted_proxies,
         registration,
         logout,
+        tokens,
+        grants,
+        revocation,
+        introspection,
+        userinfo,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })

@@ -8,6 +8,7 @@ pub mod api;
 pub mod browser;
 pub mod error;
 pub mod limits;
+pub mod extract;
 pub mod ops;
 pub mod proxy;
 pub mod router;

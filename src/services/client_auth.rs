@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::domain::client::{AuthMethod, Client, ASYMMETRIC_ALGS, HMAC_ALGS, MAX_CLIENT_KEYS};
 use crate::infrastructure::outbound::UpstreamHttp;
-use crate::infrastructure::store::Store;
+use crate::infrastructure::store::{Store, StoreError};
 use crate::util::Clock;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -50,8 +50,8 @@ pub enum AssertionError {
     /// to the client.
     #[error("the client's key set could not be fetched")]
     Jwks(String),
-    #[error("database unavailable")]
-    Unavailable,
+    #[error("database unavailable: {0}")]
+    Unavailable(#[from] StoreError),
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,8 +97,8 @@ impl AssertionVerifier {
         &self.http
     }
 
-    /// Verify `jwt` as an assertion of `client` presented at `endpoint`, and
-    /// spend its `jti`.
+    /// Verify `jwt` as an assertion of `client` presented at our endpoint
+    /// `endpoint` (a path such as `/token`), and spend its `jti`.
     pub async fn verify(&self, client: &Client, jwt: &str, endpoint: &str) -> Result<(), AssertionError> {
         let header = jsonwebtoken::decode_header(jwt).map_err(|_| AssertionError::Malformed)?;
         let alg = alg_name(header.alg);
@@ -118,7 +118,8 @@ impl AssertionVerifier {
         validation.set_issuer(&[&client.client_id]);
         validation.sub = Some(client.client_id.clone());
         let token_endpoint = format!("{}/token", self.issuer);
-        validation.set_audience(&[self.issuer.as_str(), token_endpoint.as_str(), endpoint]);
+        let endpoint = format!("{}{endpoint}", self.issuer);
+        validation.set_audience(&[self.issuer.as_str(), token_endpoint.as_str(), endpoint.as_str()]);
 
         let claims = match client.auth_method {
             AuthMethod::ClientSecretJwt => {
@@ -142,10 +143,9 @@ impl AssertionVerifier {
             .jti
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or_else(|| AssertionError::Claims("jti is required (1 to 256 characters)".into()))?;
-        match self.store.use_assertion_jti(&client.client_id, &jti, claims.exp + LEEWAY).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(AssertionError::Replayed),
-            Err(_) => Err(AssertionError::Unavailable),
+        match self.store.use_assertion_jti(&client.client_id, &jti, claims.exp + LEEWAY).await? {
+            true => Ok(()),
+            false => Err(AssertionError::Replayed),
         }
     }
 

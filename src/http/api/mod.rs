@@ -5,6 +5,7 @@ pub mod introspection;
 pub mod jwks;
 pub mod registration;
 pub mod revocation;
+pub mod token;
 pub mod userinfo;
 
 use axum::routing::get;
@@ -18,7 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jwks", get(jwks::jwks))
         .route(
             "/token",
-            axum::routing::post(crate::services::grants::token).fallback(crate::services::grants::method_not_allowed),
+            axum::routing::post(token::token).fallback(token::method_not_allowed),
         )
         .route("/revoke", axum::routing::post(revocation::revoke).fallback(revocation::method_not_allowed))
         .route("/introspect", axum::routing::post(introspection::introspect).fallback(revocation::method_not_allowed))
@@ -37,6 +38,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/userinfo",
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post).fallback(userinfo::method_not_allowed),
+            get(userinfo::userinfo).post(userinfo::userinfo).fallback(userinfo::method_not_allowed),
         )
 }
