@@ -1029,7 +1029,6 @@ impl Incoming {
 // Dispatch
 // ---------------------------------------------------------------------------
 
-#[allow(unused_imports)]
 use axum::response::IntoResponse as _;
 
 async fn dispatch(State(state): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {

@@ -25,15 +25,10 @@ use reqwest::header::LOCATION;
 use sqlx::Connection;
 use url::Url;
 
-#[allow(unused_imports)]
 pub use backchannel::Receiver;
-#[allow(unused_imports)]
 pub use fake_account_domain::{Delegation, FakeAccountDomain};
-#[allow(unused_imports)]
 pub use fake_mastodon::{FakeAccount, FakeMastodon, Flavour};
-#[allow(unused_imports)]
 pub use fake_misskey::FakeMisskey;
-#[allow(unused_imports)]
 pub use resolver::TestResolver;
 
 /// Where relying parties in the tests want people sent back. Nothing
@@ -53,7 +48,6 @@ pub enum Db {
 
 /// Generate one test suite per database: `dual_db_tests!(a, b)` expects
 /// `async fn a(db: Db)` and makes `sqlite::a` and `postgres::a`.
-#[macro_export]
 macro_rules! dual_db_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

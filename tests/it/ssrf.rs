@@ -3,8 +3,6 @@
 //! is made; no packet is sent to any of these addresses. Redirects are
 //! refused, bodies capped, and the development switch warns at start-up.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
@@ -14,8 +12,10 @@ use std::time::Duration;
 
 use fedi_oidc::infrastructure::fediverse::UpstreamError;
 use fedi_oidc::infrastructure::outbound::{check_resolved, check_url, is_public, OutboundRules, UpstreamHttp};
-use support::*;
+use crate::support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(a_name_resolving_to_any_blocked_class_is_refused_before_connecting);
 

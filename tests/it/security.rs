@@ -1,8 +1,6 @@
 //! Attacks from the security review, each reproduced end to end: what the
 //! attacker does, and that we neither vouch for somebody else nor leak.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -11,8 +9,9 @@ use fedi_oidc::domain::client::SubjectType;
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{AuthorizationCode, CsrfToken, Nonce, TokenResponse};
 use serde_json::{json, Value};
-use support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(
     misskey_webfinger_at_attacker_domain_cannot_name_another_users_actor,

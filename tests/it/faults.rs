@@ -4,16 +4,14 @@
 //! it again: requests fail fast with a clear 503 and service comes back
 //! without restarting fedi-oidc.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::process::{free_port, full_login, Installation};
-use support::*;
+use crate::support::process::{free_port, full_login, Installation};
+use crate::support::*;
 
 /// A throw-away PostgreSQL cluster in a temporary directory.
 struct PrivatePostgres {

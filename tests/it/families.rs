@@ -2,9 +2,7 @@
 //! completes a full OpenID Connect login through the openidconnect RP; the
 //! claims map the same way across families; what a family lacks is omitted.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 dual_db_tests!(
     mastodon_4_2_uses_read_accounts_without_metadata,
@@ -162,7 +160,7 @@ async fn misskey_family_signs_in_through_miauth(db: Db) {
             // Local users have no `uri`: the actor is WebFinger's `self` link.
             assert_eq!(
                 claims["fediverse_actor_uri"],
-                format!("{}/users/{}", fake.base_url(), support::fake_misskey::USER_ID)
+                format!("{}/users/{}", fake.base_url(), crate::support::fake_misskey::USER_ID)
             );
             // Misskey reports no profile URL for local users: omitted, not made up.
             assert!(claims.get("profile").is_none(), "{claims}");

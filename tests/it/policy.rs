@@ -2,14 +2,13 @@
 //! locked, suspended/limited and too-new accounts, suggested instances. Every
 //! refusal ends on a page that says why.
 
-mod support;
-
 use fedi_oidc::config::Config;
 use fedi_oidc::infrastructure::fediverse::handle::{Instance, Scheme};
 use fedi_oidc::infrastructure::fediverse::UpstreamAccount;
 use fedi_oidc::services::policy::{Policy, Refusal};
 use fedi_oidc::Clock;
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(
     instance_lists_refuse_on_the_picker_before_any_request,

@@ -6,16 +6,15 @@
 //! revocation holding. The openidconnect crate is the relying party where it
 //! supports the flow. Both databases.
 
-mod support;
-
 use std::collections::HashMap;
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken, CoreResponseType};
 use openidconnect::{CsrfToken, Nonce};
 use serde_json::{json, Value};
-use support::process::Installation;
-use support::*;
 use url::Url;
+
+use crate::support::process::Installation;
+use crate::support::*;
 
 dual_db_tests!(
     cli_clients_carry_authorization_metadata,

@@ -2,12 +2,11 @@
 //! (RFC 7592): off by default, optional initial access token, strict
 //! metadata validation, and registered clients that really sign people in.
 
-mod support;
-
 use openidconnect::core::{CoreClientAuthMethod, CoreClientRegistrationRequest};
 use openidconnect::{AccessToken, OAuth2TokenResponse, RedirectUrl, RegistrationUrl};
 use serde_json::{json, Value};
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(
     registration_is_off_by_default,

@@ -18,16 +18,15 @@
 //! Auth0 by hand (its requests are not those of any RP library) and verify
 //! the ID token with jsonwebtoken as Auth0 would. Both databases.
 
-mod support;
-
 use std::collections::HashMap;
 
 use fedi_oidc::domain::client::AuthMethod;
 use fedi_oidc::keys::SigningAlg;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(
     back_channel_code_flow_with_client_secret_post_and_pkce,

@@ -2,12 +2,11 @@
 //! the ID token, /userinfo, introspection, refreshed ID tokens and JWT
 //! access tokens; different from the public `sub` and between sectors.
 
-mod support;
-
 use fedi_oidc::domain::client::{AccessTokenFormat, RefreshTokens, SubjectType};
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(pairwise_subjects_differ_per_sector_and_agree_everywhere);
 

@@ -8,8 +8,6 @@
 //! the discovery document and exercises every value it lists. Both
 //! databases.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -25,8 +23,9 @@ use openidconnect::{
     PostLogoutRedirectUrl, Scope, TokenResponse,
 };
 use serde_json::{json, Value};
-use support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(
     // Basic

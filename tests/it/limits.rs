@@ -3,12 +3,10 @@
 //! replicas), API requests per client IP. Over a limit: 429 with
 //! `Retry-After`, our page in the browser, an OAuth JSON error on the API.
 
-mod support;
-
 use std::net::IpAddr;
 
 use fedi_oidc::infrastructure::store::Store;
-use support::*;
+use crate::support::*;
 
 dual_db_tests!(
     logins_per_client_ip_answer_429_with_a_page,

@@ -4,8 +4,6 @@
 //! is the relying party where it supports the flow; hostile cases are built
 //! by hand. Both databases.
 
-mod support;
-
 use std::collections::HashMap;
 
 use fedi_oidc::config::ClientConfig;
@@ -17,8 +15,9 @@ use openidconnect::{
     AccessToken, AccessTokenHash, AuthorizationCode, AuthorizationCodeHash, LoginHint, OAuth2TokenResponse, Scope,
     TokenResponse,
 };
-use support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(
     second_sign_in_uses_the_provider_session,

@@ -1,11 +1,10 @@
 //! End-to-end logins: the openidconnect crate as relying party, a fake
 //! Mastodon instance, the provider in-process, on SQLite and PostgreSQL.
 
-mod support;
-
 use openidconnect::core::{CoreIdTokenClaims, CoreUserInfoClaims};
 use openidconnect::{AccessTokenHash, AuthorizationCode, OAuth2TokenResponse, TokenResponse};
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(
     happy_path_code_flow_with_pkce,

@@ -2,8 +2,6 @@
 //! JWKS with kid/alg/use, rotation that keeps old tokens verifiable, the
 //! `keys` CLI, and cache headers.
 
-mod support;
-
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +9,8 @@ use fedi_oidc::keys::{self, SigningAlg};
 use openidconnect::core::{CoreIdTokenClaims, CoreJwsSigningAlgorithm};
 use openidconnect::{AccessTokenHash, OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(
     es256_and_eddsa_id_tokens_verify_with_the_rp_library,

@@ -3,13 +3,12 @@
 //! for value, and a sample of the listed values is exercised (and some
 //! unlisted ones refused). Both databases.
 
-mod support;
-
 use openidconnect::core::CoreProviderMetadata;
 use openidconnect::IssuerUrl;
 use serde_json::{json, Value};
-use support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(
     the_whole_document_is_exactly_what_works,

@@ -4,8 +4,6 @@
 //! userinfo, refresh, logout), single sign-on and back-channel logout across
 //! replicas, a key rotation reaching both, and a replica killed mid-login.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -14,9 +12,10 @@ use openidconnect::{
     AccessToken, AuthorizationCode, CsrfToken, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse,
     PostLogoutRedirectUrl, ProviderMetadataWithLogout, RefreshToken, TokenResponse, TokenUrl,
 };
-use support::process::{Installation, Replica};
-use support::*;
 use url::Url;
+
+use crate::support::process::{Installation, Replica};
+use crate::support::*;
 
 /// A client with refresh tokens, RP-Initiated and Back-Channel Logout.
 const REPLICA_RP: &str = "rp-replicas";
@@ -314,7 +313,7 @@ async fn every_step_of_a_login_on_the_other_replica() {
     let receiver = Receiver::start().await;
     let Some(install) = installation(&receiver).await else { return };
     let a = install.start(install.issuer_port, &[]).await;
-    let b = install.start(support::process::free_port(), &[]).await;
+    let b = install.start(crate::support::process::free_port(), &[]).await;
     let fake = FakeMastodon::start().await;
     fake.set_account(FakeAccount::new("alice"));
 
@@ -390,7 +389,7 @@ async fn a_key_rotation_reaches_every_replica() {
         file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
     }
     let a = install.start(install.issuer_port, &[]).await;
-    let b = install.start(support::process::free_port(), &[]).await;
+    let b = install.start(crate::support::process::free_port(), &[]).await;
     let before = published(&a).await;
     assert!(!before.is_empty());
     assert_eq!(published(&b).await, before, "one keys directory, one JWKS");
@@ -424,7 +423,7 @@ async fn a_key_rotation_reaches_every_replica() {
 async fn a_replica_killed_mid_login_loses_nothing() {
     let Some(install) = Installation::new(Db::Postgres).await else { return };
     let mut a = install.start(install.issuer_port, &[]).await;
-    let b = install.start(support::process::free_port(), &[]).await;
+    let b = install.start(crate::support::process::free_port(), &[]).await;
     let fake = FakeMastodon::start().await;
     fake.set_account(FakeAccount::new("alice"));
     let http = no_redirects();

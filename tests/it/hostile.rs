@@ -2,9 +2,7 @@
 //! (OAuth JSON on API endpoints, our page in the browser), never a 500, never
 //! a redirect to an unregistered URI, and no half-written state.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 dual_db_tests!(
     unregistered_redirect_uri_never_redirects,

@@ -2,10 +2,8 @@
 //! WebFinger (or host-meta) to the server that really hosts them, and the
 //! instance's answer must match what WebFinger said.
 
-mod support;
-
 use fedi_oidc::infrastructure::fediverse::handle;
-use support::*;
+use crate::support::*;
 
 dual_db_tests!(
     every_typed_form_signs_in,

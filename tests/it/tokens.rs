@@ -2,15 +2,14 @@
 //! (RFC 7009), introspection (RFC 7662), JWT access tokens (RFC 9068) and
 //! per-client lifetimes, with the openidconnect crate as the relying party.
 
-mod support;
-
 use fedi_oidc::domain::client::{AccessTokenFormat, RefreshTokens};
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{
     IntrospectionUrl, Nonce, OAuth2TokenResponse, RefreshToken, Scope, TokenIntrospectionResponse, TokenResponse,
 };
 use serde_json::{json, Value};
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(
     offline_access_with_prompt_consent_yields_a_refresh_token,

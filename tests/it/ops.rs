@@ -1,14 +1,13 @@
 //! Operations: liveness and readiness, Prometheus metrics, request ids,
 //! logs without secrets, trusted proxies and graceful shutdown.
 
-mod support;
-
 use std::time::Duration;
 
 use openidconnect::{AuthorizationCode, OAuth2TokenResponse};
 use sqlx::Connection;
-use support::process::Installation;
-use support::*;
+
+use crate::support::process::Installation;
+use crate::support::*;
 
 dual_db_tests!(
     health_and_readiness_follow_the_database,

@@ -2,13 +2,12 @@
 //! crate builds the logout requests from our discovery document; a fake
 //! relying party on loopback receives the logout tokens. Both databases.
 
-mod support;
-
 use fedi_oidc::config::ClientConfig;
 use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken};
 use openidconnect::{AuthorizationCode, ClientId, CsrfToken, Nonce, PostLogoutRedirectUrl, TokenResponse};
-use support::*;
 use url::Url;
+
+use crate::support::*;
 
 dual_db_tests!(
     logout_with_a_matching_hint_ends_the_session_and_tells_the_clients,

@@ -2,8 +2,6 @@
 //! bound to its registered one, JWT assertions checked strictly, and the same
 //! code at the token, introspection and revocation endpoints.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -12,7 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openidconnect::{AuthType, OAuth2TokenResponse};
 use ring::signature::KeyPair;
 use serde_json::{json, Value};
-use support::*;
+
+use crate::support::*;
 
 dual_db_tests!(
     client_secret_post_client_is_bound_to_post,

@@ -1,12 +1,10 @@
 //! `fedi-oidc db copy`: an installation filled through real logins on
 //! SQLite moves to PostgreSQL with nothing lost.
 
-mod support;
-
 use fedi_oidc::infrastructure::store::copy::dump;
 use fedi_oidc::infrastructure::store::Store;
-use support::process::{full_login, Installation, LoggedIn};
-use support::*;
+use crate::support::process::{full_login, Installation, LoggedIn};
+use crate::support::*;
 
 /// The value after `label` on a line of `text`.
 fn field(text: &str, label: &str) -> String {
