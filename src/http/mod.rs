@@ -7,8 +7,8 @@
 pub mod api;
 pub mod browser;
 pub mod error;
-pub mod limits;
 pub mod extract;
+pub mod limits;
 pub mod ops;
 pub mod proxy;
 pub mod router;

@@ -1,10 +1,10 @@
 //! `fedi-oidc db copy`: an installation filled through real logins on
 //! SQLite moves to PostgreSQL with nothing lost.
 
-use fedi_oidc::infrastructure::store::copy::dump;
-use fedi_oidc::infrastructure::store::Store;
 use crate::support::process::{full_login, Installation, LoggedIn};
 use crate::support::*;
+use fedi_oidc::infrastructure::store::copy::dump;
+use fedi_oidc::infrastructure::store::Store;
 
 /// The value after `label` on a line of `text`.
 fn field(text: &str, label: &str) -> String {

@@ -5,8 +5,8 @@
 
 use std::net::IpAddr;
 
-use fedi_oidc::infrastructure::store::Store;
 use crate::support::*;
+use fedi_oidc::infrastructure::store::Store;
 
 dual_db_tests!(
     logins_per_client_ip_answer_429_with_a_page,

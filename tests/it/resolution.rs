@@ -2,8 +2,8 @@
 //! WebFinger (or host-meta) to the server that really hosts them, and the
 //! instance's answer must match what WebFinger said.
 
-use fedi_oidc::infrastructure::fediverse::handle;
 use crate::support::*;
+use fedi_oidc::infrastructure::fediverse::handle;
 
 dual_db_tests!(
     every_typed_form_signs_in,

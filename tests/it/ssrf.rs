@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use fedi_oidc::infrastructure::fediverse::UpstreamError;
 use fedi_oidc::infrastructure::outbound::{check_resolved, check_url, is_public, OutboundRules, UpstreamHttp};
-use crate::support::*;
 use url::Url;
 
 use crate::support::*;

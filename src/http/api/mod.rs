@@ -17,10 +17,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/jwks", get(jwks::jwks))
-        .route(
-            "/token",
-            axum::routing::post(token::token).fallback(token::method_not_allowed),
-        )
+        .route("/token", axum::routing::post(token::token).fallback(token::method_not_allowed))
         .route("/revoke", axum::routing::post(revocation::revoke).fallback(revocation::method_not_allowed))
         .route("/introspect", axum::routing::post(introspection::introspect).fallback(revocation::method_not_allowed))
         .route("/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
@@ -36,8 +33,5 @@ pub fn routes() -> Router<AppState> {
             "/par",
             axum::routing::post(crate::services::par::par).fallback(crate::services::par::method_not_allowed),
         )
-        .route(
-            "/userinfo",
-            get(userinfo::userinfo).post(userinfo::userinfo).fallback(userinfo::method_not_allowed),
-        )
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo).fallback(userinfo::method_not_allowed))
 }

@@ -18,9 +18,6 @@ pub fn routes() -> Router<AppState> {
         .route("/login/{txn}", get(pages::picker).post(pages::choose))
         .route("/consent/{txn}", get(pages::consent).post(pages::decide))
         .route("/callback/{key}", get(callback::callback))
-        .route(
-            "/end_session",
-            get(logout::end_session_get).post(logout::end_session_post),
-        )
+        .route("/end_session", get(logout::end_session_get).post(logout::end_session_post))
         .route("/end_session/confirm", post(logout::confirm))
 }
