@@ -44,9 +44,9 @@ pub struct Inner {
     pub keys: KeySet,
     pub clock: Arc<dyn Clock>,
     pub clients: ClientRegistry,
-    pub apps: AppRegistry,
+    pub apps: Arc<AppRegistry>,
     pub policy: policy::Policy,
-    pub limits: limits::Limits,
+    pub limits: Arc<limits::Limits>,
     /// The client for each server family, what each instance runs, and the
     /// outbound client for WebFinger.
     pub families: Families,
@@ -57,6 +57,11 @@ pub struct Inner {
     pub discovery: Bytes,
     /// `trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The login flow, pushed authorization requests, and the verifier of
+    /// our own ID tokens as hints.
+    pub signin: services::signin::SignIn,
+    pub par: services::par::PushedRequests,
+    pub id_token_hints: services::id_token_hint::IdTokenHintVerifier,
 }
 
 impl Deref for AppState {
@@ -118,7 +123,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         );
     }
     let policy = policy::Policy::from_config(&config)?;
-    let limits = limits::Limits::new(&config);
+    let limits = Arc::new(limits::Limits::new(&config));
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
     // Keys for the algorithms configured clients ask for.
@@ -136,13 +141,13 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
     let trusted_proxies = http::proxy::parse_trusted(&config.trusted_proxies)
         .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
-    let apps = AppRegistry::new(
+    let apps = Arc::new(AppRegistry::new(
         store.clone(),
         clock.clone(),
         config.app_name.clone(),
         config.app_website().to_string(),
         format!("{}/callback", config.issuer),
-    );
+    ));
     let pairwise_secret = store.server_secret("pairwise_subject", &util::random_token(32), clock.now()).await?;
     let clients = ClientRegistry::new(
         &config.clients,
@@ -157,6 +162,23 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         document["registration_endpoint"] = format!("{}/register", config.issuer).into();
     }
     let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    let id_token_hints = services::id_token_hint::IdTokenHintVerifier::new(keys.clone(), &config.issuer);
+    let par = services::par::PushedRequests::new(store.clone(), clock.clone(), config.par_ttl_secs);
+    let signin = services::signin::SignIn {
+        store: store.clone(),
+        clock: clock.clone(),
+        clients: clients.clone(),
+        keys: keys.clone(),
+        families: families.clone(),
+        detector: detector.clone(),
+        apps: apps.clone(),
+        upstream: http.clone(),
+        policy: policy.clone(),
+        limits: limits.clone(),
+        hints: id_token_hints.clone(),
+        pushed: par.clone(),
+        settings: services::signin::SignInSettings::from_config(&config, issuer_path(&config.issuer)),
+    };
     let state = AppState(Arc::new(Inner {
         config,
         store,
@@ -171,6 +193,9 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         upstream: http,
         discovery,
         trusted_proxies,
+        signin,
+        par,
+        id_token_hints,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })

@@ -13,7 +13,8 @@ use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::authorization_request::{api_form, ClaimsRequest, Params};
+use crate::domain::authorization_request::{ClaimsRequest, Params};
+use crate::http::api::form::api_form;
 use crate::domain::client::{AccessTokenFormat, Client, RefreshTokens};
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::domain::id_token::IdTokenClaims;

@@ -75,7 +75,7 @@ async fn end_session(app: &AppState, session: &Session, raw: &str) -> Response {
     // The client: named, or the audience of the hint; both must agree.
     let hint = match get("id_token_hint") {
         None => None,
-        Some(hint) => match id_token_hint::verify(app, hint) {
+        Some(hint) => match app.id_token_hints.verify(hint) {
             Some(verified) => Some(verified),
             None => return bad("The application sent an invalid sign-out request (id_token_hint is not ours)."),
         },

@@ -1,8 +1,10 @@
 //! The endpoints relying parties call directly: OAuth JSON errors only.
 
 pub mod discovery;
+pub mod form;
 pub mod introspection;
 pub mod jwks;
+pub mod par;
 pub mod revocation;
 pub mod userinfo;
 
@@ -40,7 +42,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/par",
-            axum::routing::post(crate::services::par::par).fallback(crate::services::par::method_not_allowed),
+            axum::routing::post(par::par).fallback(par::method_not_allowed),
         )
         .route(
             "/end_session",

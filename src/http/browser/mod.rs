@@ -5,3 +5,5 @@ pub mod authorize;
 pub mod callback;
 pub mod csrf;
 pub mod pages;
+pub mod respond;
+pub mod session;
