@@ -14,10 +14,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::authorization_request::{ClaimsRequest, Params};
-use crate::http::api::form::api_form;
 use crate::domain::client::{AccessTokenFormat, Client, RefreshTokens};
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::domain::id_token::IdTokenClaims;
+use crate::http::api::form::api_form;
 use crate::infrastructure::store::{CodeRedemption, NewAccessToken, NewAccessTokenFor, NewRefreshToken, Rotation};
 use crate::keys::left_half_hash_for;
 use crate::services::clients::ClientAuthRequest;

@@ -49,9 +49,7 @@ pub(super) fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
                     "an essential acr was requested, and no authentication context class can be honoured".into(),
                 ));
             }
-            let known = name == "sub"
-                || name == "auth_time"
-                || PROFILE_CLAIMS.contains(&name.as_str());
+            let known = name == "sub" || name == "auth_time" || PROFILE_CLAIMS.contains(&name.as_str());
             if known && !list.contains(&name) {
                 list.push(name);
             }

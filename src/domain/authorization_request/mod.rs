@@ -143,10 +143,7 @@ impl ClaimsRequest {
 
     /// Whether any profile claim was asked for, so that consent must cover it.
     pub fn wants_profile(&self) -> bool {
-        self.userinfo
-            .iter()
-            .chain(&self.id_token)
-            .any(|c| PROFILE_CLAIMS.contains(&c.as_str()))
+        self.userinfo.iter().chain(&self.id_token).any(|c| PROFILE_CLAIMS.contains(&c.as_str()))
     }
 }
 

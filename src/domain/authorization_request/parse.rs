@@ -63,7 +63,9 @@ pub fn parse_authorization_request(
     let scope = reply.scope(params)?;
     let code_challenge = reply.code_challenge(params)?;
     if client.is_public() && response_type.code && code_challenge.is_none() {
-        return Err(reply.err(ErrorCode::InvalidRequest, "PKCE (code_challenge with S256) is required for public clients"));
+        return Err(
+            reply.err(ErrorCode::InvalidRequest, "PKCE (code_challenge with S256) is required for public clients")
+        );
     }
     let nonce = reply.nonce(params, response_type)?;
     let prompt = reply.prompt(params)?;
@@ -96,9 +98,10 @@ pub fn parse_authorization_request(
 
 /// The `redirect_uri`, which must be one `client` registered.
 fn registered_redirect<'a>(params: &'a Params, client: &Client) -> Result<(&'a str, Url), AuthorizeError> {
-    let redirect_uri = params.get("redirect_uri").map_err(|e| AuthorizeError::Page(e.description))?.ok_or_else(|| {
-        AuthorizeError::Page("The application did not say where to send you back (redirect_uri is missing).".into())
-    })?;
+    let redirect_uri =
+        params.get("redirect_uri").map_err(|e| AuthorizeError::Page(e.description))?.ok_or_else(|| {
+            AuthorizeError::Page("The application did not say where to send you back (redirect_uri is missing).".into())
+        })?;
     let url = client.registered_redirect_uri(redirect_uri).ok_or_else(|| {
         AuthorizeError::Page("The application asked to send you back to an address it has not registered.".into())
     })?;
@@ -301,9 +304,12 @@ impl Reply {
     fn hints<'a>(&self, params: &'a Params) -> Result<Hints<'a>, AuthorizeError> {
         let max_age = match self.get(params, "max_age")? {
             None => None,
-            Some(v) => Some(v.parse::<u64>().ok().filter(|v| *v <= i64::MAX as u64).ok_or_else(|| {
-                self.err(ErrorCode::InvalidRequest, "max_age must be a non-negative integer")
-            })?),
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|v| *v <= i64::MAX as u64)
+                    .ok_or_else(|| self.err(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
+            ),
         };
         let login_hint = self.get(params, "login_hint")?;
         if login_hint.is_some_and(|h| h.len() > 512) {

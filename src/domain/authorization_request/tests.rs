@@ -132,7 +132,7 @@ fn the_claims_parameter_keeps_known_claims_and_refuses_bad_json() {
     let claims = r#"{"userinfo":{"name":null,"shoe_size":null},"id_token":{"sub":{"value":"abc"},"auth_time":{"essential":true}}}"#;
     let request = parse(&format!("&claims={}", urlencode(claims))).expect("valid claims");
     assert_eq!(request.claims.userinfo, vec!["name".to_string()]);
-    assert_eq!(request.claims.id_token, vec!["sub".to_string(), "auth_time".to_string()]);
+    assert_eq!(request.claims.id_token, vec!["auth_time".to_string(), "sub".to_string()]);
     assert_eq!(request.claims.sub.as_deref(), Some("abc"));
     assert!(request.claims.wants_profile());
     assert!(request.consent_scope().contains(&"profile".to_string()));
@@ -199,7 +199,10 @@ fn public_clients_need_pkce_with_s256() {
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     let ok = format!("{BASE}&code_challenge={challenge}&code_challenge_method=S256");
     assert_eq!(parse_with(&public, &ok).unwrap().code_challenge.as_deref(), Some(challenge));
-    assert_eq!(redirected(&format!("&code_challenge={challenge}&code_challenge_method=plain")), ErrorCode::InvalidRequest);
+    assert_eq!(
+        redirected(&format!("&code_challenge={challenge}&code_challenge_method=plain")),
+        ErrorCode::InvalidRequest
+    );
     assert_eq!(redirected(&format!("&code_challenge={challenge}")), ErrorCode::InvalidRequest);
 }
 

@@ -40,10 +40,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(crate::services::registration::delete)
                 .fallback(crate::services::registration::method_not_allowed),
         )
-        .route(
-            "/par",
-            axum::routing::post(par::par).fallback(par::method_not_allowed),
-        )
+        .route("/par", axum::routing::post(par::par).fallback(par::method_not_allowed))
         .route(
             "/end_session",
             get(crate::services::logout::end_session_get).post(crate::services::logout::end_session_post),

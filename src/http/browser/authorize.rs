@@ -41,7 +41,8 @@ pub async fn authorize_post(
     if !is_form(&headers) {
         return Err(RequestError::Page("The sign-in request was not sent as a form.".into()));
     }
-    let body = std::str::from_utf8(&body).map_err(|_| RequestError::Page("The sign-in request is not valid text.".into()))?;
+    let body =
+        std::str::from_utf8(&body).map_err(|_| RequestError::Page("The sign-in request is not valid text.".into()))?;
     authorize(app, ip, session, body).await
 }
 

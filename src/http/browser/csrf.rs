@@ -11,6 +11,8 @@ pub const FIELD: &str = "csrf_token";
 pub fn verify(txn: &Transaction, given: Option<&str>) -> Result<(), LoginError> {
     match given {
         Some(token) if constant_time_eq(token, &txn.row.csrf_token) => Ok(()),
-        _ => Err(page(Problem::Refused, "The form was not sent from this sign-in page. Reload the page and try again.")),
+        _ => {
+            Err(page(Problem::Refused, "The form was not sent from this sign-in page. Reload the page and try again."))
+        }
     }
 }

@@ -29,7 +29,9 @@ impl SignIn {
                 // domain's word is not enough: the instance's own WebFinger must
                 // name the same actor for this account (else anybody's domain
                 // could tie the person to somebody else's actor there).
-                if account.uri.is_some() || self.hosted_actor(instance, &account.username).await.as_ref() == Some(&actor) {
+                if account.uri.is_some()
+                    || self.hosted_actor(instance, &account.username).await.as_ref() == Some(&actor)
+                {
                     return (domain.clone(), Some(actor));
                 }
                 tracing::warn!(%instance, %actor, "WebFinger named an actor the instance does not confirm; ignored");

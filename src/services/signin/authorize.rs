@@ -39,10 +39,7 @@ impl SignIn {
     /// The authorization request in `params` and its client. A
     /// `request_uri` from `/par` stands for the parameters the client pushed
     /// (the others are ignored).
-    pub async fn authorization_request(
-        &self,
-        params: Params,
-    ) -> Result<(AuthorizationRequest, Client), RequestError> {
+    pub async fn authorization_request(&self, params: Params) -> Result<(AuthorizationRequest, Client), RequestError> {
         let (params, channel) = match params.get("request_uri") {
             Ok(Some(uri)) if uri.starts_with(REQUEST_URI_PREFIX) => {
                 let client_id = params.get("client_id").ok().flatten();

@@ -235,7 +235,13 @@ impl SignIn {
     /// login_hint for this instance may skip the picker in this browser from
     /// now on, and the person is signed in here (a provider session for this
     /// browser). The time of the sign-in.
-    async fn signed_in(&self, txn: &Transaction, state: &str, instance: &Instance, sub: &str) -> Result<i64, LoginError> {
+    async fn signed_in(
+        &self,
+        txn: &Transaction,
+        state: &str,
+        instance: &Instance,
+        sub: &str,
+    ) -> Result<i64, LoginError> {
         let now = self.clock.now();
         let idle = self.settings.provider_session_ttl_secs as i64;
         let session = ProviderSessionRow {

@@ -13,10 +13,8 @@ impl SignIn {
         };
         if !allow {
             self.store.delete_transaction(&txn.row.id).await?;
-            return Err(self.to_client(
-                &txn.request,
-                OAuthError::new(ErrorCode::AccessDenied, "the person did not allow access"),
-            ));
+            return Err(self
+                .to_client(&txn.request, OAuthError::new(ErrorCode::AccessDenied, "the person did not allow access")));
         }
         let scope = txn.request.consent_scope().join(" ");
         self.store.save_consent(subject, &txn.request.client_id, &scope, self.clock.now()).await?;

@@ -23,9 +23,9 @@ mod begin;
 mod callback;
 mod consent;
 mod response;
-mod upstream;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 use std::sync::Arc;
 

@@ -15,7 +15,6 @@ use crate::infrastructure::store::{StoreError, UpstreamVisit};
 use crate::services::limits::{LimitError, Limited};
 use crate::util::random_token;
 
-
 /// Who the person said they are, from what they typed and WebFinger.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Expected {
