@@ -60,7 +60,7 @@ impl PushedRequests {
         match parse_authorization_request(&pushed_params, client, Channel::Pushed, false) {
             Ok(_) => {}
             Err(AuthorizeError::Page(message)) => return Err(OAuthError::invalid_request(message)),
-            Err(AuthorizeError::Redirect { error, .. }) => return Err(error),
+            Err(AuthorizeError::Redirect(redirect)) => return Err(redirect.error),
         }
         let reference = random_token(32);
         let row = PushedRequestRow {

@@ -16,9 +16,18 @@ pub enum AuthorizeError {
     /// The client or redirect URI cannot be trusted: the person sees our page
     /// and nothing is sent to any redirect URI.
     Page(String),
-    /// Sent back to the registered redirect URI (RFC 6749 §4.1.2.1), in
-    /// `mode`.
-    Redirect { redirect_uri: Url, state: Option<String>, mode: ResponseMode, error: OAuthError },
+    /// Sent back to the registered redirect URI (RFC 6749 §4.1.2.1).
+    Redirect(Box<ErrorRedirect>),
+}
+
+/// An error for the client: at its registered redirect URI, with its state,
+/// in `mode`.
+#[derive(Debug)]
+pub struct ErrorRedirect {
+    pub redirect_uri: Url,
+    pub state: Option<String>,
+    pub mode: ResponseMode,
+    pub error: OAuthError,
 }
 
 /// How an authorization request reached us.
@@ -150,12 +159,12 @@ impl Reply {
     }
 
     fn redirect(&self, error: OAuthError) -> AuthorizeError {
-        AuthorizeError::Redirect {
+        AuthorizeError::Redirect(Box::new(ErrorRedirect {
             redirect_uri: self.redirect_uri.clone(),
             state: self.state.clone(),
             mode: self.mode,
             error,
-        }
+        }))
     }
 
     fn err(&self, code: ErrorCode, description: &str) -> AuthorizeError {
@@ -267,12 +276,12 @@ impl Reply {
             );
         }
         if self.state.as_ref().is_some_and(|s| s.len() > 2048) {
-            return Err(AuthorizeError::Redirect {
+            return Err(AuthorizeError::Redirect(Box::new(ErrorRedirect {
                 redirect_uri: self.redirect_uri.clone(),
                 state: None,
                 mode: self.mode,
                 error: OAuthError::invalid_request("state is too long"),
-            });
+            })));
         }
         Ok(nonce)
     }

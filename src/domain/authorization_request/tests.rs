@@ -42,9 +42,9 @@ fn parse(extra: &str) -> Result<AuthorizationRequest, AuthorizeError> {
 /// The error code sent back to the redirect URI (panics on a page error).
 fn redirected(extra: &str) -> ErrorCode {
     match parse(extra) {
-        Err(AuthorizeError::Redirect { redirect_uri, error, .. }) => {
-            assert_eq!(redirect_uri.as_str(), REDIRECT);
-            error.code
+        Err(AuthorizeError::Redirect(r)) => {
+            assert_eq!(r.redirect_uri.as_str(), REDIRECT);
+            r.error.code
         }
         other => panic!("expected an error at the redirect URI, got {other:?}"),
     }
@@ -64,12 +64,12 @@ fn an_unknown_response_type_is_unsupported_response_type() {
     let query = BASE.replace("response_type=code", "response_type=code%20banana");
     let params = Params::parse(&query).unwrap();
     match parse_authorization_request(&params, &confidential(), Channel::Front, false) {
-        Err(AuthorizeError::Redirect { error, .. }) => assert_eq!(error.code, ErrorCode::UnsupportedResponseType),
+        Err(AuthorizeError::Redirect(r)) => assert_eq!(r.error.code, ErrorCode::UnsupportedResponseType),
         other => panic!("{other:?}"),
     }
     let missing = BASE.replace("&response_type=code", "");
     match parse_with(&confidential(), &missing) {
-        Err(AuthorizeError::Redirect { error, .. }) => assert_eq!(error.code, ErrorCode::InvalidRequest),
+        Err(AuthorizeError::Redirect(r)) => assert_eq!(r.error.code, ErrorCode::InvalidRequest),
         other => panic!("{other:?}"),
     }
 }
@@ -78,11 +78,11 @@ fn an_unknown_response_type_is_unsupported_response_type() {
 fn id_token_flows_need_a_nonce() {
     let query = BASE.replace("response_type=code", "response_type=code%20id_token");
     match parse_with(&confidential(), &query) {
-        Err(AuthorizeError::Redirect { error, mode, .. }) => {
-            assert_eq!(error.code, ErrorCode::InvalidRequest);
-            assert!(error.description.contains("nonce"), "{}", error.description);
+        Err(AuthorizeError::Redirect(r)) => {
+            assert_eq!(r.error.code, ErrorCode::InvalidRequest);
+            assert!(r.error.description.contains("nonce"), "{}", r.error.description);
             // Tokens never travel in the query: the error goes in the fragment.
-            assert_eq!(mode, ResponseMode::Fragment);
+            assert_eq!(r.mode, ResponseMode::Fragment);
         }
         other => panic!("{other:?}"),
     }
@@ -165,9 +165,9 @@ fn an_over_long_parameter_is_refused() {
     assert!(Params::parse(&format!("state={}", "x".repeat(MAX_PARAM_LEN))).is_ok());
     // A state over 2048 characters goes back without the state.
     match parse(&format!("&state={}", "s".repeat(2049))) {
-        Err(AuthorizeError::Redirect { state, error, .. }) => {
-            assert_eq!(state, None);
-            assert_eq!(error.code, ErrorCode::InvalidRequest);
+        Err(AuthorizeError::Redirect(r)) => {
+            assert_eq!(r.state, None);
+            assert_eq!(r.error.code, ErrorCode::InvalidRequest);
         }
         other => panic!("{other:?}"),
     }
@@ -179,7 +179,7 @@ fn an_over_long_parameter_is_refused() {
 fn scope_must_include_openid_and_unknown_scopes_are_dropped() {
     let query = BASE.replace("scope=openid", "scope=email");
     match parse_with(&confidential(), &query) {
-        Err(AuthorizeError::Redirect { error, .. }) => assert_eq!(error.code, ErrorCode::InvalidScope),
+        Err(AuthorizeError::Redirect(r)) => assert_eq!(r.error.code, ErrorCode::InvalidScope),
         other => panic!("{other:?}"),
     }
     let query = BASE.replace("scope=openid", "scope=profile%20openid%20email%20offline_access");
@@ -193,7 +193,7 @@ fn scope_must_include_openid_and_unknown_scopes_are_dropped() {
 fn public_clients_need_pkce_with_s256() {
     let public = client(AuthMethod::None);
     match parse_with(&public, BASE) {
-        Err(AuthorizeError::Redirect { error, .. }) => assert_eq!(error.code, ErrorCode::InvalidRequest),
+        Err(AuthorizeError::Redirect(r)) => assert_eq!(r.error.code, ErrorCode::InvalidRequest),
         other => panic!("{other:?}"),
     }
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -212,7 +212,7 @@ fn request_objects_and_front_channel_request_uris_are_refused() {
     assert_eq!(redirected("&request_uri=https%3A%2F%2Frp.example%2Fr"), ErrorCode::RequestUriNotSupported);
     let params = Params::parse(BASE).unwrap();
     match parse_authorization_request(&params, &confidential(), Channel::Front, true) {
-        Err(AuthorizeError::Redirect { error, .. }) => assert_eq!(error.code, ErrorCode::InvalidRequest),
+        Err(AuthorizeError::Redirect(r)) => assert_eq!(r.error.code, ErrorCode::InvalidRequest),
         other => panic!("{other:?}"),
     }
     assert!(parse_authorization_request(&params, &confidential(), Channel::Pushed, true).is_ok());
@@ -222,9 +222,9 @@ fn request_objects_and_front_channel_request_uris_are_refused() {
 fn response_mode_query_is_refused_with_tokens() {
     let query = BASE.replace("response_type=code", "response_type=id_token") + "&nonce=n&response_mode=query";
     match parse_with(&confidential(), &query) {
-        Err(AuthorizeError::Redirect { error, mode, .. }) => {
-            assert_eq!(error.code, ErrorCode::InvalidRequest);
-            assert_eq!(mode, ResponseMode::Fragment);
+        Err(AuthorizeError::Redirect(r)) => {
+            assert_eq!(r.error.code, ErrorCode::InvalidRequest);
+            assert_eq!(r.mode, ResponseMode::Fragment);
         }
         other => panic!("{other:?}"),
     }

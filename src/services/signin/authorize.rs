@@ -65,9 +65,12 @@ impl SignIn {
     fn refused(&self, e: AuthorizeError) -> RequestError {
         match e {
             AuthorizeError::Page(message) => RequestError::Page(message),
-            AuthorizeError::Redirect { redirect_uri, state, mode, error } => RequestError::ToClient(
-                AuthorizationResponse::error(redirect_uri, mode, state.as_deref(), &self.settings.issuer, &error),
-            ),
+            AuthorizeError::Redirect(r) => {
+                let issuer = &self.settings.issuer;
+                let response =
+                    AuthorizationResponse::error(r.redirect_uri, r.mode, r.state.as_deref(), issuer, &r.error);
+                RequestError::ToClient(response)
+            }
         }
     }
 }

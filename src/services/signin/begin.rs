@@ -54,7 +54,7 @@ impl SignIn {
                 && request.login_hint.as_deref().is_none_or(|hint| self.login_hint_matches(hint, s, subject))
         };
         if let Some((s, _)) = session.as_ref().filter(|(s, subject)| !reauthenticate && matches_hints(s, subject)) {
-            return self.from_session(browser_id, request, client, s, now).await;
+            return self.answer_from_session(browser_id, request, client, s, now).await;
         }
         if request.prompt.contains(&Prompt::None) {
             let why = match &session {
@@ -127,7 +127,7 @@ impl SignIn {
 
     /// Answer from the provider session `s`: no trip to the instance.
     /// Consent rules are the same as after a fresh sign-in.
-    async fn from_session(
+    async fn answer_from_session(
         &self,
         browser_id: &str,
         request: AuthorizationRequest,

@@ -27,11 +27,18 @@ pub struct CallbackParams {
 
 /// What the code exchange came to.
 enum Exchanged {
-    /// The account the instance signed in, and what it runs.
-    Account(ServerInfo, UpstreamAccount, UpstreamContext),
+    /// The account the instance signed in, what it runs, and what the
+    /// person said about their account before.
+    Account(Box<SignedInUpstream>),
     /// The instance had forgotten our app: registered again, and the person
     /// sent back there.
     Restarted(url::Url),
+}
+
+struct SignedInUpstream {
+    server: ServerInfo,
+    account: UpstreamAccount,
+    context: UpstreamContext,
 }
 
 impl SignIn {
@@ -65,9 +72,7 @@ impl SignIn {
         })?;
         match self.exchange(&txn, &state, &instance, &code).await? {
             Exchanged::Restarted(url) => Ok(Next::Redirect(url)),
-            Exchanged::Account(server, account, context) => {
-                self.vouch(&txn, &state, &instance, &server, &account, &context).await
-            }
+            Exchanged::Account(up) => self.vouch(&txn, &state, &instance, &up.server, &up.account, &up.context).await,
         }
     }
 
@@ -151,7 +156,7 @@ impl SignIn {
         .and_then(|r| r);
         let context = self.store.upstream_context(&txn.row.id).await?;
         match outcome {
-            Ok(account) => Ok(Exchanged::Account(server, account, context)),
+            Ok(account) => Ok(Exchanged::Account(Box::new(SignedInUpstream { server, account, context }))),
             // The instance no longer knows our app (Pleroma and Mastodon delete
             // unused apps): register again and send the person back there with
             // the new app, once per login.
