@@ -137,17 +137,9 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         None => Arc::new(infrastructure::outbound::SystemResolver),
     };
     let http = UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
-    let families = Families::new(&http, &config.app_name);
-    let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
+    let (families, detector, apps) = fediverse(&config, &store, &clock, &http);
     let trusted_proxies = http::proxy::parse_trusted(&config.trusted_proxies)
         .map_err(|m| ConfigError { setting: "trusted_proxies".into(), message: m })?;
-    let apps = Arc::new(AppRegistry::new(
-        store.clone(),
-        clock.clone(),
-        config.app_name.clone(),
-        config.app_website().to_string(),
-        format!("{}/callback", config.issuer),
-    ));
     let pairwise_secret = store.server_secret("pairwise_subject", &util::random_token(32), clock.now()).await?;
     let clients = ClientRegistry::new(
         &config.clients,
@@ -199,6 +191,26 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     }));
     let router = routes(state.clone());
     Ok(App { state, router })
+}
+
+/// What the login flow uses to talk to instances: the client for each server
+/// family, what each instance runs, and our app on each.
+fn fediverse(
+    config: &Config,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    http: &UpstreamHttp,
+) -> (Families, Detector, Arc<AppRegistry>) {
+    let families = Families::new(http, &config.app_name);
+    let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
+    let apps = Arc::new(AppRegistry::new(
+        store.clone(),
+        clock.clone(),
+        config.app_name.clone(),
+        config.app_website().to_string(),
+        format!("{}/callback", config.issuer),
+    ));
+    (families, detector, apps)
 }
 
 fn routes(state: AppState) -> Router {
