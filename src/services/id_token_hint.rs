@@ -98,3 +98,35 @@ impl IdTokenHintVerifier {
         Some(VerifiedHint { sub: claims.sub, aud })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningAlg;
+
+    fn token(keys: &KeySet, iss: &str, aud: serde_json::Value, typ: &'static str) -> String {
+        let claims = serde_json::json!({ "iss": iss, "sub": "alice", "aud": aud, "exp": 1, "iat": 0 });
+        keys.sign(&claims, typ, SigningAlg::RS256).expect("signed")
+    }
+
+    #[test]
+    fn only_our_id_tokens_for_the_client_name_a_subject_whatever_their_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeySet::load_or_generate(dir.path()).unwrap();
+        let verifier = IdTokenHintVerifier::new(keys.clone(), "https://op.example");
+        let ours = token(&keys, "https://op.example", "rp".into(), "JWT");
+        assert_eq!(verifier.subject(&ours, "rp").as_deref(), Some("alice"));
+        assert_eq!(verifier.subject(&ours, "other"), None);
+        let elsewhere = token(&keys, "https://evil.example", "rp".into(), "JWT");
+        assert!(verifier.verify(&elsewhere).is_none());
+        let two = token(&keys, "https://op.example", serde_json::json!(["rp", "other"]), "JWT");
+        assert!(verifier.verify(&two).is_none());
+        let logout = token(&keys, "https://op.example", "rp".into(), "logout+jwt");
+        assert!(verifier.verify(&logout).is_none());
+        assert_eq!(verifier.verify_signed(&logout).map(|h| h.aud).as_deref(), Some("rp"));
+        let other_dir = tempfile::tempdir().unwrap();
+        let other_keys = KeySet::load_or_generate(other_dir.path()).unwrap();
+        assert!(verifier.verify(&token(&other_keys, "https://op.example", "rp".into(), "JWT")).is_none());
+        assert!(verifier.verify("not a token").is_none());
+    }
+}

@@ -87,3 +87,60 @@ impl PushedRequests {
         Ok(row.and_then(|row| Params::parse(&row.params).ok()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientConfig;
+    use crate::testing::{fresh_store, manual_clock};
+
+    fn client() -> Client {
+        Client::from(&ClientConfig {
+            client_id: "rp".into(),
+            name: "RP".into(),
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            client_secret: Some("a-long-enough-client-secret-for-the-tests".into()),
+            ..ClientConfig::default()
+        })
+    }
+
+    const REQUEST: &str = "redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid&state=s1\
+                           &client_secret=not-kept";
+
+    #[tokio::test]
+    async fn a_pushed_request_is_redeemed_once_by_its_client_before_it_expires() {
+        let (store, _dir) = fresh_store().await;
+        let (clock, shared) = manual_clock();
+        let pushed = PushedRequests::new(store, shared, 60);
+        let answer = pushed.push(&client(), REQUEST).await.expect("a valid request");
+        assert!(answer.request_uri.starts_with(REQUEST_URI_PREFIX));
+        assert_eq!(answer.expires_in, 60);
+        let uri = answer.request_uri.as_str();
+        assert!(pushed.redeem(Some("other"), uri).await.unwrap().is_none());
+        let params = pushed.redeem(Some("rp"), uri).await.unwrap().expect("the pushed parameters");
+        assert_eq!(params.get("state").unwrap(), Some("s1"));
+        assert_eq!(params.get("client_id").unwrap(), Some("rp"));
+        // The client's credentials are never kept with the request.
+        assert_eq!(params.get("client_secret").unwrap(), None);
+        assert!(pushed.redeem(Some("rp"), uri).await.unwrap().is_none(), "single use");
+        let later = pushed.push(&client(), REQUEST).await.unwrap();
+        clock.advance(61);
+        assert!(pushed.redeem(Some("rp"), &later.request_uri).await.unwrap().is_none(), "expired");
+        assert!(pushed.redeem(None, &later.request_uri).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_invalid_pushed_request_is_refused_with_its_error_code() {
+        let (store, _dir) = fresh_store().await;
+        let (_, shared) = manual_clock();
+        let pushed = PushedRequests::new(store, shared, 60);
+        let e = pushed.push(&client(), &REQUEST.replace("scope=openid", "scope=email")).await.unwrap_err();
+        assert_eq!(e.code, crate::domain::error::ErrorCode::InvalidScope);
+        let nested = format!("{REQUEST}&request_uri={REQUEST_URI_PREFIX}abc");
+        let e = pushed.push(&client(), &nested).await.unwrap_err();
+        assert_eq!(e.code, crate::domain::error::ErrorCode::RequestUriNotSupported);
+        let elsewhere = REQUEST.replace("rp.example%2Fcb", "evil.example%2Fcb");
+        let e = pushed.push(&client(), &elsewhere).await.unwrap_err();
+        assert_eq!(e.code, crate::domain::error::ErrorCode::InvalidRequest);
+    }
+}

@@ -91,7 +91,7 @@ impl SignIn {
     fn answering_instance(&self, txn: &Transaction, params: &CallbackParams) -> Result<Instance, LoginError> {
         let instance_origin = txn.row.instance.clone().unwrap_or_default();
         let instance = handle::parse(&instance_origin, self.settings.allow_insecure_instances)
-            .map_err(|_| LoginError::from(StoreError::Corrupt("transaction has no instance".into())))?
+            .map_err(|e| LoginError::from(StoreError::Corrupt(format!("the transaction's instance: {e}"))))?
             .instance;
         let from_elsewhere = !constant_time_eq(&params.key, &callback_key(&instance))
             || params.iss.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != instance.origin());
