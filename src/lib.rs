@@ -44,9 +44,9 @@ pub struct Inner {
     pub keys: KeySet,
     pub clock: Arc<dyn Clock>,
     pub clients: ClientRegistry,
-    pub apps: AppRegistry,
+    pub apps: Arc<AppRegistry>,
     pub policy: policy::Policy,
-    pub limits: limits::Limits,
+    pub limits: Arc<limits::Limits>,
     /// The client for each server family, what each instance runs, and the
     /// outbound client for WebFinger.
     pub families: Families,
@@ -68,6 +68,11 @@ pub struct Inner {
     pub revocation: services::revocation::Revocation,
     pub introspection: services::introspection::Introspection,
     pub userinfo: services::userinfo::UserInfo,
+    /// The login flow, pushed authorization requests, and the verifier of
+    /// our own ID tokens as hints.
+    pub signin: services::signin::SignIn,
+    pub par: services::par::PushedRequests,
+    pub id_token_hints: services::id_token_hint::IdTokenHintVerifier,
 }
 
 impl Deref for AppState {
@@ -129,7 +134,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         );
     }
     let policy = policy::Policy::new(&config, &parsed);
-    let limits = limits::Limits::new(&config);
+    let limits = Arc::new(limits::Limits::new(&config));
     let store = Store::connect(&config.database_url).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir)?;
     // Keys for the algorithms configured clients ask for.
@@ -143,16 +148,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         None => Arc::new(infrastructure::outbound::SystemResolver),
     };
     let http = UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
-    let families = Families::new(&http, &config.app_name);
-    let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
+    let (families, detector, apps) = fediverse(&config, &store, &clock, &http);
     let trusted_proxies = parsed.trusted_proxies;
-    let apps = AppRegistry::new(
-        store.clone(),
-        clock.clone(),
-        config.app_name.clone(),
-        config.app_website().to_string(),
-        format!("{}/callback", config.issuer),
-    );
     let pairwise_secret = store.server_secret("pairwise_subject", &util::random_token(32), clock.now()).await?;
     let clients = ClientRegistry::new(
         &config.clients,
@@ -180,6 +177,23 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     );
     let logout =
         services::logout::Logout::new(store.clone(), clock.clone(), keys.clone(), clients.clone(), &config.issuer)?;
+    let id_token_hints = services::id_token_hint::IdTokenHintVerifier::new(keys.clone(), &config.issuer);
+    let par = services::par::PushedRequests::new(store.clone(), clock.clone(), config.par_ttl_secs);
+    let signin = services::signin::SignIn {
+        store: store.clone(),
+        clock: clock.clone(),
+        clients: clients.clone(),
+        keys: keys.clone(),
+        families: families.clone(),
+        detector: detector.clone(),
+        apps: apps.clone(),
+        upstream: http.clone(),
+        policy: policy.clone(),
+        limits: limits.clone(),
+        hints: id_token_hints.clone(),
+        pushed: par.clone(),
+        settings: services::signin::SignInSettings::from_config(&config, issuer_path(&config.issuer)),
+    };
     let state = AppState(Arc::new(Inner {
         config,
         store,
@@ -201,9 +215,32 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         revocation,
         introspection,
         userinfo,
+        signin,
+        par,
+        id_token_hints,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })
+}
+
+/// What the login flow uses to talk to instances: the client for each server
+/// family, what each instance runs, and our app on each.
+fn fediverse(
+    config: &Config,
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    http: &UpstreamHttp,
+) -> (Families, Detector, Arc<AppRegistry>) {
+    let families = Families::new(http, &config.app_name);
+    let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
+    let apps = Arc::new(AppRegistry::new(
+        store.clone(),
+        clock.clone(),
+        config.app_name.clone(),
+        config.app_website().to_string(),
+        format!("{}/callback", config.issuer),
+    ));
+    (families, detector, apps)
 }
 
 fn routes(state: AppState) -> Router {

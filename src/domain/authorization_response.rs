@@ -2,16 +2,12 @@
 //! in the three response modes: `query`, `fragment` (OAuth 2.0 Multiple
 //! Response Type Encoding Practices §2.1) and `form_post` (OAuth 2.0 Form
 //! Post Response Mode). Every response, success or error, carries `iss`
-//! (RFC 9207).
+//! (RFC 9207). How one reaches the browser is `http::browser::respond`.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
-use minijinja::context;
 use url::Url;
 
 use crate::domain::authorization_request::ResponseMode;
 use crate::domain::error::OAuthError;
-use crate::util::random_token;
 
 #[derive(Debug, Clone)]
 pub struct AuthorizationResponse {
@@ -48,34 +44,12 @@ impl AuthorizationResponse {
         url
     }
 
-    /// The response to the browser: a 303 redirect, or for `form_post` a
-    /// page whose form posts the parameters to the client. The page submits
-    /// itself with a script allowed by its CSP nonce, and has a button for
-    /// browsers that run no scripts. Nothing of the response is in any URL.
-    pub fn into_http(self) -> Response {
-        if self.mode != ResponseMode::FormPost {
-            return crate::http::see_other(self.url().as_str());
-        }
-        let nonce = random_token(16);
-        let host = self.redirect_uri.host_str().unwrap_or_default().to_string();
-        let fields: Vec<(&str, &str)> = self.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut response = crate::http::html(
-            StatusCode::OK,
-            "form_post.html",
-            context! { service => "fedi-oidc", action => self.redirect_uri.as_str(), fields, nonce, host },
-        );
-        let form_action = match self.redirect_uri.scheme() {
+    /// The origin (or, for private-use schemes, the scheme) a `form_post`
+    /// form posts to, for the page's `form-action`.
+    pub fn form_action(&self) -> String {
+        match self.redirect_uri.scheme() {
             "http" | "https" => self.redirect_uri.origin().ascii_serialization(),
             scheme => format!("{scheme}:"),
-        };
-        let csp = format!(
-            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; form-action {form_action}; \
-             frame-ancestors 'none'; base-uri 'none'"
-        );
-        if let Ok(value) = HeaderValue::from_str(&csp) {
-            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
         }
-        response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response
     }
 }

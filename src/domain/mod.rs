@@ -4,6 +4,7 @@
 
 pub mod authorization_request;
 pub mod authorization_response;
+pub mod claims;
 pub mod client;
 pub mod error;
 pub mod handle;

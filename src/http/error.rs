@@ -61,3 +61,26 @@ impl IntoResponse for crate::services::logout::LogoutError {
 }
 
 // ---- end helper C ----
+
+// ---- Sign-in (the login flow and the authorization endpoint) ----------------
+// Which page and status each outcome becomes is decided in
+// `http::browser::respond`.
+
+impl IntoResponse for crate::services::signin::LoginError {
+    fn into_response(self) -> Response {
+        crate::http::browser::respond::login_error(self)
+    }
+}
+
+impl IntoResponse for crate::services::signin::RequestError {
+    fn into_response(self) -> Response {
+        crate::http::browser::respond::request_error(self)
+    }
+}
+
+impl IntoResponse for crate::domain::authorization_response::AuthorizationResponse {
+    fn into_response(self) -> Response {
+        crate::http::browser::respond::authorization_response(self)
+    }
+}
+// ---- end of sign-in ---------------------------------------------------------

@@ -29,13 +29,8 @@ pub enum IdentityError {
     Store(#[from] StoreError),
 }
 
-/// Namespaced claims for the Fediverse identity itself.
-pub const CLAIM_ACTOR_URI: &str = "fediverse_actor_uri";
-pub const CLAIM_HANDLE: &str = "fediverse_handle";
-
-/// Claims released with the `profile` scope.
-pub const PROFILE_CLAIMS: &[&str] =
-    &["name", "preferred_username", "nickname", "profile", "picture", "updated_at", CLAIM_ACTOR_URI, CLAIM_HANDLE];
+/// The claim names live in the domain; re-exported for the callers here.
+pub use crate::domain::claims::{CLAIM_ACTOR_URI, CLAIM_HANDLE, PROFILE_CLAIMS};
 
 /// An account the instance vouched for, with what WebFinger said about it.
 #[derive(Debug, Clone)]

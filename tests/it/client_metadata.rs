@@ -73,8 +73,7 @@ async fn log_out(app: &TestApp, b: &reqwest::Client, hint: &str) -> Url {
 fn one_logout_token(app: &TestApp, receiver: &Receiver, client: &str) {
     let tokens = receiver.tokens();
     assert_eq!(tokens.len(), 1, "one logout token");
-    let verified =
-        fedi_oidc::services::id_token_hint::verify_signed(&app.state, &tokens[0]).expect("signed by our key");
+    let verified = app.state.id_token_hints.verify_signed(&tokens[0]).expect("signed by our key");
     assert_eq!(verified.aud, client);
     assert!(jwt_part(&tokens[0], 1)["sid"].is_string(), "sid in the logout token");
 }

@@ -99,8 +99,7 @@ async fn logout_with_a_matching_hint_ends_the_session_and_tells_the_clients(db: 
     // One logout token, to the client that registered a back channel.
     let tokens = receiver.tokens();
     assert_eq!(tokens.len(), 1);
-    let verified =
-        fedi_oidc::services::id_token_hint::verify_signed(&app.state, &tokens[0]).expect("signed by our key");
+    let verified = app.state.id_token_hints.verify_signed(&tokens[0]).expect("signed by our key");
     assert_eq!(verified.aud, LOGOUT_RP);
     assert_eq!(verified.sub, claims["sub"].as_str().unwrap());
     let token = payload(&tokens[0]);

@@ -231,8 +231,8 @@ async fn a_logout_token_is_not_accepted_as_an_id_token_hint(db: Db) {
     b.post(app.url("/end_session/confirm")).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
     let logout_token = receiver.tokens().pop().expect("a logout token");
     assert_eq!(jwt_part(&logout_token, 0)["typ"], "logout+jwt");
-    assert!(fedi_oidc::services::id_token_hint::verify(&app.state, &logout_token).is_none());
-    assert!(fedi_oidc::services::id_token_hint::verify_signed(&app.state, &logout_token).is_some());
+    assert!(app.state.id_token_hints.verify(&logout_token).is_none());
+    assert!(app.state.id_token_hints.verify_signed(&logout_token).is_some());
     // At /end_session: not our ID token.
     let query = serde_urlencoded::to_string([("id_token_hint", logout_token.as_str())]).unwrap();
     let r = b.get(format!("{}?{query}", app.url("/end_session"))).send().await.unwrap();

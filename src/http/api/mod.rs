@@ -1,8 +1,10 @@
 //! The endpoints relying parties call directly: OAuth JSON errors only.
 
 pub mod discovery;
+pub mod form;
 pub mod introspection;
 pub mod jwks;
+pub mod par;
 pub mod registration;
 pub mod revocation;
 pub mod token;
@@ -29,9 +31,6 @@ pub fn routes() -> Router<AppState> {
                 .delete(registration::delete)
                 .fallback(registration::method_not_allowed),
         )
-        .route(
-            "/par",
-            axum::routing::post(crate::services::par::par).fallback(crate::services::par::method_not_allowed),
-        )
+        .route("/par", axum::routing::post(par::par).fallback(par::method_not_allowed))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo).fallback(userinfo::method_not_allowed))
 }

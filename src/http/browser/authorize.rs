@@ -11,11 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use crate::domain::authorization_request::{parse_authorization_request, AuthorizeError, Channel, Params};
-use crate::domain::authorization_response::AuthorizationResponse;
+use crate::domain::authorization_request::Params;
+use crate::http::browser::respond::next_response;
+use crate::http::browser::session::browser_id;
+use crate::http::{error_page, is_form};
 use crate::http::proxy::ClientIp;
-use crate::services::par::{self, REQUEST_URI_PREFIX};
-use crate::services::signin::{self, LoginError};
+use crate::services::signin::RequestError;
 use crate::AppState;
 
 pub async fn authorize_get(
@@ -23,7 +24,7 @@ pub async fn authorize_get(
     ClientIp(ip): ClientIp,
     session: Session,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, RequestError> {
     authorize(app, ip, session, query.as_deref().unwrap_or("")).await
 }
 
@@ -33,47 +34,23 @@ pub async fn authorize_post(
     session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<Response, RequestError> {
     let Ok(body) = body else {
-        return crate::http::error_page(StatusCode::PAYLOAD_TOO_LARGE, "The sign-in request is too large.", None);
+        return Ok(error_page(StatusCode::PAYLOAD_TOO_LARGE, "The sign-in request is too large.", None));
     };
-    if !crate::http::is_form(&headers) {
-        return crate::http::error_page(StatusCode::BAD_REQUEST, "The sign-in request was not sent as a form.", None);
+    if !is_form(&headers) {
+        return Err(RequestError::Page("The sign-in request was not sent as a form.".into()));
     }
-    match std::str::from_utf8(&body) {
-        Ok(body) => authorize(app, ip, session, body).await,
-        Err(_) => crate::http::error_page(StatusCode::BAD_REQUEST, "The sign-in request is not valid text.", None),
-    }
+    let body =
+        std::str::from_utf8(&body).map_err(|_| RequestError::Page("The sign-in request is not valid text.".into()))?;
+    authorize(app, ip, session, body).await
 }
 
-async fn authorize(app: AppState, ip: Option<IpAddr>, session: Session, raw: &str) -> Response {
-    let params = match Params::parse(raw) {
-        Ok(p) => p,
-        Err(e) => return crate::http::error_page(StatusCode::BAD_REQUEST, &e.description, None),
-    };
-    let (params, channel) = match params.get("request_uri") {
-        Ok(Some(uri)) if uri.starts_with(REQUEST_URI_PREFIX) => match par::redeem(&app, &params, uri).await {
-            Ok(pushed) => (pushed, Channel::Pushed),
-            Err(e) => return crate::http::into_response(e),
-        },
-        _ => (params, Channel::Front),
-    };
-    let require_par = app.config.require_pushed_authorization_requests;
-    let (request, client) = match parse_authorization_request(&params, &app.clients, channel, require_par).await {
-        Ok(parsed) => parsed,
-        Err(AuthorizeError::Page(message)) => return crate::http::error_page(StatusCode::BAD_REQUEST, &message, None),
-        Err(AuthorizeError::Redirect { redirect_uri, state, mode, error }) => {
-            return AuthorizationResponse::error(redirect_uri, mode, state.as_deref(), app.issuer(), &error).into_http()
-        }
-        Err(AuthorizeError::Unavailable) => return crate::http::into_response(LoginError::Unavailable),
-    };
+async fn authorize(app: AppState, ip: Option<IpAddr>, session: Session, raw: &str) -> Result<Response, RequestError> {
+    let params = Params::parse(raw).map_err(|e| RequestError::Page(e.description))?;
+    let (request, client) = app.signin.authorization_request(params).await?;
     let idle = time::Duration::seconds(app.config.session_ttl_secs as i64);
-    let browser_id = match crate::http::browser_id(&session, idle).await {
-        Ok(id) => id,
-        Err(e) => return crate::http::into_response(e),
-    };
-    match signin::begin(&app, &browser_id, request, &client, ip).await {
-        Ok(next) => crate::http::next_response(&app, next),
-        Err(e) => crate::http::into_response(e),
-    }
+    let browser_id = browser_id(&session, idle).await?;
+    let next = app.signin.begin(&browser_id, request, &client, ip).await?;
+    Ok(next_response(&app, next))
 }

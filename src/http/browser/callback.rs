@@ -2,13 +2,14 @@
 //! names the instance (see `fediverse::registry::callback_key`).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
-use crate::http::{error_page, existing_browser_id, into_response, next_response};
-use crate::services::signin::{self, CallbackParams};
+use crate::http::browser::respond::next_response;
+use crate::http::browser::session::existing_browser_id;
+use crate::http::error_page;
+use crate::services::signin::{CallbackParams, LoginError};
 use crate::AppState;
 
 pub async fn callback(
@@ -16,15 +17,14 @@ pub async fn callback(
     session: Session,
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let params = match Params::parse(query.as_deref().unwrap_or("")) {
-        Ok(p) => p,
-        Err(_) => return error_page(StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None),
-    };
-    let one = |name: &str| params.get(name).ok().flatten().map(str::to_string);
+) -> Result<Response, LoginError> {
+    let malformed =
+        || error_page(axum::http::StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None);
+    let Ok(params) = Params::parse(query.as_deref().unwrap_or("")) else { return Ok(malformed()) };
     if params.first_duplicate().is_some() {
-        return error_page(StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None);
+        return Ok(malformed());
     }
+    let one = |name: &str| params.get(name).ok().flatten().map(str::to_string);
     let callback = CallbackParams {
         key,
         state: one("state"),
@@ -33,15 +33,11 @@ pub async fn callback(
         error: one("error"),
     };
     let browser = existing_browser_id(&session).await;
-    match signin::finish_upstream(&app, browser.as_deref(), callback).await {
-        Ok(next) => {
-            // The person is now signed in here (a provider session): a new
-            // cookie value, so that one planted before cannot ride on it.
-            if let Err(e) = session.cycle_id().await {
-                tracing::warn!(error = %e, "could not renew the session id");
-            }
-            next_response(&app, next)
-        }
-        Err(e) => into_response(e),
+    let next = app.signin.finish_upstream(browser.as_deref(), callback).await?;
+    // The person is now signed in here (a provider session): a new cookie
+    // value, so that one planted before cannot ride on it.
+    if let Err(e) = session.cycle_id().await {
+        tracing::warn!(error = %e, "could not renew the session id");
     }
+    Ok(next_response(&app, next))
 }

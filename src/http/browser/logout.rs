@@ -13,7 +13,6 @@ use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
 use crate::http::{error_page, existing_browser_id, html, is_form, see_other};
-use crate::services::id_token_hint;
 use crate::services::logout::{LogoutError, Outcome};
 use crate::util::{constant_time_eq, random_token};
 use crate::AppState;
@@ -55,7 +54,7 @@ fn session_failed(e: tower_sessions::session::Error) -> LogoutError {
 
 async fn end_session(app: &AppState, session: &Session, raw: &str) -> Result<Response, LogoutError> {
     let browser = existing_browser_id(session).await;
-    let verify = |hint: &str| id_token_hint::verify(app, hint);
+    let verify = |hint: &str| app.id_token_hints.verify(hint);
     let (redirect, client_name, handle) = match app.logout.request(raw, verify, browser.as_deref()).await? {
         Outcome::Done { redirect } => return Ok(finish(redirect)),
         Outcome::Confirm { redirect, client_name, handle } => (redirect, client_name, handle),

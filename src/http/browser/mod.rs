@@ -6,6 +6,8 @@ pub mod callback;
 pub mod csrf;
 pub mod logout;
 pub mod pages;
+pub mod respond;
+pub mod session;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -10,9 +10,11 @@ use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
 use crate::http::browser::csrf;
+use crate::http::browser::respond::{authorization_response, next_response};
+use crate::http::browser::session::existing_browser_id;
+use crate::http::{error_page, html, is_form, see_other};
 use crate::http::proxy::ClientIp;
-use crate::http::{error_page, existing_browser_id, html, into_response, is_form, next_response, see_other};
-use crate::services::signin::{self, LoginError, Next, Transaction};
+use crate::services::signin::{page, LoginError, Next, Problem, Transaction};
 use crate::AppState;
 
 const SERVICE: &str = "fedi-oidc";
@@ -44,11 +46,7 @@ pub fn render_picker(
 
 async fn load(app: &AppState, session: &Session, txn: &str) -> Result<Transaction, LoginError> {
     let browser = existing_browser_id(session).await;
-    signin::transaction(app, browser.as_deref(), txn).await
-}
-
-async fn client_name(app: &AppState, txn: &Transaction) -> Result<String, LoginError> {
-    Ok(app.clients.get(&txn.request.client_id).await?.map(|c| c.name).unwrap_or_else(|| txn.request.client_id.clone()))
+    app.signin.transaction(browser.as_deref(), txn).await
 }
 
 /// A form posted to one of this browser's transactions: the transaction and
@@ -61,11 +59,7 @@ async fn submitted(
     body: &Result<Bytes, BytesRejection>,
 ) -> Result<(Transaction, Params), LoginError> {
     let txn = load(app, session, txn).await?;
-    let bad = || LoginError::Page {
-        status: StatusCode::BAD_REQUEST,
-        message: "The form could not be read.".into(),
-        restart: None,
-    };
+    let bad = || page(Problem::Invalid, "The form could not be read.");
     let body = body.as_ref().map_err(|_| bad())?;
     if !is_form(headers) {
         return Err(bad());
@@ -76,16 +70,16 @@ async fn submitted(
 }
 
 /// `GET /login/{txn}`: the instance picker.
-pub async fn picker(State(app): State<AppState>, session: Session, Path(txn): Path<String>) -> Response {
-    let result = async {
-        let txn = load(&app, &session, &txn).await?;
-        let name = client_name(&app, &txn).await?;
-        let input = txn.request.login_hint.clone().unwrap_or_default();
-        let action = app.path(&format!("/login/{}", txn.row.id));
-        Ok::<_, LoginError>(render_picker(&action, &txn.row.csrf_token, &name, &input, None, app.policy.suggested()))
-    }
-    .await;
-    result.unwrap_or_else(into_response)
+pub async fn picker(
+    State(app): State<AppState>,
+    session: Session,
+    Path(txn): Path<String>,
+) -> Result<Response, LoginError> {
+    let txn = load(&app, &session, &txn).await?;
+    let name = app.signin.client_name(&txn).await?;
+    let input = txn.request.login_hint.clone().unwrap_or_default();
+    let action = app.signin.picker_path(&txn.row.id);
+    Ok(render_picker(&action, &txn.row.csrf_token, &name, &input, None, app.policy.suggested()))
 }
 
 /// `POST /login/{txn}`: the person named their account or instance.
@@ -96,44 +90,40 @@ pub async fn choose(
     Path(txn): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
-        let input = params.get("account").ok().flatten().unwrap_or("");
-        let url = signin::choose_instance(&app, &txn, input, client).await?;
-        Ok::<_, LoginError>(see_other(url.as_str()))
-    }
-    .await;
-    result.unwrap_or_else(into_response)
+) -> Result<Response, LoginError> {
+    let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
+    let input = params.get("account").ok().flatten().unwrap_or("");
+    let url = app.signin.choose_instance(&txn, input, client).await?;
+    Ok(see_other(url.as_str()))
 }
 
 /// `GET /consent/{txn}`: what the client will receive.
-pub async fn consent(State(app): State<AppState>, session: Session, Path(txn): Path<String>) -> Response {
-    let result = async {
-        let txn = load(&app, &session, &txn).await?;
-        let Some(subject) = &txn.row.subject else {
-            return Ok(next_response(&app, Next::Picker(txn.row.id.clone())));
-        };
-        let subject = app.store.subject(subject).await?.ok_or(LoginError::Unavailable)?;
-        let name = client_name(&app, &txn).await?;
-        Ok::<_, LoginError>(html(
-            StatusCode::OK,
-            "consent.html",
-            context! {
-                service => SERVICE,
-                action => app.path(&format!("/consent/{}", txn.row.id)),
-                csrf_token => txn.row.csrf_token,
-                client_name => name,
-                handle => format!("@{}", subject.handle),
-                return_to => url::Url::parse(&txn.request.redirect_uri).ok().and_then(|u| u.host_str().map(str::to_string)),
-                switch => app.path(&format!("/login/{}", txn.row.id)),
-                profile => txn.request.consent_scope().iter().any(|s| s == "profile"),
-                offline => txn.request.has_scope("offline_access"),
-            },
-        ))
-    }
-    .await;
-    result.unwrap_or_else(into_response)
+pub async fn consent(
+    State(app): State<AppState>,
+    session: Session,
+    Path(txn): Path<String>,
+) -> Result<Response, LoginError> {
+    let txn = load(&app, &session, &txn).await?;
+    let Some(subject) = app.signin.signed_in_as(&txn).await? else {
+        return Ok(next_response(&app, Next::Picker(txn.row.id.clone())));
+    };
+    let name = app.signin.client_name(&txn).await?;
+    let return_to = url::Url::parse(&txn.request.redirect_uri).ok().and_then(|u| u.host_str().map(str::to_string));
+    Ok(html(
+        StatusCode::OK,
+        "consent.html",
+        context! {
+            service => SERVICE,
+            action => app.path(&format!("/consent/{}", txn.row.id)),
+            csrf_token => txn.row.csrf_token,
+            client_name => name,
+            handle => format!("@{}", subject.handle),
+            return_to,
+            switch => app.signin.picker_path(&txn.row.id),
+            profile => txn.request.consent_scope().iter().any(|s| s == "profile"),
+            offline => txn.request.has_scope("offline_access"),
+        },
+    ))
 }
 
 /// `POST /consent/{txn}`: allow or deny.
@@ -143,17 +133,13 @@ pub async fn decide(
     Path(txn): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
-        let allow = match params.get("decision").ok().flatten() {
-            Some("allow") => true,
-            Some("deny") => false,
-            _ => return Ok(error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny.", None)),
-        };
-        let response = signin::decide_consent(&app, &txn, allow).await?;
-        Ok::<_, LoginError>(response.into_http())
-    }
-    .await;
-    result.unwrap_or_else(into_response)
+) -> Result<Response, LoginError> {
+    let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
+    let allow = match params.get("decision").ok().flatten() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return Ok(error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny.", None)),
+    };
+    let response = app.signin.decide_consent(&txn, allow).await?;
+    Ok(authorization_response(response))
 }

@@ -1,0 +1,59 @@
+//! The `claims` request parameter (OIDC Core §5.5), reduced to what we can
+//! release.
+
+use super::ClaimsRequest;
+use crate::domain::claims::PROFILE_CLAIMS;
+
+pub(super) enum ClaimsError {
+    Malformed(String),
+    Unsatisfiable(String),
+}
+
+/// Claims the `claims` parameter can ask for by name (OIDC Core §5.5):
+/// `sub`, `auth_time` and the profile claims. Requests for other claims are
+/// ignored, as §5.5 requires, except an essential `acr`: we can honour no
+/// authentication context class, so that request fails.
+pub(super) fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
+    use serde_json::Value;
+    let malformed = |d: &str| ClaimsError::Malformed(d.to_string());
+    let value: Value = serde_json::from_str(json).map_err(|_| malformed("claims is not valid JSON"))?;
+    let Value::Object(members) = value else { return Err(malformed("claims must be a JSON object")) };
+    let mut request = ClaimsRequest::default();
+    for (target, claims) in members {
+        let for_id_token = target == "id_token";
+        let list = match target.as_str() {
+            "userinfo" => &mut request.userinfo,
+            "id_token" => &mut request.id_token,
+            _ => continue,
+        };
+        let Value::Object(claims) = claims else { return Err(malformed("claims members must be JSON objects")) };
+        for (name, spec) in claims {
+            let essential = match &spec {
+                Value::Null => false,
+                Value::Object(o) => match o.get("essential") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(malformed("essential must be a boolean")),
+                },
+                _ => return Err(malformed("each requested claim must be null or a JSON object")),
+            };
+            if name == "sub" && for_id_token {
+                match spec.get("value") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(sub)) if sub.len() <= 256 => request.sub = Some(sub.clone()),
+                    Some(_) => return Err(malformed("the requested sub value must be a string")),
+                }
+            }
+            if name == "acr" && essential {
+                return Err(ClaimsError::Unsatisfiable(
+                    "an essential acr was requested, and no authentication context class can be honoured".into(),
+                ));
+            }
+            let known = name == "sub" || name == "auth_time" || PROFILE_CLAIMS.contains(&name.as_str());
+            if known && !list.contains(&name) {
+                list.push(name);
+            }
+        }
+    }
+    Ok(request)
+}

@@ -1,0 +1,182 @@
+//! The authorization request. Parse, don't validate: an
+//! [`AuthorizationRequest`] exists only if every rule of OIDC Core §3.1.2.1,
+//! RFC 6749 §4.1.1, RFC 7636 and RFC 9700 held (see [`parse`]).
+
+mod claims_parameter;
+mod params;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::domain::claims::PROFILE_CLAIMS;
+
+pub use params::{Params, MAX_PARAM_LEN};
+pub use parse::{
+    parse_authorization_request, requested_client_id, AuthorizeError, Channel, ErrorRedirect, DISPLAY_VALUES,
+    UNKNOWN_CLIENT,
+};
+
+/// Scopes we know; any other requested scope is ignored (RFC 6749 §3.3).
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "offline_access"];
+
+/// A validated authorization request, as kept in the login transaction.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The granted-able scopes, in our canonical order: always `openid`.
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub login_hint: Option<String>,
+    pub prompt: Vec<Prompt>,
+    pub max_age: Option<u64>,
+    #[serde(default)]
+    pub response_type: ResponseType,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+    /// The `id_token_hint` as sent; checked by the login flow, never stored.
+    #[serde(skip)]
+    pub id_token_hint: Option<String>,
+    /// What the `claims` parameter asked for (OIDC Core §5.5).
+    #[serde(default)]
+    pub claims: ClaimsRequest,
+}
+
+/// A response type (OAuth 2.0 Multiple Response Type Encoding Practices §3):
+/// a set of `code`, `id_token`, `token`, in any order. Plain `token` is not
+/// OpenID Connect and is refused.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResponseType {
+    pub code: bool,
+    pub id_token: bool,
+    pub token: bool,
+}
+
+impl Default for ResponseType {
+    fn default() -> Self {
+        ResponseType { code: true, id_token: false, token: false }
+    }
+}
+
+/// The response types we implement, as discovery lists them.
+pub const RESPONSE_TYPES: &[&str] =
+    &["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"];
+
+impl ResponseType {
+    pub fn parse(value: &str) -> Result<ResponseType, String> {
+        let mut rt = ResponseType { code: false, id_token: false, token: false };
+        for part in value.split(' ') {
+            let seen = match part {
+                "code" => &mut rt.code,
+                "id_token" => &mut rt.id_token,
+                "token" => &mut rt.token,
+                _ => return Err(format!("unsupported response_type {value:?}")),
+            };
+            if *seen {
+                return Err(format!("unsupported response_type {value:?}"));
+            }
+            *seen = true;
+        }
+        if !(rt.code || rt.id_token) {
+            return Err(format!("unsupported response_type {value:?}"));
+        }
+        Ok(rt)
+    }
+
+    /// Whether the response carries a token (ID token or access token), so
+    /// that it must not travel in the query (OIDC Core §3.2.2.5, §3.3.2.5).
+    pub fn returns_tokens(self) -> bool {
+        self.id_token || self.token
+    }
+
+    /// The default response mode (OAuth 2.0 Multiple Response Type Encoding
+    /// Practices §5).
+    pub fn default_mode(self) -> ResponseMode {
+        if self.returns_tokens() {
+            ResponseMode::Fragment
+        } else {
+            ResponseMode::Query
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    Fragment,
+    FormPost,
+}
+
+pub const RESPONSE_MODES: &[&str] = &["query", "fragment", "form_post"];
+
+/// The `claims` request parameter, reduced to what we can release: the names
+/// of claims we have, per target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClaimsRequest {
+    pub userinfo: Vec<String>,
+    pub id_token: Vec<String>,
+    /// `"sub": {"value": …}` for the ID token: only that account may be
+    /// signed in (OIDC Core §5.5.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+}
+
+impl ClaimsRequest {
+    pub fn is_empty(&self) -> bool {
+        self.userinfo.is_empty() && self.id_token.is_empty() && self.sub.is_none()
+    }
+
+    /// As stored with codes and tokens: `None` when nothing was asked.
+    pub fn to_stored(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    pub fn from_stored(stored: Option<&str>) -> ClaimsRequest {
+        stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+    }
+
+    /// Whether any profile claim was asked for, so that consent must cover it.
+    pub fn wants_profile(&self) -> bool {
+        self.userinfo.iter().chain(&self.id_token).any(|c| PROFILE_CLAIMS.contains(&c.as_str()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    None,
+    Login,
+    Consent,
+    SelectAccount,
+}
+
+impl AuthorizationRequest {
+    pub fn scope_string(&self) -> String {
+        self.scope.join(" ")
+    }
+
+    /// What consent must cover: the scope, and `profile` when the `claims`
+    /// parameter asks for profile claims by name.
+    pub fn consent_scope(&self) -> Vec<String> {
+        let mut scope = self.scope.clone();
+        if self.claims.wants_profile() && !self.has_scope("profile") {
+            scope.push("profile".into());
+        }
+        scope
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.iter().any(|s| s == scope)
+    }
+
+    pub fn redirect_url(&self) -> Result<Url, url::ParseError> {
+        Url::parse(&self.redirect_uri)
+    }
+}
