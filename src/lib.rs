@@ -161,7 +161,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     );
     let token_settings = services::tokens::TokenSettings::from_config(&config);
     let tokens = services::tokens::Tokens::new(keys.clone(), clients.clone(), token_settings);
-    let grants = services::grants::Grants::new(store.clone(), clock.clone(), clients.clone(), tokens.clone());
+    let grants = services::grants::Grants::new(store.clone(), clock.clone(), tokens.clone());
     let revocation = services::revocation::Revocation::new(store.clone(), clock.clone());
     let introspection =
         services::introspection::Introspection::new(store.clone(), clock.clone(), clients.clone(), &config.issuer);
@@ -184,6 +184,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         clock: clock.clone(),
         clients: clients.clone(),
         keys: keys.clone(),
+        tokens: tokens.clone(),
         families: families.clone(),
         detector: detector.clone(),
         apps: apps.clone(),

@@ -6,8 +6,8 @@
 
 use url::Url;
 
-use crate::domain::authorization_request::ResponseMode;
 use crate::domain::error::OAuthError;
+use crate::domain::response_type::ResponseMode;
 
 #[derive(Debug, Clone)]
 pub struct AuthorizationResponse {

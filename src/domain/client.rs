@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::authorization_request::ResponseType;
+use crate::domain::response_type::ResponseType;
 use crate::keys::SigningAlg;
 use crate::util::{hash_secret, random_token};
 

@@ -9,3 +9,4 @@ pub mod client;
 pub mod error;
 pub mod handle;
 pub mod id_token;
+pub mod response_type;

@@ -180,25 +180,3 @@ fn bearer_token(headers: &HeaderMap, query: Option<&str>, body: Option<&[u8]>) -
         (token, None) | (None, token) => Ok(token),
     }
 }
-
-// ---- Transitional: `services::par` (helper A's) still takes the raw request
-// and calls `services::grants::authenticated_form`, which re-exports this.
-// Remove once the PAR handler takes a `ClientForm` and calls
-// `app.clients.authenticate(&form.credentials, "/par")`.
-
-/// Parse a form POST to a client-authenticated endpoint and authenticate its
-/// client: the raw body, its parameters and the client.
-pub async fn authenticated_form<'a>(
-    app: &crate::AppState,
-    headers: &HeaderMap,
-    body: &'a Result<Bytes, axum::extract::rejection::BytesRejection>,
-    endpoint: &str,
-) -> Result<(&'a str, Params, crate::domain::client::Client), OAuthError> {
-    let body = body.as_ref().map_err(|_| unreadable())?;
-    let form = ApiForm::read(headers, Some(body.clone()))?;
-    let credentials = client_credentials(headers, &form.params)?;
-    let client = app.clients.authenticate(&credentials, endpoint).await?;
-    // `ApiForm::read` checked that the body is UTF-8.
-    let raw = std::str::from_utf8(body).map_err(|_| OAuthError::invalid_request("the body is not UTF-8"))?;
-    Ok((raw, form.params, client))
-}

@@ -15,14 +15,12 @@ use sha2::{Digest, Sha256};
 use crate::domain::authorization_request::{ClaimsRequest, Params};
 use crate::domain::client::{Client, RefreshTokens};
 use crate::domain::error::{ErrorCode, OAuthError};
-use crate::domain::id_token::IdTokenClaims;
 use crate::infrastructure::store::{
     AuthorizationCodeRow, CodeRedemption, NewAccessToken, NewAccessTokenFor, Rotation, Store, TokenKind,
 };
-use crate::keys::left_half_hash_for;
-use crate::services::clients::{store_failure, ClientRegistry};
+use crate::services::clients::store_failure;
 use crate::services::identity;
-use crate::services::tokens::Tokens;
+use crate::services::tokens::{IdTokenFor, Tokens};
 use crate::util::{constant_time_eq, hash_secret, Clock};
 
 /// The successful answer of the token endpoint (RFC 6749 §5.1, OIDC Core
@@ -79,7 +77,6 @@ impl RefreshRequest {
 pub struct Grants {
     store: Store,
     clock: Arc<dyn Clock>,
-    clients: ClientRegistry,
     tokens: Tokens,
 }
 
@@ -103,8 +100,8 @@ struct Issued {
 }
 
 impl Grants {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, clients: ClientRegistry, tokens: Tokens) -> Self {
-        Grants { store, clock, clients, tokens }
+    pub fn new(store: Store, clock: Arc<dyn Clock>, tokens: Tokens) -> Self {
+        Grants { store, clock, tokens }
     }
 
     /// A token request of an authenticated `client`, by its `grant_type`.
@@ -221,23 +218,16 @@ impl Grants {
         let mut profile = if client.id_token_claims { identity::claims(&subject, &scopes) } else { Default::default() };
         // Claims asked for by name for the ID token (OIDC Core §5.5).
         profile.extend(identity::named_claims(&subject, &ClaimsRequest::from_stored(grant.claims).id_token));
-        let sub = self.clients.subject_for(client, &subject.sub);
-        // The session id as this client knows it (see `ClientRegistry::sid_for`).
-        let sid = grant.sid.map(|s| self.clients.sid_for(client, s));
-        let claims = IdTokenClaims {
-            iss: self.tokens.issuer(),
-            sub: &sub,
-            aud: &client.client_id,
-            exp: self.tokens.id_token_expiry(client, now),
-            iat: now,
+        let id = IdTokenFor {
+            subject: &subject.sub,
             auth_time: grant.auth_time,
             nonce: grant.nonce,
-            at_hash: Some(left_half_hash_for(client.id_token_alg(), &issued.access_token)),
-            c_hash: None,
-            sid: sid.as_deref(),
+            sid: grant.sid,
+            code: None,
+            access_token: Some(&issued.access_token),
             profile,
         };
-        let id_token = self.tokens.sign_id_token(client, &claims)?;
+        let id_token = self.tokens.id_token(client, id, now)?;
         crate::infrastructure::metrics::token_issued("authorization_code");
         Ok(TokenResponse {
             access_token: issued.access_token,
@@ -308,25 +298,6 @@ fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthErr
     Ok(granted.iter().filter(|s| asked.contains(s)).copied().collect::<Vec<_>>().join(" "))
 }
 
-// ---- Transitional, for the callers in helper A's files until the lead
-// switches them: `services::par` authenticates through the HTTP layer's
-// extractor, and `services::signin` mints access tokens through `Tokens`
-// (`app.tokens.mint_access_token`). Remove both once they are switched.
-pub use crate::http::extract::authenticated_form;
-
-/// A new access token for `client`; see [`Tokens::mint_access_token`] (the
-/// lifetime is the client's, as `ttl` always is at the one caller).
-pub(crate) fn mint_access_token(
-    app: &crate::AppState,
-    client: &Client,
-    sub: &str,
-    scope: &str,
-    now: i64,
-    _ttl: u64,
-) -> Result<String, OAuthError> {
-    Ok(app.tokens.mint_access_token(client, sub, scope, now)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +327,7 @@ mod tests {
         f.store.upsert_subject(&subject).await.expect("a subject");
         let settings = TokenSettings { issuer: ISSUER.into(), access_token_ttl_secs: 600, id_token_ttl_secs: 300 };
         let tokens = Tokens::new(f.keys.clone(), f.clients.clone(), settings);
-        let grants = Grants::new(f.store.clone(), f.shared_clock.clone(), f.clients.clone(), tokens);
+        let grants = Grants::new(f.store.clone(), f.shared_clock.clone(), tokens);
         (f, grants)
     }
 

@@ -11,7 +11,7 @@ use crate::domain::client::{AccessTokenFormat, Client};
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::domain::id_token::IdTokenClaims;
 use crate::infrastructure::store::NewRefreshToken;
-use crate::keys::{KeyError, KeySet};
+use crate::keys::{left_half_hash_for, KeyError, KeySet};
 use crate::services::clients::ClientRegistry;
 use crate::util::{hash_secret, random_token};
 
@@ -113,6 +113,47 @@ impl Tokens {
     pub fn sign_id_token(&self, client: &Client, claims: &IdTokenClaims) -> Result<String, TokenError> {
         Ok(self.keys.sign(claims, "JWT", client.id_token_alg())?)
     }
+
+    /// The ID token for `client` about local subject `id.subject`, issued at
+    /// `now`, from `/token` and `/authorize` alike: the subject as this
+    /// client sees it (pairwise or public), the session id as this client
+    /// knows it, the client's lifetime and algorithm, and `at_hash` and
+    /// `c_hash` for the tokens it comes with (OIDC Core §3.1.3.6, §3.3.2.11).
+    pub fn id_token(&self, client: &Client, id: IdTokenFor<'_>, now: i64) -> Result<String, TokenError> {
+        let alg = client.id_token_alg();
+        let sub = self.clients.subject_for(client, id.subject);
+        let sid = id.sid.map(|s| self.clients.sid_for(client, s));
+        let claims = IdTokenClaims {
+            iss: self.issuer(),
+            sub: &sub,
+            aud: &client.client_id,
+            exp: self.id_token_expiry(client, now),
+            iat: now,
+            auth_time: id.auth_time,
+            nonce: id.nonce,
+            at_hash: id.access_token.map(|t| left_half_hash_for(alg, t)),
+            c_hash: id.code.map(|c| left_half_hash_for(alg, c)),
+            sid: sid.as_deref(),
+            profile: id.profile,
+        };
+        self.sign_id_token(client, &claims)
+    }
+}
+
+/// What an ID token says and is bound to.
+#[derive(Debug, Default)]
+pub struct IdTokenFor<'a> {
+    /// The local subject (`subjects.sub`).
+    pub subject: &'a str,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+    /// The provider session's id (before the per-client mapping).
+    pub sid: Option<&'a str>,
+    /// The code and access token it comes with (`c_hash`, `at_hash`).
+    pub code: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+    /// Profile claims.
+    pub profile: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use url::Url;
 use super::{AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
 use super::{ASYMMETRIC_ALGS, HMAC_ALGS, MAX_ACCESS_TOKEN_TTL, MAX_CLIENT_KEYS, MAX_ID_TOKEN_TTL};
 use super::{MAX_REFRESH_TOKEN_TTL, MAX_URIS};
-use crate::domain::authorization_request::ResponseType;
+use crate::domain::response_type::ResponseType;
 
 /// Shortest client secret accepted from the operator. Generated secrets are
 /// 43 characters (256 bits); anything below 32 characters is guessable

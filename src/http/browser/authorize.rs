@@ -14,8 +14,8 @@ use tower_sessions::Session;
 use crate::domain::authorization_request::Params;
 use crate::http::browser::respond::next_response;
 use crate::http::browser::session::browser_id;
-use crate::http::{error_page, is_form};
 use crate::http::proxy::ClientIp;
+use crate::http::{error_page, is_form};
 use crate::services::signin::RequestError;
 use crate::AppState;
 

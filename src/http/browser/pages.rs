@@ -12,8 +12,8 @@ use crate::domain::authorization_request::Params;
 use crate::http::browser::csrf;
 use crate::http::browser::respond::{authorization_response, next_response};
 use crate::http::browser::session::existing_browser_id;
-use crate::http::{error_page, html, is_form, see_other};
 use crate::http::proxy::ClientIp;
+use crate::http::{error_page, html, is_form, see_other};
 use crate::services::signin::{page, LoginError, Next, Problem, Transaction};
 use crate::AppState;
 

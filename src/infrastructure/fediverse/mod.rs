@@ -67,50 +67,7 @@ pub struct UpstreamAccount {
     pub limited: bool,
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("the address is not allowed: {0}")]
-    Blocked(String),
-    #[error("the server could not be reached: {0}")]
-    Unreachable(String),
-    #[error("the server did not answer in time")]
-    Timeout,
-    #[error("the server sent a response that is too large")]
-    TooLarge,
-    #[error("the server is temporarily unavailable: {0}")]
-    Unavailable(String),
-    #[error("the server is asking us to slow down")]
-    RateLimited,
-    #[error("the server does not look like Mastodon-compatible software: {0}")]
-    NotCompatible(String),
-    #[error("the server sent us elsewhere (redirects are not followed)")]
-    Redirected,
-    #[error("the server does not let apps sign people in")]
-    OAuthDisabled,
-    #[error("the server refused the request (HTTP {status}: {error})")]
-    Rejected { status: u16, error: String },
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl UpstreamError {
-    /// The outcome label of this error in metrics (a fixed list).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            UpstreamError::Blocked(_) => "blocked",
-            UpstreamError::Unreachable(_) => "unreachable",
-            UpstreamError::Timeout => "timeout",
-            UpstreamError::TooLarge => "too_large",
-            UpstreamError::Unavailable(_) => "unavailable",
-            UpstreamError::RateLimited => "rate_limited",
-            UpstreamError::NotCompatible(_) => "not_compatible",
-            UpstreamError::Redirected => "redirected",
-            UpstreamError::Rejected { .. } => "rejected",
-            UpstreamError::OAuthDisabled => "oauth_disabled",
-            UpstreamError::Internal(_) => "internal",
-        }
-    }
-}
+pub use crate::infrastructure::outbound::UpstreamError;
 
 /// One family of server software (Mastodon and its API-compatible kin, …).
 #[async_trait]

@@ -48,6 +48,7 @@ use crate::services::id_token_hint::IdTokenHintVerifier;
 use crate::services::limits::{Limited, Limits};
 use crate::services::par::PushedRequests;
 use crate::services::policy::Policy;
+use crate::services::tokens::Tokens;
 use crate::util::{constant_time_eq, Clock};
 
 /// The login flow and exactly what it needs.
@@ -56,6 +57,8 @@ pub struct SignIn {
     pub clock: Arc<dyn Clock>,
     pub clients: ClientRegistry,
     pub keys: KeySet,
+    /// The one minter of ID and access tokens.
+    pub tokens: Tokens,
     /// The client for each server family, what each instance runs, our apps
     /// there, and the outbound client for WebFinger.
     pub families: Families,

@@ -5,14 +5,13 @@
 use super::{client_gone, expired, LoginError, SignIn, Transaction};
 use crate::domain::authorization_request::AuthorizationRequest;
 use crate::domain::authorization_response::AuthorizationResponse;
-use crate::domain::client::{AccessTokenFormat, Client};
+use crate::domain::client::Client;
 use crate::domain::error::{ErrorCode, OAuthError};
-use crate::domain::id_token::IdTokenClaims;
 use crate::infrastructure::store::{
     AuthorizationCodeRow, IssuedAccessToken, ProviderSessionRow, StoreError, SubjectRow,
 };
-use crate::keys::{left_half_hash_for, KeyError};
 use crate::services::identity;
+use crate::services::tokens::{IdTokenFor, TokenError};
 use crate::util::{hash_secret, random_token};
 
 /// What the authorization endpoint issues in one response.
@@ -32,7 +31,7 @@ pub(super) struct IssuedWith<'a> {
     pub sid: Option<&'a str>,
 }
 
-fn signing_failed(e: KeyError) -> LoginError {
+fn signing_failed(e: TokenError) -> LoginError {
     tracing::error!(error = %e, "could not sign a token at the authorization endpoint");
     LoginError::Unavailable
 }
@@ -66,8 +65,11 @@ impl SignIn {
         // In the client's access token format, minted as at /token: only the
         // hash is stored, and that row decides whether the token is valid.
         if rt.token {
-            let ttl = client.access_token_ttl(self.settings.access_token_ttl_secs);
-            let token = self.mint_access_token(&client, subject, &request.scope_string(), now, ttl)?;
+            let ttl = self.tokens.access_token_ttl(&client);
+            let token = self
+                .tokens
+                .mint_access_token(&client, subject, &request.scope_string(), now)
+                .map_err(signing_failed)?;
             issued.access_token = Some((token, ttl));
         }
         let token_row = issued.access_token.as_ref().map(|(token, ttl)| IssuedAccessToken {
@@ -163,7 +165,7 @@ impl SignIn {
     /// access token it comes with by `c_hash` and `at_hash`. The scope's
     /// profile claims go into it only when no access token comes along to
     /// fetch them (§5.4); claims asked for by name for the ID token always
-    /// do. (To be replaced by the one token signer, `services::tokens`.)
+    /// do.
     pub(super) fn sign_id_token(
         &self,
         client: &Client,
@@ -178,54 +180,15 @@ impl SignIn {
             Default::default()
         };
         profile.extend(identity::named_claims(subject, &request.claims.id_token));
-        let now = self.clock.now();
-        // Pairwise or public, and the client's algorithm, as at the token endpoint.
-        let sub = self.clients.subject_for(client, &subject.sub);
-        let sid = with.sid.map(|s| self.clients.sid_for(client, s));
-        let alg = client.id_token_alg();
-        let claims = IdTokenClaims {
-            iss: &self.settings.issuer,
-            sub: &sub,
-            aud: &request.client_id,
-            exp: now + client.id_token_ttl(self.settings.id_token_ttl_secs) as i64,
-            iat: now,
+        let id = IdTokenFor {
+            subject: &subject.sub,
             auth_time,
             nonce: request.nonce.as_deref(),
-            at_hash: with.access_token.map(|t| left_half_hash_for(alg, t)),
-            c_hash: with.code.map(|c| left_half_hash_for(alg, c)),
-            sid: sid.as_deref(),
+            sid: with.sid,
+            code: with.code,
+            access_token: with.access_token,
             profile,
         };
-        self.keys.sign(&claims, "JWT", alg).map_err(signing_failed)
-    }
-
-    /// A new access token for `client`, in its format: random, or an RFC
-    /// 9068 JWT, exactly as `grants` mints them at `/token`. (A stand-in
-    /// until the one token signer, `services::tokens`, replaces both.)
-    fn mint_access_token(
-        &self,
-        client: &Client,
-        sub: &str,
-        scope: &str,
-        now: i64,
-        ttl: u64,
-    ) -> Result<String, LoginError> {
-        match client.metadata.access_token_format {
-            AccessTokenFormat::Opaque => Ok(random_token(32)),
-            AccessTokenFormat::Jwt => {
-                let issuer = &self.settings.issuer;
-                let claims = serde_json::json!({
-                    "iss": issuer,
-                    "sub": self.clients.subject_for(client, sub),
-                    "aud": format!("{issuer}/userinfo"),
-                    "client_id": client.client_id,
-                    "exp": now + ttl as i64,
-                    "iat": now,
-                    "jti": random_token(24),
-                    "scope": scope,
-                });
-                self.keys.sign_jwt_typed(&claims, "at+jwt").map_err(signing_failed)
-            }
-        }
+        self.tokens.id_token(client, id, self.clock.now()).map_err(signing_failed)
     }
 }
