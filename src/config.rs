@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 mod client;
-mod instances;
+pub mod instances;
 
 pub use crate::domain::client::MIN_SECRET_LEN;
 use crate::util::resolver::HostResolver;

@@ -61,8 +61,8 @@ pub struct Inner {
     pub registration: services::registration::Registrations,
     /// RP-Initiated and Back-Channel Logout.
     pub logout: services::logout::Logout,
-    /// Token side (helper B): minting, the token endpoint's grants,
-    /// revocation, introspection and userinfo.
+    /// The token side: minting, the token endpoint's grants, revocation,
+    /// introspection and userinfo.
     pub tokens: services::tokens::Tokens,
     pub grants: services::grants::Grants,
     pub revocation: services::revocation::Revocation,
@@ -133,69 +133,46 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
              Development and tests only; never in production."
         );
     }
-    let policy = policy::Policy::new(&config, &parsed);
-    let limits = Arc::new(limits::Limits::new(&config));
-    let store = Store::connect(&config.database_url).await?;
-    let keys = KeySet::load_or_generate(&config.keys_dir)?;
-    // Keys for the algorithms configured clients ask for.
-    for alg in config.clients.iter().filter_map(|c| c.id_token_signed_response_alg) {
-        keys.ensure(alg)?;
-    }
-    let (connect_timeout, timeout) = config.upstream_timeouts();
-    let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
-    let resolver = match &config.resolver {
-        Some(hook) => hook.0.clone(),
-        None => Arc::new(infrastructure::outbound::SystemResolver),
-    };
-    let http = UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
-    let (families, detector, apps) = fediverse(&config, &store, &clock, &http);
-    let trusted_proxies = parsed.trusted_proxies;
-    let pairwise_secret = store.server_secret("pairwise_subject", &util::random_token(32), clock.now()).await?;
-    let clients = ClientRegistry::new(
-        &config.clients,
-        store.clone(),
-        clock.clone(),
-        &config.issuer,
-        http.clone(),
-        &pairwise_secret,
+    let base = Base::open(&config, &parsed, clock).await?;
+    let tokens = services::tokens::Tokens::new(
+        base.keys.clone(),
+        base.clients.clone(),
+        services::tokens::TokenSettings::from_config(&config),
     );
-    let token_settings = services::tokens::TokenSettings::from_config(&config);
-    let tokens = services::tokens::Tokens::new(keys.clone(), clients.clone(), token_settings);
-    let grants = services::grants::Grants::new(store.clone(), clock.clone(), tokens.clone());
-    let revocation = services::revocation::Revocation::new(store.clone(), clock.clone());
-    let introspection =
-        services::introspection::Introspection::new(store.clone(), clock.clone(), clients.clone(), &config.issuer);
-    let userinfo = services::userinfo::UserInfo::new(store.clone(), clock.clone(), clients.clone());
-    let document = services::discovery::document(&config);
-    let discovery = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
-    let registration = services::registration::Registrations::new(
-        store.clone(),
-        clock.clone(),
-        keys.clone(),
-        clients.http().clone(),
-        services::registration::RegistrationSettings::from_config(&config),
-    );
-    let logout =
-        services::logout::Logout::new(store.clone(), clock.clone(), keys.clone(), clients.clone(), &config.issuer)?;
-    let id_token_hints = services::id_token_hint::IdTokenHintVerifier::new(keys.clone(), &config.issuer);
-    let par = services::par::PushedRequests::new(store.clone(), clock.clone(), config.par_ttl_secs);
-    let signin = services::signin::SignIn {
-        store: store.clone(),
-        clock: clock.clone(),
-        clients: clients.clone(),
-        keys: keys.clone(),
-        tokens: tokens.clone(),
-        families: families.clone(),
-        detector: detector.clone(),
-        apps: apps.clone(),
-        upstream: http.clone(),
-        policy: policy.clone(),
-        limits: limits.clone(),
-        hints: id_token_hints.clone(),
-        pushed: par.clone(),
-        settings: services::signin::SignInSettings::from_config(&config, issuer_path(&config.issuer)),
-    };
+    let id_token_hints = services::id_token_hint::IdTokenHintVerifier::new(base.keys.clone(), &config.issuer);
+    let par = services::par::PushedRequests::new(base.store.clone(), base.clock.clone(), config.par_ttl_secs);
+    let signin = sign_in(&config, &base, &tokens, &id_token_hints, &par);
+    let Base { store, clock, keys, upstream, clients, policy, limits, families, detector, apps } = base;
     let state = AppState(Arc::new(Inner {
+        grants: services::grants::Grants::new(store.clone(), clock.clone(), tokens.clone()),
+        revocation: services::revocation::Revocation::new(store.clone(), clock.clone()),
+        introspection: services::introspection::Introspection::new(
+            store.clone(),
+            clock.clone(),
+            clients.clone(),
+            &config.issuer,
+        ),
+        userinfo: services::userinfo::UserInfo::new(store.clone(), clock.clone(), clients.clone()),
+        registration: services::registration::Registrations::new(
+            store.clone(),
+            clock.clone(),
+            keys.clone(),
+            clients.http().clone(),
+            services::registration::RegistrationSettings::from_config(&config),
+        ),
+        logout: services::logout::Logout::new(
+            store.clone(),
+            clock.clone(),
+            keys.clone(),
+            clients.clone(),
+            &config.issuer,
+        )?,
+        discovery: Bytes::from(serde_json::to_vec(&services::discovery::document(&config)).unwrap_or_default()),
+        trusted_proxies: parsed.trusted_proxies,
+        tokens,
+        signin,
+        par,
+        id_token_hints,
         config,
         store,
         keys,
@@ -206,22 +183,84 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         limits,
         families,
         detector,
-        upstream: http,
-        discovery,
-        trusted_proxies,
-        registration,
-        logout,
-        tokens,
-        grants,
-        revocation,
-        introspection,
-        userinfo,
-        signin,
-        par,
-        id_token_hints,
+        upstream,
     }));
     let router = routes(state.clone());
     Ok(App { state, router })
+}
+
+/// What most services stand on: the database, the clock, the signing keys,
+/// the outbound client, the clients, the operator's policy and limits, and
+/// what talks to instances.
+struct Base {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    keys: KeySet,
+    upstream: UpstreamHttp,
+    clients: ClientRegistry,
+    policy: policy::Policy,
+    limits: Arc<limits::Limits>,
+    families: Families,
+    detector: Detector,
+    apps: Arc<AppRegistry>,
+}
+
+impl Base {
+    async fn open(config: &Config, parsed: &config::Parsed, clock: Arc<dyn Clock>) -> Result<Base, StartError> {
+        let store = Store::connect(&config.database_url).await?;
+        let keys = KeySet::load_or_generate(&config.keys_dir)?;
+        // Keys for the algorithms configured clients ask for.
+        for alg in config.clients.iter().filter_map(|c| c.id_token_signed_response_alg) {
+            keys.ensure(alg)?;
+        }
+        let (connect_timeout, timeout) = config.upstream_timeouts();
+        let user_agent = format!("fedi-oidc/{} (+{})", env!("CARGO_PKG_VERSION"), config.app_website());
+        let resolver = match &config.resolver {
+            Some(hook) => hook.0.clone(),
+            None => Arc::new(infrastructure::outbound::SystemResolver),
+        };
+        let upstream =
+            UpstreamHttp::with_resolver(&user_agent, connect_timeout, timeout, config.outbound_rules(), resolver)?;
+        let (families, detector, apps) = fediverse(config, &store, &clock, &upstream);
+        let pairwise_secret = store.server_secret("pairwise_subject", &util::random_token(32), clock.now()).await?;
+        let clients = ClientRegistry::new(
+            &config.clients,
+            store.clone(),
+            clock.clone(),
+            &config.issuer,
+            upstream.clone(),
+            &pairwise_secret,
+        );
+        let policy = policy::Policy::new(config, parsed);
+        let limits = Arc::new(limits::Limits::new(config));
+        Ok(Base { store, clock, keys, upstream, clients, policy, limits, families, detector, apps })
+    }
+}
+
+/// The sign-in flow, over the base and the services it calls.
+fn sign_in(
+    config: &Config,
+    base: &Base,
+    tokens: &services::tokens::Tokens,
+    hints: &services::id_token_hint::IdTokenHintVerifier,
+    par: &services::par::PushedRequests,
+) -> services::signin::SignIn {
+    services::signin::SignIn {
+        store: base.store.clone(),
+        clock: base.clock.clone(),
+        clients: base.clients.clone(),
+        keys: base.keys.clone(),
+        tokens: tokens.clone(),
+        families: base.families.clone(),
+        detector: base.detector.clone(),
+        apps: base.apps.clone(),
+        upstream: base.upstream.clone(),
+        policy: base.policy.clone(),
+        limits: base.limits.clone(),
+        hints: hints.clone(),
+        pushed: par.clone(),
+        settings: services::signin::SignInSettings::from_config(config, issuer_path(&config.issuer)),
+    }
 }
 
 /// What the login flow uses to talk to instances: the client for each server

@@ -17,18 +17,6 @@ use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
-/// Parse configured proxies: CIDRs (`10.0.0.0/8`) or single addresses.
-pub fn parse_trusted(list: &[String]) -> Result<Vec<IpNet>, String> {
-    list.iter()
-        .map(|s| {
-            let s = s.trim();
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{s:?} is not an IP address or CIDR"))
-        })
-        .collect()
-}
-
 fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     let ip = ip.to_canonical();
     proxies.iter().any(|net| net.contains(&ip))
@@ -94,7 +82,8 @@ mod tests {
 
     #[test]
     fn rightmost_untrusted_hop_wins() {
-        let proxies = parse_trusted(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap();
+        let proxies =
+            crate::config::instances::parse_trusted_proxies(&["10.0.0.0/8".into(), "127.0.0.1".into()]).unwrap();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         // Untrusted peer: headers ignored.
         let f = client_ip(ip("203.0.113.9"), &h(&[("x-forwarded-for", "1.2.3.4")]), &proxies);
@@ -124,6 +113,6 @@ mod tests {
             client_ip(ip("::ffff:10.0.0.2"), &h(&[("x-forwarded-for", "192.0.2.1")]), &proxies),
             ip("192.0.2.1")
         );
-        assert!(parse_trusted(&["nope".into()]).is_err());
+        assert!(crate::config::instances::parse_trusted_proxies(&["nope".into()]).is_err());
     }
 }

@@ -9,6 +9,7 @@ use crate::config::{ClientConfig, Config};
 use crate::domain::authorization_request::{parse_authorization_request, Channel, Params};
 use crate::domain::client::Client;
 use crate::infrastructure::store::{CodeRedemption, NewAccessToken, SubjectRow};
+use crate::services::tokens::{TokenSettings, Tokens};
 use crate::testing::{fresh_store, manual_clock};
 use crate::util::{hash_secret, ManualClock};
 
@@ -38,7 +39,10 @@ async fn fixture() -> Fixture {
     let keys = KeySet::load_or_generate(keys_dir.path()).expect("keys");
     let clients = ClientRegistry::new(&config.clients, store.clone(), shared.clone(), ISSUER, http.clone(), "pairwise");
     let hints = IdTokenHintVerifier::new(keys.clone(), ISSUER);
+    let token_settings = TokenSettings::from_config(&config);
+    let tokens = Tokens::new(keys.clone(), clients.clone(), token_settings);
     let signin = SignIn {
+        tokens,
         store: store.clone(),
         clock: shared.clone(),
         clients,
