@@ -131,3 +131,45 @@ fn cors() -> tower_http::cors::CorsLayer {
 async fn not_found() -> Response {
     error_page(StatusCode::NOT_FOUND, "There is nothing at this address.", None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "late"
+    }
+
+    async fn answer(router: Router) -> (StatusCode, String, String) {
+        let request = axum::http::Request::get("/slow").body(Body::empty()).expect("a request");
+        let response = router.oneshot(request).await.expect("an answer");
+        let kind = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("").to_string());
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+        (status, kind.unwrap_or_default(), String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_slow_api_call_gets_oauth_json_and_a_slow_page_gets_a_page() {
+        let limit = Duration::from_millis(50);
+        let api = Router::new()
+            .route("/slow", get(slow))
+            .layer(axum::middleware::from_fn(move |r, n| api_time_limit(limit, r, n)));
+        let (status, kind, body) = answer(api).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(kind.starts_with("application/json"), "{kind}");
+        assert!(body.contains("\"temporarily_unavailable\""), "{body}");
+
+        let browser = Router::new()
+            .route("/slow", get(slow))
+            .layer(axum::middleware::from_fn(move |r, n| page_time_limit(limit, r, n)));
+        let (status, kind, body) = answer(browser).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(kind.starts_with("text/html"), "{kind}");
+        assert!(body.contains("This took too long"), "{body}");
+    }
+}

@@ -38,6 +38,7 @@ mod policy;
 mod registration;
 mod replicas;
 mod resolution;
+mod routers;
 mod security;
 mod signing;
 mod ssrf;
