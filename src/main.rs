@@ -65,7 +65,7 @@ enum KeysCommand {
     /// List the keys: kid, algorithm, whether it signs, file.
     List,
     /// Add a new key. It is published at once and signs after a short delay
-    /// (see the README); the previous keys stay published.
+    /// (see docs/operating/keys.md); the previous keys stay published.
     Rotate {
         /// RS256 (default), ES256 or EdDSA.
         #[arg(long, default_value = "RS256")]
@@ -109,7 +109,7 @@ struct ClientAdd {
     settings: Box<ClientSettingsArgs>,
 }
 
-/// Client metadata beyond the basics (see the README, "Client authentication" and "Tokens").
+/// Client metadata beyond the basics (see docs/integrating/clients.md, "Client authentication" and "Tokens").
 #[derive(clap::Args)]
 struct ClientSettingsArgs {
     /// client_secret_basic (default), client_secret_post, client_secret_jwt or private_key_jwt.

@@ -1,6 +1,6 @@
 //! Prometheus metrics: one registry for the process, counters that the
 //! rest of the code bumps with one call, and the text exposition for
-//! `GET /metrics`. Names are listed in README.md, "Metrics".
+//! `GET /metrics`. Names are listed in docs/operating/operations.md, "Metrics".
 //!
 //! Labels never carry request data: routes are the router's path templates
 //! (`/login/{txn}`, never the transaction id), reasons and outcomes come

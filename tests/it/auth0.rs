@@ -33,7 +33,7 @@ dual_db_tests!(
     back_channel_with_es256_and_why_eddsa_must_not_be_chosen,
     front_channel_id_token_form_post,
     user_id_is_stable_across_logins_and_modes,
-    custom_social_connection_with_the_readme_script,
+    custom_social_connection_with_the_documented_script,
 );
 
 const CALLBACK: &str = "https://example-tenant.auth0.com/login/callback";
@@ -368,7 +368,7 @@ async fn user_id_is_stable_across_logins_and_modes(db: Db) {
 
 /// The fetchUserProfile script of the custom social connection, as the
 /// Auth0 page of the manual includes it.
-fn readme_fetch_user_profile_script(issuer: &str) -> String {
+fn documented_fetch_user_profile_script(issuer: &str) -> String {
     let script = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/integrating/auth0-fetch-user-profile.js"));
     script.replace("https://YOUR-ISSUER", issuer)
 }
@@ -393,7 +393,7 @@ const request = {
 };
 "#;
 
-async fn custom_social_connection_with_the_readme_script(db: Db) {
+async fn custom_social_connection_with_the_documented_script(db: Db) {
     let Some(app) = spawn(db).await else { return };
     let fake = start_fake().await;
     // Auth0's generic OAuth 2.0 connection (passport-oauth2): the code flow
@@ -424,7 +424,7 @@ async fn custom_social_connection_with_the_readme_script(db: Db) {
     let script = dir.path().join("fetch.js");
     let program = format!(
         "{REQUEST_SHIM}\nconst fetchUserProfile = ({});\nfetchUserProfile(process.argv[2], {{}}, (err, profile) => {{\n  if (err) {{ console.error(String(err)); process.exit(1); }}\n  console.log(JSON.stringify(profile));\n}});\n",
-        readme_fetch_user_profile_script(&app.issuer)
+        documented_fetch_user_profile_script(&app.issuer)
     );
     std::fs::write(&script, program).unwrap();
     let run = |token: String| {

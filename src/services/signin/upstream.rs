@@ -176,7 +176,7 @@ impl SignIn {
         self.store.set_transaction_upstream(&txn.row.id, &visit).await?;
         // prompt=login and max_age ask for an interaction now: make sure the
         // instance shows its approval screen (it cannot be made to ask for the
-        // password again; see README, "auth_time").
+        // password again; see docs/reference/authorization-endpoint.md, "auth_time").
         let force_login = txn.request.prompt.contains(&Prompt::Login) || txn.request.max_age.is_some();
         Ok(family.authorization_url(&upstream, &state, &challenge, force_login))
     }
