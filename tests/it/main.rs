@@ -20,6 +20,7 @@ mod support;
 mod architecture;
 mod auth0;
 mod authorize;
+mod browser;
 mod client_auth;
 mod client_metadata;
 mod conformance;
