@@ -35,8 +35,11 @@ pub fn service(app: &AppState) -> Router {
         .layer(axum::middleware::from_fn(move |r, n| api_time_limit(timeout, r, n)))
         .layer(cors())
         .with_state(app.clone());
+    let https = app.config.issuer.starts_with("https://");
+    let cookie: std::sync::Arc<str> = session_cookie_name(https).into();
     let browser = browser::routes()
         .layer(sessions(app))
+        .layer(axum::middleware::from_fn(move |r, n| browser::session::lax_fallback(cookie.clone(), https, r, n)))
         .layer(axum::middleware::from_fn_with_state(app.clone(), limits::browser))
         .layer(axum::middleware::from_fn(move |r, n| page_time_limit(timeout, r, n)))
         .fallback(not_found)
@@ -44,7 +47,18 @@ pub fn service(app: &AppState) -> Router {
     shared_layers(api.merge(browser), app)
 }
 
-/// The browser session cookie (see docs: operating/security).
+fn session_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-fedi_oidc"
+    } else {
+        "fedi_oidc"
+    }
+}
+
+/// The browser session cookie (see docs: operating/security): `SameSite=None;
+/// Secure`, with a Lax copy made by [`browser::session::lax_fallback`].
+/// Browsers treat `http://127.0.0.1` and `http://localhost` as secure
+/// contexts, so `Secure` holds in development too.
 fn sessions(app: &AppState) -> SessionManagerLayer<SessionStoreAdapter> {
     let secure = app.config.issuer.starts_with("https://");
     let path = match app.path("") {
@@ -52,10 +66,10 @@ fn sessions(app: &AppState) -> SessionManagerLayer<SessionStoreAdapter> {
         p => p,
     };
     SessionManagerLayer::new(SessionStoreAdapter::new(app.store.clone()))
-        .with_name(if secure { "__Host-fedi_oidc" } else { "fedi_oidc" })
-        .with_secure(secure)
+        .with_name(session_cookie_name(secure))
+        .with_secure(true)
         .with_http_only(true)
-        .with_same_site(SameSite::Lax)
+        .with_same_site(SameSite::None)
         .with_path(if secure { "/".to_string() } else { path })
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(app.config.session_ttl_secs as i64)))
 }

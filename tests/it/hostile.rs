@@ -658,8 +658,13 @@ async fn browser_endpoints_and_api_cors(db: Db) {
     let first = b.get(authorize_url(&app, &good_params())).send().await.unwrap();
     assert!(first.headers().get("set-cookie").is_some());
     let second = b.get(authorize_url(&app, &good_params())).send().await.unwrap();
-    let cookie = second.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    // The session cookie is SameSite=None; Secure (silent sign-in in
+    // iframes), with a Lax copy for browsers that refuse it.
+    let cookies: Vec<&str> = second.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    let main = cookies.iter().find(|c| c.starts_with("fedi_oidc=")).expect("the session cookie");
+    assert!(main.contains("HttpOnly") && main.contains("SameSite=None") && main.contains("Secure"), "{main}");
+    let lax = cookies.iter().find(|c| c.starts_with("fedi_oidc_lax=")).expect("its Lax copy");
+    assert!(lax.contains("HttpOnly") && lax.contains("SameSite=Lax"), "{lax}");
 }
 
 async fn rate_limited_instance_asks_to_try_later(db: Db) {

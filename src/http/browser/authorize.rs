@@ -13,9 +13,9 @@ use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
 use crate::http::browser::respond::next_response;
-use crate::http::browser::session::browser_id;
+use crate::http::browser::session::{browser_id, existing_browser_id};
 use crate::http::proxy::ClientIp;
-use crate::http::{error_page, is_form};
+use crate::http::{error_page, is_form, see_other};
 use crate::services::signin::RequestError;
 use crate::AppState;
 
@@ -43,7 +43,19 @@ pub async fn authorize_post(
     }
     let body =
         std::str::from_utf8(&body).map_err(|_| RequestError::Page("The sign-in request is not valid text.".into()))?;
+    if cross_site(&headers) && existing_browser_id(&session).await.is_none() {
+        // The browser withheld the session cookie from this cross-site POST
+        // (only the Lax copy was left, and Lax is not sent here). A new
+        // session now would replace the person's single sign-on session:
+        // continue as a top-level GET instead, where the Lax copy travels.
+        return Ok(see_other(&format!("{}?{body}", app.path("/authorize"))));
+    }
     authorize(app, ip, session, body).await
+}
+
+/// The browser says the request came from another site (Fetch Metadata).
+fn cross_site(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
 }
 
 async fn authorize(app: AppState, ip: Option<IpAddr>, session: Session, raw: &str) -> Result<Response, RequestError> {

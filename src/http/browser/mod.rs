@@ -17,9 +17,16 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/login/{txn}", get(pages::picker).post(pages::choose))
-        .route("/consent/{txn}", get(pages::consent).post(pages::decide))
         .route("/callback/{key}", get(callback::callback))
         .route("/end_session", get(logout::end_session_get).post(logout::end_session_post))
+        .merge(our_forms())
+}
+
+/// The endpoints of our own forms: a POST from another site is refused.
+fn our_forms() -> Router<AppState> {
+    Router::new()
+        .route("/login/{txn}", get(pages::picker).post(pages::choose))
+        .route("/consent/{txn}", get(pages::consent).post(pages::decide))
         .route("/end_session/confirm", post(logout::confirm))
+        .route_layer(axum::middleware::from_fn(csrf::same_site_posts_only))
 }

@@ -16,8 +16,9 @@ use crate::AppState;
 
 /// The response to the browser: a 303 redirect, or for `form_post` a page
 /// whose form posts the parameters to the client. The page submits itself
-/// with a script allowed by its CSP nonce, and has a button for browsers
-/// that run no scripts. Nothing of the response is in any URL.
+/// with a script allowed by its CSP nonce (no inline handlers), and has a
+/// button for browsers that run no scripts. Nothing of the response is in
+/// any URL.
 pub fn authorization_response(r: AuthorizationResponse) -> Response {
     if r.mode != ResponseMode::FormPost {
         return see_other(r.url().as_str());
@@ -30,10 +31,13 @@ pub fn authorization_response(r: AuthorizationResponse) -> Response {
         "form_post.html",
         context! { service => "fedi-oidc", action => r.redirect_uri.as_str(), fields, nonce, host },
     );
+    // No `form-action`: browsers apply it to every redirect after the POST
+    // too, so a callback that answers 302 to another origin (Auth0's does)
+    // would be blocked and the person stuck here. The form's action is the
+    // registered redirect URI, and no other script or markup can run.
     let csp = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; form-action {}; \
-         frame-ancestors 'none'; base-uri 'none'",
-        r.form_action()
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
+         frame-ancestors 'none'; base-uri 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&csp) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);

@@ -90,10 +90,10 @@ impl Browser {
         if options.no_javascript {
             prefs.insert("profile.managed_default_content_settings.javascript".into(), json!(2));
         }
-        if options.block_third_party_cookies {
-            prefs.insert("profile.cookie_controls_mode".into(), json!(1));
-            prefs.insert("profile.block_third_party_cookies".into(), json!(true));
-        }
+        // Chrome's own setting (0: allow third-party cookies, 1: block them).
+        let block = options.block_third_party_cookies;
+        prefs.insert("profile.cookie_controls_mode".into(), json!(if block { 1 } else { 0 }));
+        prefs.insert("profile.block_third_party_cookies".into(), json!(block));
         // Without the background-networking flags, Chromium's own calls home
         // are refused by a closed network and slow everything down.
         let args = [

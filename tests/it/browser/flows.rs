@@ -199,3 +199,46 @@ async fn deny_gives_access_denied_at_the_relying_party() {
     assert!(got.tokens.is_none());
     w.browser.close().await;
 }
+
+/// The same defences, at the HTTP level (no browser needed): what Chromium
+/// sends on a cross-site form post (`Sec-Fetch-Site: cross-site`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_forms_refuse_cross_site_posts() {
+    let Some(app) = crate::support::spawn_app(crate::support::Db::Sqlite).await else { return };
+    let browser = crate::support::browser();
+    let rp = app.rp(crate::support::CONFIDENTIAL, Some(crate::support::CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let r = browser.get(started.url.as_str()).send().await.unwrap();
+    let picker = app.url(r.headers()["location"].to_str().unwrap());
+    let body = browser.get(&picker).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::support::hidden(&body, "csrf_token").unwrap();
+    let form = [("csrf_token", csrf.as_str()), ("account", "example.social")];
+    for (path, site) in [(picker.clone(), "cross-site"), (app.url("/end_session/confirm"), "cross-site")] {
+        let r = browser.post(&path).header("sec-fetch-site", site).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        assert!(r.text().await.unwrap().contains("sent from another site"), "{path}");
+    }
+}
+
+/// A cross-site POST /authorize without the session cookie (a browser that
+/// withheld it) is sent on as a top-level GET, where the Lax copy travels,
+/// instead of starting a new session that would replace the person's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_site_post_without_a_session_becomes_a_get() {
+    let Some(app) = crate::support::spawn_app(crate::support::Db::Sqlite).await else { return };
+    let rp = app.rp(crate::support::CONFIDENTIAL, Some(crate::support::CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let query = started.url.query().unwrap().to_string();
+    let r = app
+        .http
+        .post(app.url("/authorize"))
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers().get("set-cookie").is_none(), "no new session");
+    assert_eq!(r.headers()["location"].to_str().unwrap(), format!("/authorize?{query}"));
+}
