@@ -242,3 +242,35 @@ async fn a_cross_site_post_without_a_session_becomes_a_get() {
     assert!(r.headers().get("set-cookie").is_none(), "no new session");
     assert_eq!(r.headers()["location"].to_str().unwrap(), format!("/authorize?{query}"));
 }
+
+/// A browser that kept only the Lax copy of the session cookie (it refused
+/// `SameSite=None`, or `Secure` over http) still has its session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lax_copy_of_the_session_cookie_stands_in_for_the_first() {
+    let Some(app) = crate::support::spawn_app(crate::support::Db::Sqlite).await else { return };
+    let rp = app.rp(crate::support::CONFIDENTIAL, Some(crate::support::CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &[], &[]);
+    let r = app.http.get(started.url.as_str()).send().await.unwrap();
+    let picker = app.url(r.headers()["location"].to_str().unwrap());
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let value = |name: &str| {
+        cookies
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|rest| rest.split(';').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+    };
+    let (main, lax) = (value("fedi_oidc"), value("fedi_oidc_lax"));
+    assert_eq!(main, lax, "both copies name one session");
+    let with = |cookie: Option<String>| {
+        let mut request = app.http.get(&picker);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    assert_eq!(with(Some(format!("fedi_oidc_lax={lax}"))).await.unwrap().status(), 200);
+    assert_eq!(with(Some(format!("fedi_oidc={main}"))).await.unwrap().status(), 200);
+    assert_ne!(with(None).await.unwrap().status(), 200, "no cookie, no transaction");
+}
