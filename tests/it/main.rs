@@ -32,6 +32,7 @@ mod hostile;
 mod limits;
 mod login;
 mod logout;
+mod misskey;
 mod ops;
 mod pairwise;
 mod policy;

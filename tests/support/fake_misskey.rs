@@ -94,6 +94,11 @@ impl FakeMisskey {
         self.state.lock().unwrap().checks
     }
 
+    /// Tokens handed out by `check`.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.lock().unwrap().tokens.iter().filter(|(_, t)| t.fetched).map(|(k, _)| k.clone()).collect()
+    }
+
     /// Tokens handed out by `check`, with their permissions.
     pub fn fetched_tokens(&self) -> Vec<Vec<String>> {
         self.state.lock().unwrap().tokens.values().filter(|t| t.fetched).map(|t| t.permission.clone()).collect()
