@@ -271,7 +271,7 @@ fn fediverse(
     clock: &Arc<dyn Clock>,
     http: &UpstreamHttp,
 ) -> (Families, Detector, Arc<AppRegistry>) {
-    let families = Families::new(http, &config.app_name);
+    let families = Families::new(http);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
     let apps = Arc::new(AppRegistry::new(
         store.clone(),

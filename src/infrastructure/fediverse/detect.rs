@@ -28,7 +28,7 @@ pub enum Family {
     Pleroma,
     Pixelfed,
     Friendica,
-    /// Misskey, Sharkey, Firefish, Iceshrimp, … (MiAuth).
+    /// Misskey, Sharkey, Firefish, Iceshrimp, … (Misskey's OAuth 2.0).
     Misskey,
     /// Something else that may speak the Mastodon client API.
     Unknown,

@@ -129,9 +129,9 @@ pub struct Families {
 }
 
 impl Families {
-    /// `app_name` is what MiAuth shows (the Mastodon-API families show the
-    /// registered app's name).
-    pub fn new(http: &crate::infrastructure::outbound::UpstreamHttp, app_name: &str) -> Self {
+    /// The Mastodon-API families show the registered app's name; the Misskey
+    /// family shows the name in our client information document.
+    pub fn new(http: &crate::infrastructure::outbound::UpstreamHttp) -> Self {
         // Every call to an instance is counted (by family and outcome).
         let counted = |f: Arc<dyn ServerFamily>| -> Arc<dyn ServerFamily> { Arc::new(counted::CountedFamily(f)) };
         let client = |family| counted(Arc::new(mastodon::Mastodon::new(http.clone(), family)));
@@ -141,7 +141,7 @@ impl Families {
             pleroma: client(Family::Pleroma),
             pixelfed: client(Family::Pixelfed),
             friendica: client(Family::Friendica),
-            misskey: counted(Arc::new(misskey::MiAuth::new(http.clone(), app_name.to_string()))),
+            misskey: counted(Arc::new(misskey::MisskeyOAuth::new(http.clone()))),
             unknown: client(Family::Unknown),
         }
     }

@@ -47,7 +47,7 @@ async fn fixture() -> Fixture {
         clock: shared.clone(),
         clients,
         keys,
-        families: Families::new(&http, "test"),
+        families: Families::new(&http),
         detector: Detector::new(http.clone(), store.clone(), shared.clone(), false),
         apps: Arc::new(AppRegistry::new(store.clone(), shared.clone(), "test".into(), ISSUER.into(), "cb".into())),
         upstream: http,

@@ -221,6 +221,10 @@ pub(super) fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
             "{instance} does not allow apps to sign people in: its administrators have turned this off. \
              Sign in with an account on another server."
         ),
+        UpstreamError::NoSecureSignIn => format!(
+            "{instance} does not support a secure sign-in for apps: it is too old (Misskey before 2023.9, or a fork \
+             without its OAuth 2.0). Ask its administrators to upgrade, or sign in with an account on another server."
+        ),
         UpstreamError::Redirected => format!(
             "{instance} sends us to another address. If your account lives on another server, enter that server's name."
         ),
