@@ -51,13 +51,6 @@ impl StringOrNumber {
 }
 
 #[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    token_type: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct Account {
     id: String,
     username: String,
@@ -195,13 +188,7 @@ impl ServerFamily for Mastodon {
                 ],
             )
             .await?;
-        let token: TokenResponse = reply.json("token exchange")?;
-        if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-            || token.access_token.is_empty()
-        {
-            return Err(UpstreamError::NotCompatible("token exchange returned no bearer token".into()));
-        }
-        Ok(token.access_token)
+        super::bearer_token(&reply)
     }
 
     async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {

@@ -72,14 +72,6 @@ impl MisskeyOAuth {
     }
 }
 
-/// oauth2orize's token response.
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    token_type: Option<String>,
-}
-
 /// `UserDetailed` (packages/backend/src/core/entities/UserEntityService.ts).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,13 +174,8 @@ impl ServerFamily for MisskeyOAuth {
                 ],
             )
             .await?;
-        let token: TokenResponse = reply.json("token exchange")?;
-        if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-            || token.access_token.is_empty()
-        {
-            return Err(UpstreamError::NotCompatible("token exchange returned no bearer token".into()));
-        }
-        Ok(token.access_token)
+        // oauth2orize: `{access_token, scope, token_type: "Bearer"}`.
+        super::bearer_token(&reply)
     }
 
     async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {

@@ -69,6 +69,22 @@ pub struct UpstreamAccount {
 
 pub use crate::infrastructure::outbound::UpstreamError;
 
+/// The access token of a token response (RFC 6749 §5.1): a bearer token,
+/// or the instance is not one we can use.
+fn bearer_token(reply: &crate::infrastructure::outbound::Reply) -> Result<String, UpstreamError> {
+    #[derive(serde::Deserialize)]
+    struct TokenResponse {
+        access_token: String,
+        #[serde(default)]
+        token_type: Option<String>,
+    }
+    let token: TokenResponse = reply.json("token exchange")?;
+    if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) || token.access_token.is_empty() {
+        return Err(UpstreamError::NotCompatible("token exchange returned no bearer token".into()));
+    }
+    Ok(token.access_token)
+}
+
 /// One family of server software (Mastodon and its API-compatible kin, …).
 #[async_trait]
 pub trait ServerFamily: Send + Sync + std::fmt::Debug {
