@@ -12,6 +12,7 @@ dual_db_tests!(
     a_copied_upstream_link_signs_nobody_in,
     the_code_of_another_login_is_refused_by_pkce,
     a_server_with_only_miauth_gets_a_clear_page,
+    deny_at_the_server_is_access_denied_at_the_relying_party,
     the_client_information_document_names_our_callback_only,
 );
 
@@ -191,4 +192,18 @@ async fn the_client_information_document_names_our_callback_only(db: Db) {
         let r = app.http.get(app.url(&format!("/upstream/misskey/{bad}"))).send().await.unwrap();
         assert_eq!(r.status(), 404, "{bad}");
     }
+}
+
+/// The person presses "Deny" on their server's dialog: the relying party
+/// gets `access_denied` with its state, and the server hands out nothing.
+async fn deny_at_the_server_is_access_denied_at_the_relying_party(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMisskey::start("misskey").await;
+    fake.deny();
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let started = app.start(&rp, &["profile"], &[]);
+    let outcome = drive(&browser(), started.url.as_str(), &format!("@alice@{}", fake.host()), Consent::Allow).await;
+    assert_eq!(outcome.param("error").as_deref(), Some("access_denied"));
+    assert_eq!(outcome.param("state").as_deref(), Some(started.csrf.secret().as_str()));
+    assert!(fake.token_requests().is_empty());
 }

@@ -67,6 +67,8 @@ struct Inner {
     software: String,
     version: String,
     oauth: bool,
+    /// The person presses "Deny" on the dialog.
+    deny: bool,
     grants: HashMap<String, Grant>,
     /// Access tokens, with their permissions.
     tokens: HashMap<String, Vec<String>>,
@@ -133,6 +135,11 @@ impl FakeMisskey {
 
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// From now on the person denies on the dialog.
+    pub fn deny(&self) {
+        self.state.lock().unwrap().deny = true;
     }
 
     /// Access tokens handed out by `/oauth/token` (and not revoked).
@@ -313,8 +320,20 @@ async fn authorize(state: &Shared, query: HashMap<String, String>) -> Response {
     if param("code_challenge_method").as_deref() != Some("S256") {
         return authorize_error("invalid_request", "`code_challenge_method` parameter must be set as S256");
     }
-    // The dialog, approved at once; oauth2orize's code grant and query mode.
+    // The dialog, answered at once; oauth2orize's code grant and query mode
+    // (an error too gets `state` and `iss`).
     let mut g = state.lock().unwrap();
+    let mut location = url::Url::parse(&redirect_uri).expect("listed redirect URIs are URLs");
+    if g.deny {
+        let mut q = location.query_pairs_mut();
+        q.append_pair("error", "access_denied").append_pair("error_description", "User denied access");
+        if let Some(state) = param("state").filter(|s| !s.is_empty()) {
+            q.append_pair("state", &state);
+        }
+        q.append_pair("iss", &g.base_url);
+        drop(q);
+        return (StatusCode::FOUND, [("location", location.to_string())], "").into_response();
+    }
     g.counter += 1;
     let code = format!("code{}-{}", g.counter, rand::random::<u64>());
     let grant = Grant {
@@ -326,7 +345,6 @@ async fn authorize(state: &Shared, query: HashMap<String, String>) -> Response {
         token: None,
     };
     g.grants.insert(code.clone(), grant);
-    let mut location = url::Url::parse(&redirect_uri).expect("listed redirect URIs are URLs");
     {
         let mut q = location.query_pairs_mut();
         q.append_pair("code", &code);

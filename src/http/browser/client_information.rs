@@ -19,7 +19,7 @@ const KEY_LEN: usize = 16;
 
 pub async fn misskey_client(State(app): State<AppState>, Path(key): Path<String>) -> Response {
     let well_formed = key.len() == KEY_LEN && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let redirect_uri = format!("{}/callback/{key}", app.config.issuer);
+    let redirect_uri = misskey::normalized(&format!("{}/callback/{key}", app.config.issuer));
     let client_id = misskey::client_id_for(&redirect_uri).filter(|_| well_formed);
     let (Some(client_id), Ok(link)) =
         (client_id, HeaderValue::from_str(&format!("<{redirect_uri}>; rel=\"redirect_uri\"")))

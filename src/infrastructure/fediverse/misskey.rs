@@ -55,6 +55,13 @@ pub fn client_id_for(redirect_uri: &str) -> Option<String> {
     Url::parse(&format!("{base}{CLIENT_INFORMATION_PATH}/{key}")).ok().map(String::from)
 }
 
+/// `uri` as Misskey compares redirect URIs: `new URL(uri).toString()` (a
+/// lower-case host, no default port), so that the one we send is the one our
+/// document lists, whatever the spelling of the issuer.
+pub fn normalized(uri: &str) -> String {
+    Url::parse(uri).map(String::from).unwrap_or_else(|_| uri.to_string())
+}
+
 /// Whether `client_id` is our client information URL for `redirect_uri`
 /// (an app of this family, not one registered with a Mastodon-API server).
 pub fn is_our_client_id(client_id: &str, redirect_uri: &str) -> bool {
@@ -149,7 +156,7 @@ impl ServerFamily for MisskeyOAuth {
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &app.client_id)
-            .append_pair("redirect_uri", &app.redirect_uri)
+            .append_pair("redirect_uri", &normalized(&app.redirect_uri))
             .append_pair("scope", PERMISSION)
             .append_pair("state", state)
             .append_pair("code_challenge", code_challenge)
@@ -168,7 +175,7 @@ impl ServerFamily for MisskeyOAuth {
                 &[
                     ("grant_type", "authorization_code"),
                     ("code", code),
-                    ("redirect_uri", &app.redirect_uri),
+                    ("redirect_uri", &normalized(&app.redirect_uri)),
                     ("client_id", &app.client_id),
                     ("code_verifier", code_verifier),
                 ],
@@ -242,5 +249,11 @@ mod tests {
         assert!(!is_our_client_id("https://id.example/upstream/misskey/j", "https://id.example/callback/k"));
         assert!(!is_our_client_id("miauth", "https://id.example/callback/k"));
         assert!(!is_our_client_id("Xq3v_mastodon_client", "https://id.example/callback/k"));
+        // Spelled as Misskey's `new URL(...).toString()` spells them.
+        assert_eq!(
+            client_id_for("https://ID.Example:443/callback/k").as_deref(),
+            Some("https://id.example/upstream/misskey/k")
+        );
+        assert_eq!(normalized("https://ID.Example:443/callback/k"), "https://id.example/callback/k");
     }
 }
