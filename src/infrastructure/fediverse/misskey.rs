@@ -82,7 +82,7 @@ impl MisskeyOAuth {
 /// `UserDetailed` (packages/backend/src/core/entities/UserEntityService.ts).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct User {
+pub struct User {
     id: String,
     username: String,
     #[serde(default)]
@@ -187,35 +187,7 @@ impl ServerFamily for MisskeyOAuth {
 
     async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {
         let reply = self.http.post_json(app.instance.url("/api/i"), &json!({ "i": token })).await?;
-        let u: User = reply.json("i")?;
-        let host = u.host.filter(|h| !h.is_empty());
-        // A local user's actor is `{url}/users/{id}` (UserEntityService
-        // `genLocalUserUri`): ours to derive, never taken from WebFinger alone.
-        let uri = match (&host, u.uri.filter(|s| !s.is_empty())) {
-            (_, Some(uri)) => Some(uri),
-            (None, None) => Some(app.instance.url(&format!("/users/{}", u.id)).to_string()),
-            (Some(_), None) => None,
-        };
-        let acct = match host {
-            Some(host) => format!("{}@{host}", u.username),
-            None => u.username.clone(),
-        };
-        Ok(UpstreamAccount {
-            instance: app.instance.clone(),
-            id: u.id,
-            username: u.username,
-            acct,
-            display_name: u.name.unwrap_or_default(),
-            uri,
-            url: u.url.filter(|s| !s.is_empty()),
-            avatar: u.avatar_url.filter(|s| !s.is_empty()),
-            bot: u.is_bot.unwrap_or(false),
-            locked: u.is_locked.unwrap_or(false),
-            suspended: u.is_suspended.unwrap_or(false),
-            // Misskey reports silencing only to moderators.
-            limited: false,
-            created_at: u.created_at,
-        })
+        Ok(account_from(&app.instance, reply.json("i")?))
     }
 
     /// Misskey has no revocation endpoint for OAuth tokens (see the module
@@ -226,6 +198,39 @@ impl ServerFamily for MisskeyOAuth {
 
     async fn check_app(&self, _app: &UpstreamApp) -> Result<AppStatus, UpstreamError> {
         Ok(AppStatus::Known)
+    }
+}
+
+/// The account `POST /api/i` describes (MeDetailed), at `instance`.
+/// Untrusted input (fuzzed in fuzz/, from the JSON body).
+pub fn account_from(instance: &Instance, u: User) -> UpstreamAccount {
+    let host = u.host.filter(|h| !h.is_empty());
+    // A local user's actor is `{url}/users/{id}` (UserEntityService
+    // `genLocalUserUri`): ours to derive, never taken from WebFinger alone.
+    let uri = match (&host, u.uri.filter(|s| !s.is_empty())) {
+        (_, Some(uri)) => Some(uri),
+        (None, None) => Some(instance.url(&format!("/users/{}", u.id)).to_string()),
+        (Some(_), None) => None,
+    };
+    let acct = match host {
+        Some(host) => format!("{}@{host}", u.username),
+        None => u.username.clone(),
+    };
+    UpstreamAccount {
+        instance: instance.clone(),
+        id: u.id,
+        username: u.username,
+        acct,
+        display_name: u.name.unwrap_or_default(),
+        uri,
+        url: u.url.filter(|s| !s.is_empty()),
+        avatar: u.avatar_url.filter(|s| !s.is_empty()),
+        bot: u.is_bot.unwrap_or(false),
+        locked: u.is_locked.unwrap_or(false),
+        suspended: u.is_suspended.unwrap_or(false),
+        // Misskey reports silencing only to moderators.
+        limited: false,
+        created_at: u.created_at,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::domain::client::{AuthMethod, ClientMetadata, RefreshTokens, SubjectTy
 use crate::domain::error::OAuthError;
 use crate::keys::SigningAlg;
 
-pub(super) struct RegistrationRequest {
+pub struct RegistrationRequest {
     /// RFC 7592 §2.2: an update names the client and may carry its secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
