@@ -43,4 +43,5 @@ mod security;
 mod signing;
 mod ssrf;
 mod startup;
+mod token_review;
 mod tokens;
