@@ -36,6 +36,9 @@ const MOD_AUTH_SCOPE: &str = "openid email profile offline_access";
 const LOOPBACK: &str = "http://127.0.0.1:8201/cb";
 const WEB_LOOPBACK: &str = "rp-web-loopback";
 const WEB_LOOPBACK_SECRET: &str = "web-loopback-secret-0123456789abcdef01234567";
+const NATIVE_LOOPBACK: &str = "rp-native-loopback";
+const NATIVE_LOOPBACK_SECRET: &str = "native-loopback-secret-0123456789abcdef0123";
+const PUBLIC_LOOPBACK: &str = "rp-public-loopback";
 
 fn hybrid_client() -> fedi_oidc::config::ClientConfig {
     client_config(HYBRID, Some(HYBRID_SECRET), |c| {
@@ -211,10 +214,29 @@ async fn client_assertions_name_the_issuer_as_one_string(db: Db) {
 /// 3.7: RFC 8252 §7.3 lets the port of a loopback redirect URI vary for
 /// native apps; RFC 9700 §2.1 wants exact matching for everyone else.
 async fn loopback_ports_vary_for_native_clients_only(db: Db) {
-    let clients = vec![client_config(WEB_LOOPBACK, Some(WEB_LOOPBACK_SECRET), |c| {
-        c.redirect_uris = vec![LOOPBACK.into()];
-    })];
-    let Some(app) = spawn_app_with_clients(db, clients).await else { return };
+    use fedi_oidc::domain::client::ApplicationType;
+    let clients = vec![
+        client_config(WEB_LOOPBACK, Some(WEB_LOOPBACK_SECRET), |c| {
+            c.redirect_uris = vec![LOOPBACK.into()];
+        }),
+        client_config(NATIVE_LOOPBACK, Some(NATIVE_LOOPBACK_SECRET), |c| {
+            c.redirect_uris = vec![LOOPBACK.into()];
+            c.application_type = ApplicationType::Native;
+        }),
+        client_config(PUBLIC_LOOPBACK, None, |c| {
+            c.redirect_uris = vec![LOOPBACK.into()];
+            c.public = true;
+        }),
+    ];
+    let Some(app) = spawn_app_with(db, |c| {
+        c.clients.extend(clients);
+        c.registration_enabled = true;
+        c.registration_rate_per_ip_per_hour = 0;
+    })
+    .await
+    else {
+        return;
+    };
     let request = |client: &str, redirect_uri: &str| {
         authorize_url(
             &app,
@@ -239,6 +261,61 @@ async fn loopback_ports_vary_for_native_clients_only(db: Db) {
         assert!(r.headers().get("location").is_none(), "{other}: never redirected");
         let page = r.text().await.unwrap();
         assert!(page.contains("has not registered"), "{other}: our error page: {page}");
+    }
+    // Native apps, confidential (application_type native) or public: any port
+    // on the same loopback address and path.
+    for client in [NATIVE_LOOPBACK, PUBLIC_LOOPBACK] {
+        for port in ["http://127.0.0.1:8201/cb", "http://127.0.0.1:50123/cb", "http://127.0.0.1/cb"] {
+            let (status, location) = first_hop(&request(client, port)).await;
+            assert_eq!(status, 303, "{client} {port}");
+            assert!(location.unwrap().path().contains("/login/"), "{client} {port}");
+        }
+        for other in ["http://127.0.0.1:50123/other", "http://127.0.0.2:8201/cb", "http://localhost:8201/cb"] {
+            let r = browser().get(request(client, other)).send().await.unwrap();
+            assert_eq!(r.status(), 400, "{client} {other}");
+            assert!(r.headers().get("location").is_none());
+        }
+    }
+
+    // Registration (RFC 7591, OIDC Registration §2): application_type is
+    // web by default, echoed, and decides which redirect URIs fit.
+    let register = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app.http.post(app.url("/register")).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, web) = register(json!({"redirect_uris": ["https://rp.example/cb"]})).await;
+    assert_eq!(status, 201, "{web}");
+    assert_eq!(web["application_type"], "web");
+    let (status, native) = register(json!({"application_type": "native", "redirect_uris": [LOOPBACK]})).await;
+    assert_eq!(status, 201, "{native}");
+    assert_eq!(native["application_type"], "native");
+    let registered = native["client_id"].as_str().unwrap().to_string();
+    let (status, _) = first_hop(&request(&registered, "http://127.0.0.1:50124/cb")).await;
+    assert_eq!(status, 303, "a registered native client's port may vary");
+    let (status, web_loopback) = register(json!({"redirect_uris": [LOOPBACK]})).await;
+    assert_eq!(status, 201, "{web_loopback}");
+    let web_loopback = web_loopback["client_id"].as_str().unwrap().to_string();
+    assert_eq!(browser().get(request(&web_loopback, "http://127.0.0.1:50124/cb")).send().await.unwrap().status(), 400);
+    for (body, code, why) in [
+        (json!({"application_type": "desktop", "redirect_uris": [LOOPBACK]}), "invalid_client_metadata", "unknown type"),
+        (json!({"application_type": ["native"], "redirect_uris": [LOOPBACK]}), "invalid_client_metadata", "not a string"),
+        (
+            json!({"application_type": "native", "redirect_uris": ["https://rp.example/cb"]}),
+            "invalid_redirect_uri",
+            "native with https",
+        ),
+        (
+            json!({"redirect_uris": [LOOPBACK], "response_types": ["id_token"], "grant_types": ["implicit"]}),
+            "invalid_redirect_uri",
+            "confidential web implicit on loopback",
+        ),
+    ] {
+        let (status, error) = register(body).await;
+        assert_eq!((status, error["error"].as_str()), (400, Some(code)), "{why}: {error}");
     }
 }
 
