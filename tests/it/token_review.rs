@@ -424,3 +424,58 @@ async fn every_response_type_returning_tokens_needs_a_nonce(db: Db) {
     let (_, location) = first_hop(&authorize_url(&app, &params)).await;
     assert!(location.unwrap().path().contains("/login/"));
 }
+
+fn cli(database_url: &str, keys_dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fedi-oidc"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FEDI_OIDC_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .env("FEDI_OIDC_DATABASE_URL", database_url)
+        .env("FEDI_OIDC_KEYS_DIR", keys_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// 3.7, the CLI: `client add --application-type native`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_clients_have_an_application_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("cli.db").display());
+    let keys_dir = dir.path().join("keys");
+    let add = |id: &str, uri: &str, extra: &[&str]| {
+        let mut args = vec!["client", "add", "--name", "CLI RP", "--client-id", id, "--redirect-uri", uri];
+        args.extend_from_slice(extra);
+        cli(&database_url, &keys_dir, &args)
+    };
+    let (ok, out) = add("cli-native", LOOPBACK, &["--application-type", "native"]);
+    assert!(ok, "{out}");
+    let (ok, out) = add("cli-web", LOOPBACK, &[]);
+    assert!(ok, "{out}");
+    let (ok, out) = add("cli-desktop", LOOPBACK, &["--application-type", "desktop"]);
+    assert!(!ok && out.contains("--application-type"), "{out}");
+    let (ok, out) = add("cli-native-https", "https://rp.example/cb", &["--application-type", "native"]);
+    assert!(!ok && out.contains("native client"), "{out}");
+
+    let url = database_url.clone();
+    let app = spawn_app_with(Db::Sqlite, move |c| c.database_url = url).await.unwrap();
+    let request = |client: &str| {
+        authorize_url(
+            &app,
+            &[
+                ("client_id", client),
+                ("redirect_uri", "http://127.0.0.1:50125/cb"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+    };
+    assert_eq!(first_hop(&request("cli-native")).await.0, 303, "native: any loopback port");
+    assert_eq!(first_hop(&request("cli-web")).await, (400, None), "web: the registered port only");
+}
