@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::client::{resolve_method, sector_of, Client, ClientDefinition, Registrant, Secret};
-use crate::domain::client::{AccessTokenFormat, ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use crate::domain::client::{
+    AccessTokenFormat, ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType,
+};
 use crate::keys::SigningAlg;
 use crate::util::hash_secret;
 

@@ -168,7 +168,9 @@ impl AssertionVerifier {
         let token_endpoint = format!("{}/token", self.issuer);
         match aud {
             serde_json::Value::String(a) if *a == self.issuer || *a == token_endpoint => Ok(()),
-            serde_json::Value::Array(_) => refused("aud must be the issuer identifier as a single string, not an array"),
+            serde_json::Value::Array(_) => {
+                refused("aud must be the issuer identifier as a single string, not an array")
+            }
             serde_json::Value::String(a) if endpoint != "/token" && *a == format!("{}{endpoint}", self.issuer) => {
                 refused("aud must be the issuer identifier, not the URL of the endpoint called")
             }

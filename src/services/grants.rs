@@ -512,7 +512,10 @@ mod tests {
     #[test]
     fn narrowing_without_a_requested_scope_is_the_granted_scope() {
         assert_eq!(narrowed_scope("openid profile", "openid profile", None).expect("the grant"), "openid profile");
-        assert_eq!(narrowed_scope("openid profile", "openid profile email", Some("email openid")).expect("narrowed"), "openid");
+        assert_eq!(
+            narrowed_scope("openid profile", "openid profile email", Some("email openid")).expect("narrowed"),
+            "openid"
+        );
         let e = narrowed_scope("openid profile", "openid profile email", Some("profile email")).expect_err("no openid");
         assert_eq!(e.code, ErrorCode::InvalidScope);
     }

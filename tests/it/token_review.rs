@@ -255,7 +255,8 @@ async fn loopback_ports_vary_for_native_clients_only(db: Db) {
     let (status, location) = first_hop(&request(WEB_LOOPBACK, LOOPBACK)).await;
     assert_eq!(status, 303);
     assert!(location.unwrap().path().contains("/login/"));
-    for other in ["http://127.0.0.1/cb", "http://127.0.0.1:80/cb", "http://127.0.0.1:8202/cb", "http://127.0.0.1:1/cb"] {
+    for other in ["http://127.0.0.1/cb", "http://127.0.0.1:80/cb", "http://127.0.0.1:8202/cb", "http://127.0.0.1:1/cb"]
+    {
         let r = browser().get(request(WEB_LOOPBACK, other)).send().await.unwrap();
         assert_eq!(r.status(), 400, "{other}");
         assert!(r.headers().get("location").is_none(), "{other}: never redirected");
@@ -301,8 +302,16 @@ async fn loopback_ports_vary_for_native_clients_only(db: Db) {
     let web_loopback = web_loopback["client_id"].as_str().unwrap().to_string();
     assert_eq!(browser().get(request(&web_loopback, "http://127.0.0.1:50124/cb")).send().await.unwrap().status(), 400);
     for (body, code, why) in [
-        (json!({"application_type": "desktop", "redirect_uris": [LOOPBACK]}), "invalid_client_metadata", "unknown type"),
-        (json!({"application_type": ["native"], "redirect_uris": [LOOPBACK]}), "invalid_client_metadata", "not a string"),
+        (
+            json!({"application_type": "desktop", "redirect_uris": [LOOPBACK]}),
+            "invalid_client_metadata",
+            "unknown type",
+        ),
+        (
+            json!({"application_type": ["native"], "redirect_uris": [LOOPBACK]}),
+            "invalid_client_metadata",
+            "not a string",
+        ),
         (
             json!({"application_type": "native", "redirect_uris": ["https://rp.example/cb"]}),
             "invalid_redirect_uri",
@@ -394,8 +403,13 @@ async fn mod_auth_openidc_refresh_repeats_the_requested_scope(db: Db) {
 async fn every_response_type_returning_tokens_needs_a_nonce(db: Db) {
     let Some(app) = spawn_app_with_clients(db, vec![hybrid_client()]).await else { return };
     for rt in ["code token", "code id_token", "code id_token token", "id_token", "id_token token"] {
-        let params =
-            [("client_id", HYBRID), ("redirect_uri", RP_REDIRECT), ("response_type", rt), ("scope", "openid"), ("state", "st")];
+        let params = [
+            ("client_id", HYBRID),
+            ("redirect_uri", RP_REDIRECT),
+            ("response_type", rt),
+            ("scope", "openid"),
+            ("state", "st"),
+        ];
         let (status, location) = first_hop(&authorize_url(&app, &params)).await;
         assert_eq!(status, 303, "{rt}");
         let location = location.unwrap();
@@ -419,8 +433,13 @@ async fn every_response_type_returning_tokens_needs_a_nonce(db: Db) {
         assert_eq!(fields.get("iss"), Some(&app.issuer));
     }
     // The code flow alone does not need one.
-    let params =
-        [("client_id", HYBRID), ("redirect_uri", RP_REDIRECT), ("response_type", "code"), ("scope", "openid"), ("state", "st")];
+    let params = [
+        ("client_id", HYBRID),
+        ("redirect_uri", RP_REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "st"),
+    ];
     let (_, location) = first_hop(&authorize_url(&app, &params)).await;
     assert!(location.unwrap().path().contains("/login/"));
 }
