@@ -287,6 +287,7 @@ impl Registrations {
         out.insert("client_id".into(), json!(client.client_id));
         out.insert("client_name".into(), json!(client.name));
         out.insert("redirect_uris".into(), json!(client.redirect_uris));
+        out.insert("application_type".into(), json!(m.application_type.as_str()));
         out.insert("token_endpoint_auth_method".into(), json!(client.auth_method.as_str()));
         out.insert("grant_types".into(), json!(m.grant_types()));
         let response_types =

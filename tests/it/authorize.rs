@@ -720,14 +720,15 @@ async fn response_type_and_mode_rules(db: Db) {
         assert_eq!(fragment(&url).get("error").map(String::as_str), Some("invalid_request"), "{rt}");
         assert_eq!(fragment(&url).get("iss"), Some(&app.issuer));
     }
-    // Nonce required wherever an ID token comes from the authorization endpoint.
-    for rt in ["id_token", "id_token token", "code id_token", "code id_token token"] {
+    // Nonce required wherever the authorization endpoint returns tokens,
+    // code token included (OIDC Core §3.3.2.11).
+    for rt in ["id_token", "id_token token", "code id_token", "code token", "code id_token token"] {
         let params: Vec<_> = base(IMPLICIT, rt).into_iter().filter(|(k, _)| *k != "nonce").collect();
         let url = first_hop(&b, &url_of(&params)).await;
         assert_eq!(fragment(&url).get("error").map(String::as_str), Some("invalid_request"), "{rt}");
     }
-    // ...but not for code token (no ID token from the authorization endpoint).
-    let params: Vec<_> = base(IMPLICIT, "code token").into_iter().filter(|(k, _)| *k != "nonce").collect();
+    // ...but not for the code flow alone.
+    let params: Vec<_> = base(IMPLICIT, "code").into_iter().filter(|(k, _)| *k != "nonce").collect();
     assert!(first_hop(&b, &url_of(&params)).await.path().contains("/login/"));
     // The code flow may use fragment or form_post; errors follow the mode.
     let mut params = base(CONFIDENTIAL, "code");

@@ -44,4 +44,5 @@ mod security;
 mod signing;
 mod ssrf;
 mod startup;
+mod token_review;
 mod tokens;

@@ -75,18 +75,20 @@ fn an_unknown_response_type_is_unsupported_response_type() {
 }
 
 #[test]
-fn id_token_flows_need_a_nonce() {
-    let query = BASE.replace("response_type=code", "response_type=code%20id_token");
-    match parse_with(&confidential(), &query) {
-        Err(AuthorizeError::Redirect(r)) => {
-            assert_eq!(r.error.code, ErrorCode::InvalidRequest);
-            assert!(r.error.description.contains("nonce"), "{}", r.error.description);
-            // Tokens never travel in the query: the error goes in the fragment.
-            assert_eq!(r.mode, ResponseMode::Fragment);
+fn token_returning_flows_need_a_nonce() {
+    for rt in ["code%20id_token", "code%20token", "code%20id_token%20token", "id_token", "id_token%20token"] {
+        let query = BASE.replace("response_type=code", &format!("response_type={rt}"));
+        match parse_with(&confidential(), &query) {
+            Err(AuthorizeError::Redirect(r)) => {
+                assert_eq!(r.error.code, ErrorCode::InvalidRequest, "{rt}");
+                assert!(r.error.description.contains("nonce"), "{}", r.error.description);
+                // Tokens never travel in the query: the error goes in the fragment.
+                assert_eq!(r.mode, ResponseMode::Fragment);
+            }
+            other => panic!("{rt}: {other:?}"),
         }
-        other => panic!("{other:?}"),
+        assert!(parse_with(&confidential(), &format!("{query}&nonce=n")).is_ok(), "{rt}");
     }
-    assert!(parse_with(&confidential(), &format!("{query}&nonce=n")).is_ok());
 }
 
 #[test]
