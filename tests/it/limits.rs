@@ -16,6 +16,8 @@ dual_db_tests!(
     new_instances_per_client_ip_are_limited,
     the_hourly_cap_holds_under_concurrency_and_across_replicas,
     clients_behind_a_trusted_proxy_are_limited_separately,
+    an_office_behind_one_address_signs_in_a_hundred_times_a_minute,
+    new_instances_from_one_address_stay_strictly_limited_by_default,
 );
 
 /// A browser whose connections come from `ip` (any 127/8 address is loopback).
@@ -216,4 +218,35 @@ async fn clients_behind_a_trusted_proxy_are_limited_separately(db: Db) {
     assert_eq!(authorize(&direct, "198.51.100.4").await, 303);
     assert_eq!(authorize(&direct, "198.51.100.5").await, 429);
     assert_eq!(authorize(&direct, "").await, 429);
+}
+
+/// An office, a university or a conformance run behind one NAT: 100
+/// sign-ins (each an `/authorize` and a picker submission) from one address
+/// within a minute all go through with the default limits.
+async fn an_office_behind_one_address_signs_in_a_hundred_times_a_minute(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let office = browser_from("127.0.0.1");
+    for i in 0..100 {
+        let r = pick(&app, &office, app.start(&rp, &[], &[]).url.as_str(), &fake.host()).await;
+        assert_eq!(r.status(), 303, "sign-in {i} was refused");
+    }
+}
+
+/// The limits that protect other servers stay strict with the defaults:
+/// one address sets up sign-in with at most 10 new servers an hour.
+async fn new_instances_from_one_address_stay_strictly_limited_by_default(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let b = browser_from("127.0.0.1");
+    for i in 0..10 {
+        let fake = FakeMastodon::start().await;
+        let r = pick(&app, &b, app.start(&rp, &[], &[]).url.as_str(), &fake.host()).await;
+        assert_eq!(r.status(), 303, "new server {i} was refused");
+    }
+    let eleventh = FakeMastodon::start().await;
+    let r = pick(&app, &b, app.start(&rp, &[], &[]).url.as_str(), &eleventh.host()).await;
+    assert_limited_page(r, "cannot add yours").await;
+    assert!(eleventh.requests().is_empty());
 }
