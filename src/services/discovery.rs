@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::domain::authorization_request::{DISPLAY_VALUES, RESPONSE_MODES, RESPONSE_TYPES, SUPPORTED_SCOPES};
-use crate::domain::client::{AuthMethod, ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::domain::claims::ACR_DELEGATED;
+use crate::domain::client::{AuthMethod, ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::services::identity::PROFILE_CLAIMS;
 
 /// The discovery document for `config`: our endpoints, and what we support.
