@@ -132,7 +132,7 @@ impl Store {
                 continued = true;
                 continue;
             }
-            let clients = end_in(&mut *tx, &old.sid).await?;
+            let clients = end_in(&mut tx, &old.sid).await?;
             if live {
                 ended.push(EndedSession { session: old, clients });
             }
@@ -192,7 +192,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let exists = sqlx::query("SELECT sid FROM provider_sessions WHERE sid = $1").bind(sid).fetch_optional(&mut *tx);
         let exists = exists.await?.is_some();
-        let clients = end_in(&mut *tx, sid).await?;
+        let clients = end_in(&mut tx, sid).await?;
         tx.commit().await?;
         Ok(exists.then_some(clients))
     }
