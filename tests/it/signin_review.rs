@@ -5,11 +5,11 @@
 //! relying parties over (same person) or logs them out (another person)
 //! (3.4); the `acr` we put in ID tokens (4.3). Both databases.
 
-use fedi_oidc::config::ClientConfig;
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::{AuthorizationCode, CsrfToken, Nonce, TokenResponse};
 use url::Url;
 
+use crate::logout::{payload, spawn, LOGOUT_RP, LOGOUT_SECRET};
 use crate::support::*;
 
 dual_db_tests!(
@@ -24,35 +24,10 @@ dual_db_tests!(
     an_essential_acr_we_cannot_meet_fails_the_sign_in,
 );
 
-const BC_RP: &str = "rp-backchannel";
-const BC_SECRET: &str = "backchannel-secret-0123456789abcdef0123456789ab";
 const ACR: &str = "urn:fedi-oidc:acr:delegated";
-
-/// An app with a client that registered a back-channel logout URI at `receiver`.
-async fn spawn_with_backchannel(db: Db, receiver: &Receiver) -> Option<TestApp> {
-    let uri = receiver.url.clone();
-    spawn_app_with(db, move |c| {
-        c.clients.push(ClientConfig {
-            client_id: BC_RP.into(),
-            name: "Back-channel RP".into(),
-            redirect_uris: vec![RP_REDIRECT.into()],
-            client_secret: Some(BC_SECRET.into()),
-            trusted: true,
-            id_token_claims: true,
-            response_types: vec!["code".into()],
-            backchannel_logout_uri: Some(uri),
-            backchannel_logout_session_required: true,
-            ..Default::default()
-        });
-    })
-    .await
-}
-
-fn payload(jwt: &str) -> serde_json::Value {
-    use base64::Engine;
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
+/// A client that registered a back-channel logout URI.
+const BC_RP: &str = LOGOUT_RP;
+const BC_SECRET: &str = LOGOUT_SECRET;
 
 /// Sign in with `client` in `b` (typing `account` if the picker shows),
 /// with `extra` authorization parameters; the raw ID token.
@@ -173,7 +148,7 @@ async fn pixelfed_webfinger_timeout_after_the_login_asks_to_try_again(db: Db) {
 /// session id its ID token had, and nothing was sent before.
 async fn the_same_person_again_keeps_the_parties(db: Db, again: &[(&str, &str)], wait: i64) {
     let receiver = Receiver::start().await;
-    let Some(app) = spawn_with_backchannel(db, &receiver).await else { return };
+    let Some(app) = spawn(db, &receiver).await else { return };
     let fake = FakeMastodon::start().await;
     let b = browser();
     let first = sign_in_with(&app, &b, (BC_RP, BC_SECRET), &fake.host(), &[]).await;
@@ -201,7 +176,7 @@ async fn max_age_by_the_same_person_keeps_the_relying_parties(db: Db) {
 
 async fn another_person_in_the_same_browser_logs_the_first_one_out(db: Db) {
     let receiver = Receiver::start().await;
-    let Some(app) = spawn_with_backchannel(db, &receiver).await else { return };
+    let Some(app) = spawn(db, &receiver).await else { return };
     let fake = FakeMastodon::start().await;
     let b = browser();
     let alice = sign_in_with(&app, &b, (BC_RP, BC_SECRET), &fake.host(), &[]).await;
@@ -237,7 +212,7 @@ async fn to_callback(b: &reqwest::Client, url: &str) -> Url {
 
 async fn two_sign_ins_finishing_at_once_keep_one_session_and_its_parties(db: Db) {
     let receiver = Receiver::start().await;
-    let Some(app) = spawn_with_backchannel(db, &receiver).await else { return };
+    let Some(app) = spawn(db, &receiver).await else { return };
     let fake = FakeMastodon::start().await;
     let b = browser();
     let first = sign_in_with(&app, &b, (BC_RP, BC_SECRET), &fake.host(), &[]).await;

@@ -113,23 +113,12 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let mut ended = Vec::new();
-        let mut continued = false;
+        let mut continued = None;
         for old in old.into_iter().map(from_row) {
             let old = old?;
             let live = old.expires_at > s.auth_time;
             if live && old.subject == s.subject {
-                sqlx::query(
-                    "UPDATE provider_sessions SET instance = $2, auth_time = $3, used_at = $4, expires_at = $5 \
-                     WHERE sid = $1",
-                )
-                .bind(&old.sid)
-                .bind(&s.instance)
-                .bind(s.auth_time)
-                .bind(s.used_at)
-                .bind(s.expires_at)
-                .execute(&mut *tx)
-                .await?;
-                continued = true;
+                continued = Some(old.sid);
                 continue;
             }
             let clients = end_in(&mut tx, &old.sid).await?;
@@ -137,18 +126,21 @@ impl Store {
                 ended.push(EndedSession { session: old, clients });
             }
         }
-        if !continued {
-            sqlx::query(&format!("INSERT INTO provider_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-                .bind(&s.sid)
-                .bind(&s.browser_id)
-                .bind(&s.subject)
-                .bind(&s.instance)
-                .bind(s.auth_time)
-                .bind(s.used_at)
-                .bind(s.expires_at)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // The same person's session goes on under its sid, from this sign-in.
+        sqlx::query(&format!(
+            "INSERT INTO provider_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (sid) DO UPDATE SET instance = excluded.instance, auth_time = excluded.auth_time, \
+             used_at = excluded.used_at, expires_at = excluded.expires_at"
+        ))
+        .bind(continued.as_deref().unwrap_or(&s.sid))
+        .bind(&s.browser_id)
+        .bind(&s.subject)
+        .bind(&s.instance)
+        .bind(s.auth_time)
+        .bind(s.used_at)
+        .bind(s.expires_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some(ended))
     }
