@@ -41,6 +41,7 @@ mod replicas;
 mod resolution;
 mod routers;
 mod security;
+mod signin_review;
 mod signing;
 mod ssrf;
 mod startup;

@@ -140,8 +140,17 @@ fn the_claims_parameter_keeps_known_claims_and_refuses_bad_json() {
     assert!(request.consent_scope().contains(&"profile".to_string()));
     assert_eq!(redirected("&claims=not-json"), ErrorCode::InvalidRequest);
     assert_eq!(redirected(&format!("&claims={}", urlencode("[1]"))), ErrorCode::InvalidRequest);
-    let essential_acr = r#"{"id_token":{"acr":{"essential":true}}}"#;
+    let essential_acr = r#"{"id_token":{"acr":{"essential":true,"values":["phr"]}}}"#;
     assert_eq!(redirected(&format!("&claims={}", urlencode(essential_acr))), ErrorCode::AccessDenied);
+    for met in [
+        r#"{"id_token":{"acr":{"essential":true}}}"#,
+        r#"{"id_token":{"acr":{"essential":true,"value":"urn:fedi-oidc:acr:delegated"}}}"#,
+        r#"{"id_token":{"acr":{"essential":true,"values":["phr","urn:fedi-oidc:acr:delegated"]}}}"#,
+    ] {
+        assert!(parse(&format!("&claims={}", urlencode(met))).is_ok(), "{met}");
+    }
+    let bad_values = r#"{"id_token":{"acr":{"essential":true,"values":[1]}}}"#;
+    assert_eq!(redirected(&format!("&claims={}", urlencode(bad_values))), ErrorCode::InvalidRequest);
     let bad_essential = r#"{"userinfo":{"name":{"essential":"yes"}}}"#;
     assert_eq!(redirected(&format!("&claims={}", urlencode(bad_essential))), ErrorCode::InvalidRequest);
 }

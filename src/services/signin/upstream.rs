@@ -92,7 +92,12 @@ impl SignIn {
                     // domain must say so itself before the handle is believed.
                     let asked = target.instance.authority();
                     let vouched = found.domain.eq_ignore_ascii_case(&asked)
-                        || self.confirm_by_webfinger(&found.domain, &found.server, &found.username).await.as_ref()
+                        || self
+                            .confirm_by_webfinger(&found.domain, &found.server, &found.username)
+                            .await
+                            .ok()
+                            .flatten()
+                            .as_ref()
                             == Some(&found.actor);
                     // The subject's domain becomes the handle's: the lists apply.
                     if let (true, Err(refusal)) = (vouched, self.policy.check_domain(&found.domain)) {
