@@ -18,6 +18,7 @@ fn claims() -> IdTokenClaims<'static> {
         exp: 1_900_000_000,
         iat: 1_800_000_000,
         auth_time: 1_800_000_000,
+        acr: fedi_oidc::domain::claims::ACR_DELEGATED,
         nonce: Some("n-0S6_WzA2Mj"),
         at_hash: Some(keys::left_half_hash("token")),
         c_hash: None,

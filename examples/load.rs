@@ -202,6 +202,7 @@ async fn run(args: Args) {
                 expires_at: now + 3600,
                 claims: None,
                 sid: None,
+                requested_scope: None,
             })
             .await
             .unwrap();
@@ -410,6 +411,7 @@ async fn run_replicas(args: Args, n: usize) {
                 expires_at: now + 3600,
                 claims: None,
                 sid: None,
+                requested_scope: None,
             })
             .await
             .unwrap();

@@ -70,11 +70,16 @@ pub struct Config {
     pub refuse_suspended_accounts: bool,
     /// Instances offered as buttons on the picker.
     pub suggested_instances: Vec<String>,
-    /// Abuse limits (see `src/limits.rs`); 0 turns a limit off. Logins
-    /// started (`/authorize` and picker submissions) per client IP and in
-    /// all, per minute, in each replica.
+    /// Abuse limits (see `src/services/limits.rs`); 0 turns a limit off.
+    /// Sign-ins started (`/authorize` requests) per client IP and in all, per
+    /// minute, in each replica: sized for an office or a university behind
+    /// one NAT.
     pub login_rate_per_ip_per_minute: u32,
     pub login_rate_per_minute: u32,
+    /// Picker submissions beyond the first of each sign-in (another handle
+    /// or server tried in the same sign-in) per client IP per minute, in
+    /// each replica.
+    pub picker_rate_per_ip_per_minute: u32,
     /// Apps registered at instances we have no app on yet, per client IP per
     /// hour (in each replica) and in all per hour (shared in the database).
     pub new_instance_rate_per_ip_per_hour: u32,
@@ -156,8 +161,9 @@ impl Default for Config {
             refuse_locked_accounts: false,
             refuse_suspended_accounts: false,
             suggested_instances: Vec::new(),
-            login_rate_per_ip_per_minute: 30,
-            login_rate_per_minute: 600,
+            login_rate_per_ip_per_minute: 300,
+            login_rate_per_minute: 1200,
+            picker_rate_per_ip_per_minute: 60,
             new_instance_rate_per_ip_per_hour: 10,
             new_instances_per_hour: 100,
             api_rate_per_ip_per_minute: 0,

@@ -141,7 +141,14 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
     );
     let id_token_hints = services::id_token_hint::IdTokenHintVerifier::new(base.keys.clone(), &config.issuer);
     let par = services::par::PushedRequests::new(base.store.clone(), base.clock.clone(), config.par_ttl_secs);
-    let signin = sign_in(&config, &base, &tokens, &id_token_hints, &par);
+    let logout = services::logout::Logout::new(
+        base.store.clone(),
+        base.clock.clone(),
+        base.keys.clone(),
+        base.clients.clone(),
+        &config.issuer,
+    )?;
+    let signin = sign_in(&config, &base, &tokens, &id_token_hints, &par, &logout);
     let Base { store, clock, keys, upstream, clients, policy, limits, families, detector, apps } = base;
     let state = AppState(Arc::new(Inner {
         grants: services::grants::Grants::new(store.clone(), clock.clone(), tokens.clone()),
@@ -160,13 +167,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
             clients.http().clone(),
             services::registration::RegistrationSettings::from_config(&config),
         ),
-        logout: services::logout::Logout::new(
-            store.clone(),
-            clock.clone(),
-            keys.clone(),
-            clients.clone(),
-            &config.issuer,
-        )?,
+        logout,
         discovery: Bytes::from(serde_json::to_vec(&services::discovery::document(&config)).unwrap_or_default()),
         trusted_proxies: parsed.trusted_proxies,
         tokens,
@@ -244,6 +245,7 @@ fn sign_in(
     tokens: &services::tokens::Tokens,
     hints: &services::id_token_hint::IdTokenHintVerifier,
     par: &services::par::PushedRequests,
+    logout: &services::logout::Logout,
 ) -> services::signin::SignIn {
     services::signin::SignIn {
         store: base.store.clone(),
@@ -259,6 +261,7 @@ fn sign_in(
         limits: base.limits.clone(),
         hints: hints.clone(),
         pushed: par.clone(),
+        logout: logout.clone(),
         settings: services::signin::SignInSettings::from_config(config, issuer_path(&config.issuer)),
     }
 }
@@ -271,7 +274,7 @@ fn fediverse(
     clock: &Arc<dyn Clock>,
     http: &UpstreamHttp,
 ) -> (Families, Detector, Arc<AppRegistry>) {
-    let families = Families::new(http, &config.app_name);
+    let families = Families::new(http);
     let detector = Detector::new(http.clone(), store.clone(), clock.clone(), config.dev_allow_insecure_instances);
     let apps = Arc::new(AppRegistry::new(
         store.clone(),

@@ -112,6 +112,10 @@ struct ClientAdd {
 /// Client metadata beyond the basics (see docs/integrating/clients.md, "Client authentication" and "Tokens").
 #[derive(clap::Args)]
 struct ClientSettingsArgs {
+    /// web (default) or native: only native apps (and public clients) may
+    /// use a loopback redirect URI at any port (RFC 8252 §7.3).
+    #[arg(long)]
+    application_type: Option<String>,
     /// client_secret_basic (default), client_secret_post, client_secret_jwt or private_key_jwt.
     #[arg(long)]
     token_endpoint_auth_method: Option<String>,
@@ -185,6 +189,7 @@ impl ClientSettingsArgs {
             }
         };
         Ok(ClientMetadata {
+            application_type: choice("--application-type", self.application_type)?.unwrap_or_default(),
             token_endpoint_auth_method: choice("--token-endpoint-auth-method", self.token_endpoint_auth_method)?,
             token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
             jwks,

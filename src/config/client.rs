@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::client::{resolve_method, sector_of, Client, ClientDefinition, Registrant, Secret};
-use crate::domain::client::{AccessTokenFormat, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use crate::domain::client::{
+    AccessTokenFormat, ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType,
+};
 use crate::keys::SigningAlg;
 use crate::util::hash_secret;
 
@@ -24,6 +26,10 @@ pub struct ClientConfig {
     /// Trusted clients skip the consent page.
     #[serde(default)]
     pub trusted: bool,
+    /// `web` (default) or `native`: only native apps (and public clients)
+    /// may use a loopback redirect URI at any port (RFC 8252 §7.3).
+    #[serde(default)]
+    pub application_type: ApplicationType,
     /// Put the granted profile claims into the ID token as well as /userinfo.
     #[serde(default = "yes")]
     pub id_token_claims: bool,
@@ -100,6 +106,7 @@ impl ClientConfig {
     /// The metadata this entry sets, as clients in the database keep it.
     pub fn metadata(&self) -> ClientMetadata {
         ClientMetadata {
+            application_type: self.application_type,
             token_endpoint_auth_method: self.token_endpoint_auth_method,
             token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
             jwks: self.jwks.clone(),
@@ -130,6 +137,7 @@ impl Default for ClientConfig {
             client_secret: None,
             public: false,
             trusted: false,
+            application_type: ApplicationType::default(),
             id_token_claims: false,
             token_endpoint_auth_method: None,
             token_endpoint_auth_signing_alg: None,

@@ -64,6 +64,31 @@ pub enum RefreshTokens {
     Never,
 }
 
+/// The kind of application (OIDC Dynamic Client Registration 1.0 §2):
+/// `web` (the default) or `native`. Only native apps, and public clients,
+/// may use a loopback redirect URI at any port (RFC 8252 §7.3); every other
+/// client's redirect URIs match exactly (RFC 9700 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    #[default]
+    Web,
+    Native,
+}
+
+impl ApplicationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationType::Web => "web",
+            ApplicationType::Native => "native",
+        }
+    }
+
+    pub fn is_web(&self) -> bool {
+        *self == ApplicationType::Web
+    }
+}
+
 /// Access tokens: random strings, or JWTs per RFC 9068. Both are recorded
 /// in the database, so revocation holds for either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -86,6 +111,9 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: u64 = 30 * 86_400;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClientMetadata {
+    /// `web` (default) or `native`.
+    #[serde(skip_serializing_if = "ApplicationType::is_web")]
+    pub application_type: ApplicationType,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<AuthMethod>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -183,6 +211,12 @@ impl Client {
         self.auth_method == AuthMethod::None
     }
 
+    /// A native app (RFC 8252): registered as `native`, or public (a client
+    /// that cannot keep a secret runs on the person's device).
+    pub fn is_native(&self) -> bool {
+        self.is_public() || self.metadata.application_type == ApplicationType::Native
+    }
+
     /// Lifetimes for what we issue to this client: its own, or the defaults.
     pub fn access_token_ttl(&self, default: u64) -> u64 {
         self.metadata.access_token_ttl_secs.unwrap_or(default)
@@ -207,11 +241,15 @@ impl Client {
     }
 
     /// Exact string match against the registered redirect URIs (RFC 9700
-    /// §2.1), except that the port of a loopback IP redirect URI may vary
-    /// (RFC 8252 §7.3): native apps listen on whatever port is free.
+    /// §2.1), except that for native clients the port of a loopback IP
+    /// redirect URI may vary (RFC 8252 §7.3): native apps listen on whatever
+    /// port is free. A web client's loopback URI matches exactly, port included.
     pub fn registered_redirect_uri(&self, uri: &str) -> Option<Url> {
         if self.redirect_uris.iter().any(|r| r == uri) {
             return Url::parse(uri).ok();
+        }
+        if !self.is_native() {
+            return None;
         }
         // Only the port may differ. Compare what the URIs parse to (where
         // the browser would really go), and refuse anything a parser could

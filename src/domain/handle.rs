@@ -69,8 +69,14 @@ impl Instance {
         }
         let host = match url.host() {
             Some(url::Host::Domain(d)) => {
-                let d = d.trim_end_matches('.');
+                // One trailing dot is a fully qualified name; more is not a name.
+                let d = d.strip_suffix('.').unwrap_or(d);
                 if !d.contains('.') && d != "localhost" {
+                    return Err(HandleError::Invalid);
+                }
+                // A last label that is a number makes the name an IPv4 address
+                // to every URL parser after us (WHATWG "ends in a number").
+                if d.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()) || l.starts_with("0x")) {
                     return Err(HandleError::Invalid);
                 }
                 if !d.split('.').all(valid_label) {
@@ -210,6 +216,17 @@ mod tests {
         assert_eq!(target("https://example.social"), bare);
         assert_eq!(target("https://example.social/"), bare);
         assert_eq!(target("bücher.example").0, "https://xn--bcher-kva.example");
+    }
+
+    /// Found by the `handle` fuzz target: `12.20.1..` was kept as the name
+    /// `12.20.1`, which every URL parser after us reads as 12.20.0.1.
+    #[test]
+    fn a_name_that_ends_in_a_number_is_refused() {
+        for bad in ["12.20.1..", "alice@12.20.1..", "example.123", "example.0x1f", "a.b..", "https://12.20.1../"] {
+            assert!(parse(bad, false).is_err(), "{bad} was accepted");
+            assert!(parse(bad, true).is_err(), "{bad} was accepted with http");
+        }
+        assert_eq!(target("example.social.").0, "https://example.social");
     }
 
     #[test]

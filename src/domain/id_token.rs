@@ -11,6 +11,9 @@ pub struct IdTokenClaims<'a> {
     pub exp: i64,
     pub iat: i64,
     pub auth_time: i64,
+    /// How the person was authenticated: always
+    /// [`ACR_DELEGATED`](crate::domain::claims::ACR_DELEGATED).
+    pub acr: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -38,11 +38,11 @@ fn refuse(ip: Option<std::net::IpAddr>, request: &Request, response: Response) -
     response
 }
 
-/// Browser router: a sign-in started (`/authorize`, or a submitted picker).
+/// Browser router: a sign-in started (`/authorize`), counted once; the
+/// picker's own limit is counted where its transaction is known
+/// (`pages::choose`).
 pub async fn browser(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let login = path == "/authorize" || (request.method() == Method::POST && path.starts_with("/login/"));
-    if !login {
+    if request.uri().path() != "/authorize" {
         return next.run(request).await;
     }
     let ip = request_client_ip(request.extensions(), request.headers(), &app.trusted_proxies);

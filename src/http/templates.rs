@@ -13,6 +13,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("error.html", include_str!("../../templates/error.html")),
         ("form_post.html", include_str!("../../templates/form_post.html")),
         ("logout.html", include_str!("../../templates/logout.html")),
+        ("client_information.html", include_str!("../../templates/client_information.html")),
     ] {
         // The templates are part of the binary; a syntax error in one is
         // caught by the test suite, not at run time.

@@ -32,6 +32,10 @@ pub enum UpstreamError {
     Redirected,
     #[error("the server does not let apps sign people in")]
     OAuthDisabled,
+    /// A Misskey-family server without OAuth 2.0 (only MiAuth, which cannot
+    /// be bound to the browser that started the sign-in).
+    #[error("the server offers no secure sign-in for apps")]
+    NoSecureSignIn,
     #[error("the server refused the request (HTTP {status}: {error})")]
     Rejected { status: u16, error: String },
     #[error("internal error: {0}")]
@@ -52,6 +56,7 @@ impl UpstreamError {
             UpstreamError::Redirected => "redirected",
             UpstreamError::Rejected { .. } => "rejected",
             UpstreamError::OAuthDisabled => "oauth_disabled",
+            UpstreamError::NoSecureSignIn => "no_secure_sign_in",
             UpstreamError::Internal(_) => "internal",
         }
     }

@@ -2,9 +2,14 @@
 //! (HMAC with the client's secret) and `private_key_jwt` (signed with a key
 //! from the client's JWKS, inline or fetched from its `jwks_uri`).
 //!
-//! An assertion must have `iss` = `sub` = the client_id, an `aud` naming our
-//! issuer, token endpoint or the endpoint called, a short `exp`, and a `jti`
-//! never seen before (kept in the database until `exp`, so replicas share it).
+//! An assertion must have `iss` = `sub` = the client_id, a short `exp`, a
+//! `jti` never seen before (kept in the database until `exp`, so replicas
+//! share it), and an `aud` that is our issuer identifier as a single string
+//! (the OpenID Foundation's 2025 guidance on audience injection,
+//! draft-ietf-oauth-rfc7523bis, OIDC Core 1.0 errata 3 §9), or, for the
+//! libraries that followed Core's old advice, our token endpoint URL as a
+//! single string. No array, and no other endpoint's URL, at any endpoint:
+//! see docs/integrating/clients.md for why the token endpoint URL stays.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -63,6 +68,10 @@ struct AssertionClaims {
     nbf: Option<i64>,
     #[serde(default)]
     jti: Option<String>,
+    /// Checked by [`AssertionVerifier::check_audience`], not by the JWT library
+    /// (which accepts an array with any one value it knows).
+    #[serde(default)]
+    aud: serde_json::Value,
 }
 
 /// The client an assertion claims to come from (its `sub`, which must equal
@@ -98,7 +107,8 @@ impl AssertionVerifier {
     }
 
     /// Verify `jwt` as an assertion of `client` presented at our endpoint
-    /// `endpoint` (a path such as `/token`), and spend its `jti`.
+    /// `endpoint` (a path such as `/token`: named in the refusal when the
+    /// assertion was made for it), and spend its `jti`.
     pub async fn verify(&self, client: &Client, jwt: &str, endpoint: &str) -> Result<(), AssertionError> {
         let header = jsonwebtoken::decode_header(jwt).map_err(|_| AssertionError::Malformed)?;
         let alg = alg_name(header.alg);
@@ -117,9 +127,7 @@ impl AssertionVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.set_issuer(&[&client.client_id]);
         validation.sub = Some(client.client_id.clone());
-        let token_endpoint = format!("{}/token", self.issuer);
-        let endpoint = format!("{}{endpoint}", self.issuer);
-        validation.set_audience(&[self.issuer.as_str(), token_endpoint.as_str(), endpoint.as_str()]);
+        validation.validate_aud = false;
 
         let claims = match client.auth_method {
             AuthMethod::ClientSecretJwt => {
@@ -129,6 +137,7 @@ impl AssertionVerifier {
             _ => self.verify_with_client_keys(client, jwt, header.kid.as_deref(), header.alg, &validation).await?,
         };
 
+        self.check_audience(&claims.aud, endpoint)?;
         let now = self.clock.now();
         if claims.exp <= now - LEEWAY {
             return Err(AssertionError::Claims("it has expired".into()));
@@ -146,6 +155,26 @@ impl AssertionVerifier {
         match self.store.use_assertion_jti(&client.client_id, &jti, claims.exp + LEEWAY).await? {
             true => Ok(()),
             false => Err(AssertionError::Replayed),
+        }
+    }
+
+    /// `aud`: our issuer identifier, or our token endpoint URL, each as a
+    /// single string (compared exactly, RFC 3986 §6.2.1). An array is
+    /// refused even when it holds one of them: a client that lists several
+    /// audiences is one an attacker's server could have steered (audience
+    /// injection).
+    fn check_audience(&self, aud: &serde_json::Value, endpoint: &str) -> Result<(), AssertionError> {
+        let refused = |why: &str| Err(AssertionError::Claims(why.to_string()));
+        let token_endpoint = format!("{}/token", self.issuer);
+        match aud {
+            serde_json::Value::String(a) if *a == self.issuer || *a == token_endpoint => Ok(()),
+            serde_json::Value::Array(_) => {
+                refused("aud must be the issuer identifier as a single string, not an array")
+            }
+            serde_json::Value::String(a) if endpoint != "/token" && *a == format!("{}{endpoint}", self.issuer) => {
+                refused("aud must be the issuer identifier, not the URL of the endpoint called")
+            }
+            _ => refused("aud must be the issuer identifier"),
         }
     }
 

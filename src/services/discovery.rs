@@ -5,13 +5,14 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::domain::authorization_request::{DISPLAY_VALUES, RESPONSE_MODES, RESPONSE_TYPES, SUPPORTED_SCOPES};
+use crate::domain::claims::ACR_DELEGATED;
 use crate::domain::client::{AuthMethod, ASYMMETRIC_ALGS, HMAC_ALGS};
 use crate::services::identity::PROFILE_CLAIMS;
 
 /// The discovery document for `config`: our endpoints, and what we support.
 pub fn document(config: &Config) -> Value {
     let issuer = &config.issuer;
-    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "sid"];
+    let mut claims = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash", "c_hash", "sid"];
     claims.extend_from_slice(PROFILE_CLAIMS);
     let assertion_algs: Vec<&str> = HMAC_ALGS.iter().chain(ASYMMETRIC_ALGS).copied().collect();
     let mut document = json!({
@@ -39,6 +40,7 @@ pub fn document(config: &Config) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": true,
+        "acr_values_supported": [ACR_DELEGATED],
         "display_values_supported": DISPLAY_VALUES,
         "ui_locales_supported": ["en"],
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),

@@ -179,7 +179,8 @@ impl Grants {
             .map_err(store_failure)?
             .filter(|r| r.kind == TokenKind::Refresh && r.client_id == client.client_id)
             .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
-        let scope = narrowed_scope(&record.scope, request.scope.as_deref())?;
+        let requested = record.requested_scope.as_deref().unwrap_or(&record.scope);
+        let scope = narrowed_scope(&record.scope, requested, request.scope.as_deref())?;
         let expires_in = self.tokens.access_token_ttl(client);
         let access_token = self.tokens.mint_access_token(client, &record.subject, &scope, now)?;
         let access_hash = hash_secret(&access_token);
@@ -284,13 +285,17 @@ fn check_code(
 }
 
 /// RFC 6749 §6: a narrower scope may be asked for, never a wider one; the
-/// granted scope's order is kept.
-fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
+/// granted scope's order is kept. A scope the client `requested` at the
+/// authorization endpoint but was not granted (we do not support it) may be
+/// repeated, and is dropped: mod_auth_openidc repeats its configured scope
+/// on every refresh. Only a scope never requested exceeds the grant.
+fn narrowed_scope(granted: &str, requested: &str, asked: Option<&str>) -> Result<String, OAuthError> {
     let Some(asked) = asked else { return Ok(granted.to_string()) };
     let granted: Vec<&str> = granted.split(' ').collect();
+    let requested: Vec<&str> = requested.split(' ').collect();
     let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-    if asked.iter().any(|s| !granted.contains(s)) {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, "the scope exceeds what was granted"));
+    if asked.iter().any(|s| !granted.contains(s) && !requested.contains(s)) {
+        return Err(OAuthError::new(ErrorCode::InvalidScope, "the scope exceeds what was requested and granted"));
     }
     if !asked.contains(&"openid") {
         return Err(OAuthError::new(ErrorCode::InvalidScope, "the openid scope is required"));
@@ -348,6 +353,7 @@ mod tests {
             expires_at: now + 60,
             claims: None,
             sid: None,
+            requested_scope: Some("openid email offline_access".into()),
         };
         f.store.insert_code(&row).await.expect("a stored code");
     }
@@ -477,9 +483,41 @@ mod tests {
         let first = grants.redeem_code(&rp, &code_request("code-1")).await.expect("tokens");
         let token = first.refresh_token.expect("a refresh token");
         let wider = grants.refresh(&rp, &refresh_request(&token, Some("openid profile"))).await;
-        assert_eq!(refused(wider, ErrorCode::InvalidScope), "the scope exceeds what was granted");
+        assert_eq!(refused(wider, ErrorCode::InvalidScope), "the scope exceeds what was requested and granted");
         let narrower = grants.refresh(&rp, &refresh_request(&token, Some("openid"))).await.expect("refreshed");
         assert_eq!(narrower.scope, "openid");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_may_repeat_scopes_requested_but_not_granted() {
+        let (f, grants) = setup().await;
+        let rp = f.client("rp").await;
+        issue_code(&f, "code-1").await;
+        let first = grants.redeem_code(&rp, &code_request("code-1")).await.expect("tokens");
+        let token = first.refresh_token.expect("a refresh token");
+        // Asked for at the authorization endpoint, not granted: dropped.
+        let again = grants.refresh(&rp, &refresh_request(&token, Some("openid email offline_access"))).await;
+        let again = again.expect("refreshed");
+        assert_eq!(again.scope, "openid offline_access");
+        // The successor remembers what was requested.
+        let token = again.refresh_token.expect("rotated");
+        let narrower = grants.refresh(&rp, &refresh_request(&token, Some("openid email"))).await.expect("refreshed");
+        assert_eq!(narrower.scope, "openid");
+        let token = narrower.refresh_token.expect("rotated");
+        // Never requested: still refused.
+        let wider = grants.refresh(&rp, &refresh_request(&token, Some("openid email profile"))).await;
+        refused(wider, ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn narrowing_without_a_requested_scope_is_the_granted_scope() {
+        assert_eq!(narrowed_scope("openid profile", "openid profile", None).expect("the grant"), "openid profile");
+        assert_eq!(
+            narrowed_scope("openid profile", "openid profile email", Some("email openid")).expect("narrowed"),
+            "openid"
+        );
+        let e = narrowed_scope("openid profile", "openid profile email", Some("profile email")).expect_err("no openid");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
     }
 
     #[tokio::test]

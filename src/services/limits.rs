@@ -1,4 +1,6 @@
-//! Abuse limits: logins started per client IP and in all, apps registered
+//! Abuse limits: sign-ins started per client IP and in all (each counted
+//! once, at `/authorize`), further picker submissions within a sign-in per
+//! client IP, apps registered
 //! at new instances per client IP and in all, and (optionally) API calls per
 //! client IP. A limited request answers 429 with `Retry-After`: an OAuth
 //! JSON error on API endpoints, our page in the browser (`http::limits`).
@@ -41,6 +43,8 @@ pub struct Limited {
 
 const LOGINS: &str = "Too many sign-ins have been started from your network or on this service just now. \
                       Please wait a little and try again.";
+const PICKER: &str = "Too many servers have been tried from your network just now. \
+                      Please wait a little and try again.";
 const NEW_INSTANCES: &str = "This service has set up sign-in with many new servers recently, and cannot add yours \
                              right now. Please try again later.";
 const API: &str = "too many requests";
@@ -71,6 +75,10 @@ pub struct Limits {
     clock: DefaultClock,
     login_per_ip: Option<PerIp>,
     login_global: Option<DefaultDirectRateLimiter>,
+    /// The first picker submission of each sign-in (by its transaction id)
+    /// is free: that sign-in was counted at `/authorize`.
+    first_submission: DefaultKeyedRateLimiter<String>,
+    picker_per_ip: Option<PerIp>,
     new_instance_per_ip: Option<PerIp>,
     new_instances_per_hour: u32,
     api_per_ip: Option<PerIp>,
@@ -101,6 +109,8 @@ impl Limits {
             clock: DefaultClock::default(),
             login_per_ip: PerIp::new(per_minute(config.login_rate_per_ip_per_minute)),
             login_global: per_minute(config.login_rate_per_minute).map(governor::RateLimiter::direct),
+            first_submission: governor::RateLimiter::keyed(Quota::per_hour(NonZeroU32::MIN)),
+            picker_per_ip: PerIp::new(per_minute(config.picker_rate_per_ip_per_minute)),
             new_instance_per_ip: PerIp::new(per_hour(config.new_instance_rate_per_ip_per_hour)),
             new_instances_per_hour: config.new_instances_per_hour,
             api_per_ip: PerIp::new(per_minute(config.api_rate_per_ip_per_minute)),
@@ -112,8 +122,7 @@ impl Limits {
         Limited { retry_after: seconds(wait), message, restart: None }
     }
 
-    /// Count one login started (an `/authorize` request or a picker
-    /// submission) from `ip`.
+    /// Count one sign-in started (an `/authorize` request) from `ip`.
     pub fn start_login(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
         if let Some(per_ip) = &self.login_per_ip {
             per_ip.check(ip, &self.clock).map_err(|w| Self::limited(w, LOGINS))?;
@@ -122,6 +131,23 @@ impl Limits {
             global.check().map_err(|n| Self::limited(n.wait_time_from(self.clock.now()), LOGINS))?;
         }
         Ok(())
+    }
+
+    /// Count one submission of the picker of transaction `txn` from `ip`:
+    /// the first is part of the sign-in counted at `/authorize`; each further
+    /// one (another handle or server tried) counts against the picker's own
+    /// per-IP limit.
+    pub fn picker_submission(&self, txn: &str, ip: Option<IpAddr>) -> Result<(), Limited> {
+        if self.first_submission.len() > SWEEP_EVERY {
+            self.first_submission.retain_recent();
+        }
+        if self.first_submission.check_key(&txn.to_string()).is_ok() {
+            return Ok(());
+        }
+        match &self.picker_per_ip {
+            Some(per_ip) => per_ip.check(ip, &self.clock).map_err(|w| Self::limited(w, PICKER)),
+            None => Ok(()),
+        }
     }
 
     /// Count one API request from `ip`.

@@ -16,7 +16,7 @@ use url::Url;
 use crate::domain::authorization_request::Params;
 use crate::domain::client::Client;
 use crate::infrastructure::outbound::UpstreamHttp;
-use crate::infrastructure::store::{ProviderSessionRow, Store, StoreError};
+use crate::infrastructure::store::{EndedSession, ProviderSessionRow, Store, StoreError};
 use crate::keys::KeySet;
 use crate::services::clients::ClientRegistry;
 use crate::services::id_token_hint::VerifiedHint;
@@ -167,6 +167,24 @@ impl Logout {
     /// logout URI.
     pub async fn end_session(&self, s: &ProviderSessionRow) -> Result<Vec<LogoutNotice>, LogoutError> {
         let client_ids = self.store.end_provider_session(&s.sid).await?.unwrap_or_default();
+        Ok(self.notices(s, client_ids).await)
+    }
+
+    /// A sign-in by somebody else in the same browser ended `ended.session`:
+    /// tell its clients, in the background (the person signing in does not
+    /// wait for them).
+    pub fn tell_ended(&self, ended: EndedSession) {
+        let logout = self.clone();
+        tokio::spawn(async move {
+            tracing::info!(sid = %ended.session.sid, "another person signed in in this browser; the session ended");
+            let notices = logout.notices(&ended.session, ended.clients).await;
+            futures_util::future::join_all(notices.into_iter().map(|n| logout.send(n))).await;
+        });
+    }
+
+    /// A logout token for each of `client_ids` with a back-channel logout URI,
+    /// about the ended session `s`.
+    async fn notices(&self, s: &ProviderSessionRow, client_ids: Vec<String>) -> Vec<LogoutNotice> {
         let mut notices = Vec::new();
         for client_id in client_ids {
             let Ok(Some(client)) = self.clients.get(&client_id).await else { continue };
@@ -181,7 +199,7 @@ impl Logout {
                 None => tracing::error!(client = %client_id, "could not sign a logout token"),
             }
         }
-        Ok(notices)
+        notices
     }
 
     /// A logout token (Back-Channel Logout 1.0 §2.4): `sub` and `sid`, the

@@ -24,9 +24,9 @@ use crate::infrastructure::store::{ClientRow, Store, StoreError};
 use crate::keys::{KeySet, SigningAlg};
 use crate::util::{constant_time_eq, hash_secret, random_id, random_token, Clock};
 
-mod request;
+pub mod request;
 
-use request::RegistrationRequest;
+pub use request::RegistrationRequest;
 
 /// The few settings registration reads.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +69,28 @@ pub fn metadata_error(d: impl Into<String>) -> OAuthError {
 }
 
 /// A broken rule as RFC 7591 §3.2.2 reports it.
+/// The one validation of client definitions, applied to a registration
+/// request: the part that needs no network and no store. Untrusted input
+/// (fuzzed in fuzz/).
+pub fn checked_metadata(request: &RegistrationRequest) -> Result<(ClientMetadata, AuthMethod), OAuthError> {
+    let metadata = request.metadata();
+    let method = metadata.token_endpoint_auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
+    let definition = ClientDefinition {
+        registrant: Registrant::Anyone,
+        // Ours to choose, so always valid; checked all the same.
+        client_id: "registered",
+        name: &request.client_name,
+        redirect_uris: &request.redirect_uris,
+        public: method == AuthMethod::None,
+        trusted: false,
+        secret: Secret::Generated,
+        grant_types: Some(&request.grant_types),
+        metadata: &metadata,
+    };
+    definition.validate().map_err(rejected)?;
+    Ok((metadata, method))
+}
+
 fn rejected(e: InvalidClient) -> OAuthError {
     match e.field {
         "redirect_uris" => OAuthError::new(ErrorCode::InvalidRedirectUri, e.message),
@@ -203,21 +225,7 @@ impl Registrations {
     /// The one validation of client definitions, then what only
     /// registration checks: the URLs we would fetch, the signing key.
     async fn validate(&self, request: &RegistrationRequest) -> Result<Registration, OAuthError> {
-        let metadata = request.metadata();
-        let method = metadata.token_endpoint_auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
-        let definition = ClientDefinition {
-            registrant: Registrant::Anyone,
-            // Ours to choose, so always valid; checked all the same.
-            client_id: "registered",
-            name: &request.client_name,
-            redirect_uris: &request.redirect_uris,
-            public: method == AuthMethod::None,
-            trusted: false,
-            secret: Secret::Generated,
-            grant_types: Some(&request.grant_types),
-            metadata: &metadata,
-        };
-        definition.validate().map_err(rejected)?;
+        let (metadata, method) = checked_metadata(request)?;
         self.check_fetched_urls(&metadata).await?;
         if let Some(uri) = &metadata.sector_identifier_uri {
             self.check_sector_identifier(uri, &request.redirect_uris).await?;
@@ -279,6 +287,7 @@ impl Registrations {
         out.insert("client_id".into(), json!(client.client_id));
         out.insert("client_name".into(), json!(client.name));
         out.insert("redirect_uris".into(), json!(client.redirect_uris));
+        out.insert("application_type".into(), json!(m.application_type.as_str()));
         out.insert("token_endpoint_auth_method".into(), json!(client.auth_method.as_str()));
         out.insert("grant_types".into(), json!(m.grant_types()));
         let response_types =

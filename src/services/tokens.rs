@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::claims::ACR_DELEGATED;
 use crate::domain::client::{AccessTokenFormat, Client};
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::domain::id_token::IdTokenClaims;
@@ -130,6 +131,7 @@ impl Tokens {
             exp: self.id_token_expiry(client, now),
             iat: now,
             auth_time: id.auth_time,
+            acr: ACR_DELEGATED,
             nonce: id.nonce,
             at_hash: id.access_token.map(|t| left_half_hash_for(alg, t)),
             c_hash: id.code.map(|c| left_half_hash_for(alg, c)),
@@ -218,6 +220,7 @@ mod tests {
             exp: tokens.id_token_expiry(&client, 1000),
             iat: 1000,
             auth_time: 990,
+            acr: ACR_DELEGATED,
             nonce: Some("n-0S6"),
             at_hash: None,
             c_hash: None,

@@ -268,9 +268,10 @@ async fn private_key_jwt_with_inline_rsa_ec_and_ed25519_keys(db: Db) {
         let jwt = sign(&claims(&app, KEY_CLIENT, &aud, 60), alg, kid, key);
         assert_eq!(assertion_status(&app, &jwt).await.0, 200, "{alg:?} kid {kid:?}");
     }
-    // The introspection endpoint's own URL is an accepted audience there.
+    // The introspection endpoint's own URL is no audience, even there
+    // (audience injection: only the issuer, or the token endpoint URL).
     let jwt = sign(&claims(&app, KEY_CLIENT, &app.url("/introspect"), 60), Algorithm::EdDSA, None, &keys.ed);
-    assert_eq!(assertion_status(&app, &jwt).await.0, 200);
+    assert_eq!(assertion_status(&app, &jwt).await, (401, "invalid_client".into()));
 }
 
 async fn hostile_private_key_jwt_assertions_are_invalid_client(db: Db) {

@@ -35,7 +35,7 @@ fn expected(issuer: &str, registration: bool, require_par: bool) -> Value {
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "scopes_supported": ["openid", "profile", "offline_access"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "sid",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash", "c_hash", "sid",
             "name", "preferred_username", "nickname", "profile", "picture", "updated_at",
             "fediverse_actor_uri", "fediverse_handle"
         ],
@@ -54,6 +54,7 @@ fn expected(issuer: &str, registration: bool, require_par: bool) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": true,
+        "acr_values_supported": ["urn:fedi-oidc:acr:delegated"],
         "display_values_supported": ["page", "popup", "touch", "wap"],
         "ui_locales_supported": ["en"],
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
@@ -104,7 +105,6 @@ async fn the_whole_document_is_exactly_what_works(db: Db) {
         "frontchannel_logout_supported",
         "request_object_signing_alg_values_supported",
         "check_session_iframe",
-        "acr_values_supported",
     ] {
         assert!(doc.get(absent).is_none(), "{absent} must not be listed");
     }

@@ -14,8 +14,6 @@ dual_db_tests!(
     pixelfed_with_coarse_scopes_and_no_uri_signs_in_via_webfinger,
     pixelfed_with_oauth_turned_off_gets_a_clear_message,
     friendica_without_uri_signs_in,
-    misskey_family_signs_in_through_miauth,
-    miauth_session_must_be_the_one_we_started,
     forgotten_app_at_token_exchange_is_registered_again_and_the_person_sent_back,
     detection_is_cached,
     a_server_that_changed_software_gets_the_right_flow,
@@ -148,55 +146,6 @@ async fn friendica_without_uri_signs_in(db: Db) {
     assert_eq!(again["sub"], claims["sub"]);
 }
 
-async fn misskey_family_signs_in_through_miauth(db: Db) {
-    for software in ["misskey", "sharkey"] {
-        let Some(app) = spawn_app(db).await else { return };
-        let fake = FakeMisskey::start(software).await;
-        for input in [format!("@alice@{}", fake.host()), fake.host()] {
-            let claims = sign_in(&app, &input).await.unwrap_or_else(|(s, b)| panic!("{software} {input}: {s} {b}"));
-            assert_eq!(claims["preferred_username"], format!("alice@{}", fake.host()));
-            assert_eq!(claims["name"], "Alice Liddell");
-            assert_eq!(claims["nickname"], "alice");
-            // Local users have no `uri`: the actor is WebFinger's `self` link.
-            assert_eq!(
-                claims["fediverse_actor_uri"],
-                format!("{}/users/{}", fake.base_url(), crate::support::fake_misskey::USER_ID)
-            );
-            // Misskey reports no profile URL for local users: omitted, not made up.
-            assert!(claims.get("profile").is_none(), "{claims}");
-            assert!(claims["picture"].as_str().unwrap().starts_with(&fake.base_url()));
-        }
-        // One permission, read-only; our name shown; the session is not reusable.
-        let visits = fake.miauth_visits();
-        assert_eq!(visits.len(), 2);
-        assert!(visits.iter().all(|(_, name, callback, permission)| name == "fedi-oidc"
-            && permission == "read:account"
-            && callback.starts_with(&app.url("/callback/"))));
-        assert_ne!(visits[0].0, visits[1].0, "a fresh session per login");
-        assert_eq!(fake.fetched_tokens(), vec![vec!["read:account".to_string()]; 2]);
-    }
-}
-
-/// A callback carrying another session than the one this login started is
-/// refused without asking the server.
-async fn miauth_session_must_be_the_one_we_started(db: Db) {
-    let Some(app) = spawn_app(db).await else { return };
-    let fake = FakeMisskey::start("misskey").await;
-    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
-    let started = app.start(&rp, &["profile"], &[]);
-    let browser = browser();
-    let r = pick(&app, &browser, started.url.as_str(), &fake.host()).await;
-    let miauth = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(miauth.path().starts_with("/miauth/"));
-    let callback = miauth.query_pairs().find(|(k, _)| k == "callback").unwrap().1.into_owned();
-    let mut forged = url::Url::parse(&callback).unwrap();
-    forged.query_pairs_mut().append_pair("session", "attacker-session");
-    let r = browser.get(forged).send().await.unwrap();
-    assert_eq!(r.status(), 502);
-    assert!(r.text().await.unwrap().contains("refused"));
-    assert_eq!(fake.checks(), 0);
-}
-
 /// The instance deleted our app between the approval and the token
 /// exchange: we register again and send the person back to the instance
 /// with the new app; the second approval completes the login.
@@ -239,8 +188,9 @@ async fn detection_is_cached(db: Db) {
     assert_eq!(fake.requests_to("/.well-known/nodeinfo").len(), 2);
 }
 
-/// Detection expires; a server that now reports Misskey is sent through
-/// MiAuth, not with the Mastodon app we kept for it.
+/// Detection expires; a server that now reports Misskey is not sent the
+/// Mastodon app we kept for it: it needs Misskey's OAuth 2.0, which this
+/// one (Mastodon's metadata, no `read:account`) does not offer.
 async fn a_server_that_changed_software_gets_the_right_flow(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let fake = FakeMastodon::start().await;
@@ -255,9 +205,9 @@ async fn a_server_that_changed_software_gets_the_right_flow(db: Db) {
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let started = app.start(&rp, &["profile"], &[]);
     let r = pick(&app, &browser(), started.url.as_str(), &fake.host()).await;
-    let location = r.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with(&format!("{}/miauth/", fake.base_url())), "{location}");
-    assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 1);
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("does not support a secure sign-in"));
+    assert_eq!(app.state.store.count_upstream_apps().await.unwrap(), 0, "the Mastodon app was dropped");
 }
 
 /// A server that fails detection is not probed again by every attempt

@@ -243,6 +243,7 @@ async fn token_requests_cut_off_half_way_leave_no_half_written_state(db: Db) {
             expires_at: now + 60,
             claims: None,
             sid: None,
+            requested_scope: None,
         };
         app.state.store.insert_code(&row).await.unwrap();
         codes.push(code);

@@ -16,6 +16,8 @@ dual_db_tests!(
     new_instances_per_client_ip_are_limited,
     the_hourly_cap_holds_under_concurrency_and_across_replicas,
     clients_behind_a_trusted_proxy_are_limited_separately,
+    an_office_behind_one_address_signs_in_a_hundred_times_a_minute,
+    new_instances_from_one_address_stay_strictly_limited_by_default,
 );
 
 /// A browser whose connections come from `ip` (any 127/8 address is loopback).
@@ -42,24 +44,40 @@ async fn assert_limited_page(r: reqwest::Response, phrase: &str) -> u64 {
 }
 
 async fn logins_per_client_ip_answer_429_with_a_page(db: Db) {
-    let Some(app) = spawn_app_with(db, |c| c.login_rate_per_ip_per_minute = 3).await else { return };
+    let Some(app) = spawn_app_with(db, |c| {
+        c.login_rate_per_ip_per_minute = 3;
+        c.picker_rate_per_ip_per_minute = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let fake = FakeMastodon::start().await;
     let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
     let b = browser_from("127.0.0.1");
-    // 1: /authorize, 2: the picker's submission, 3: /authorize again.
+    // 1: /authorize; its picker's first submission is part of that sign-in.
     let started = app.start(&rp, &[], &[]);
     let r = pick(&app, &b, started.url.as_str(), &fake.host()).await;
     assert_eq!(r.status(), 303);
+    // 2 and 3: /authorize again.
     let r = b.get(app.start(&rp, &[], &[]).url).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let picker = app.url(r.headers()["location"].to_str().unwrap());
-    // 4: over the limit, whether it starts a login or submits the picker.
+    assert_eq!(b.get(app.start(&rp, &[], &[]).url).send().await.unwrap().status(), 303);
+    // 4: over the limit.
     let wait = assert_limited_page(b.get(app.start(&rp, &[], &[]).url).send().await.unwrap(), "wait").await;
     assert!((1..=60).contains(&wait), "{wait}");
-    let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&body, "csrf_token").expect("showing the picker is not limited");
-    let r = b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())]).send().await;
-    assert_limited_page(r.unwrap(), "wait").await;
+    // The picker has its own bucket: the first submission is free, the
+    // second (another try in the same sign-in) takes the one allowed, the
+    // third is refused.
+    let submit = || async {
+        let body = b.get(&picker).send().await.unwrap().text().await.unwrap();
+        let csrf = hidden(&body, "csrf_token").expect("showing the picker is not limited");
+        b.post(&picker).form(&[("csrf_token", csrf.as_str()), ("account", fake.host().as_str())]).send().await.unwrap()
+    };
+    assert_eq!(submit().await.status(), 303);
+    assert_eq!(submit().await.status(), 303);
+    assert_limited_page(submit().await, "servers have been tried").await;
     // Another client address is not affected.
     let other = browser_from("127.0.0.2");
     assert_eq!(other.get(app.start(&rp, &[], &[]).url).send().await.unwrap().status(), 303);
@@ -216,4 +234,35 @@ async fn clients_behind_a_trusted_proxy_are_limited_separately(db: Db) {
     assert_eq!(authorize(&direct, "198.51.100.4").await, 303);
     assert_eq!(authorize(&direct, "198.51.100.5").await, 429);
     assert_eq!(authorize(&direct, "").await, 429);
+}
+
+/// An office, a university or a conformance run behind one NAT: 100
+/// sign-ins (each an `/authorize` and a picker submission) from one address
+/// within a minute all go through with the default limits.
+async fn an_office_behind_one_address_signs_in_a_hundred_times_a_minute(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let fake = FakeMastodon::start().await;
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let office = browser_from("127.0.0.1");
+    for i in 0..100 {
+        let r = pick(&app, &office, app.start(&rp, &[], &[]).url.as_str(), &fake.host()).await;
+        assert_eq!(r.status(), 303, "sign-in {i} was refused");
+    }
+}
+
+/// The limits that protect other servers stay strict with the defaults:
+/// one address sets up sign-in with at most 10 new servers an hour.
+async fn new_instances_from_one_address_stay_strictly_limited_by_default(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let rp = app.rp(CONFIDENTIAL, Some(CONFIDENTIAL_SECRET)).await;
+    let b = browser_from("127.0.0.1");
+    for i in 0..10 {
+        let fake = FakeMastodon::start().await;
+        let r = pick(&app, &b, app.start(&rp, &[], &[]).url.as_str(), &fake.host()).await;
+        assert_eq!(r.status(), 303, "new server {i} was refused");
+    }
+    let eleventh = FakeMastodon::start().await;
+    let r = pick(&app, &b, app.start(&rp, &[], &[]).url.as_str(), &eleventh.host()).await;
+    assert_limited_page(r, "cannot add yours").await;
+    assert!(eleventh.requests().is_empty());
 }

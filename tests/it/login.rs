@@ -753,6 +753,7 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
             expires_at: now + 60,
             claims: None,
             sid: None,
+            requested_scope: None,
         })
         .await
         .unwrap();
@@ -824,6 +825,7 @@ async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) 
         expires_at: now + 60,
         claims: None,
         sid: None,
+        requested_scope: None,
     };
     // Another account than the one authenticated: refused, nothing stored.
     assert!(!store.issue_code("t1", &code("sub-b", "h1")).await.unwrap());

@@ -16,11 +16,11 @@ dual_db_tests!(
     discovery_lists_logout,
 );
 
-const LOGOUT_RP: &str = "rp-logout";
-const LOGOUT_SECRET: &str = "logout-secret-0123456789abcdef0123456789abcdef";
+pub(crate) const LOGOUT_RP: &str = "rp-logout";
+pub(crate) const LOGOUT_SECRET: &str = "logout-secret-0123456789abcdef0123456789abcdef";
 const LOGGED_OUT: &str = "http://127.0.0.1:9/rp/logged-out";
 
-async fn spawn(db: Db, receiver: &Receiver) -> Option<TestApp> {
+pub(crate) async fn spawn(db: Db, receiver: &Receiver) -> Option<TestApp> {
     let uri = receiver.url.clone();
     spawn_app_with(db, move |c| {
         c.clients.push(ClientConfig {
@@ -55,7 +55,7 @@ async fn sign_in(app: &TestApp, fake: &FakeMastodon, b: &reqwest::Client, client
     id_token.to_string()
 }
 
-fn payload(jwt: &str) -> serde_json::Value {
+pub(crate) fn payload(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()

@@ -2,7 +2,7 @@
 //! release.
 
 use super::ClaimsRequest;
-use crate::domain::claims::PROFILE_CLAIMS;
+use crate::domain::claims::{ACR_DELEGATED, PROFILE_CLAIMS};
 
 pub(super) enum ClaimsError {
     Malformed(String),
@@ -11,8 +11,9 @@ pub(super) enum ClaimsError {
 
 /// Claims the `claims` parameter can ask for by name (OIDC Core §5.5):
 /// `sub`, `auth_time` and the profile claims. Requests for other claims are
-/// ignored, as §5.5 requires, except an essential `acr`: we can honour no
-/// authentication context class, so that request fails.
+/// ignored, as §5.5 requires, except an essential `acr` whose values do not
+/// include ours ([`ACR_DELEGATED`]): that cannot be met, and §5.5.1.1 makes
+/// it a failed authentication.
 pub(super) fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
     use serde_json::Value;
     let malformed = |d: &str| ClaimsError::Malformed(d.to_string());
@@ -44,10 +45,10 @@ pub(super) fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
                     Some(_) => return Err(malformed("the requested sub value must be a string")),
                 }
             }
-            if name == "acr" && essential {
-                return Err(ClaimsError::Unsatisfiable(
-                    "an essential acr was requested, and no authentication context class can be honoured".into(),
-                ));
+            if name == "acr" && essential && for_id_token && !acr_met(&spec)? {
+                return Err(ClaimsError::Unsatisfiable(format!(
+                    "an essential acr was requested, and the only authentication context class is {ACR_DELEGATED}"
+                )));
             }
             let known = name == "sub" || name == "auth_time" || PROFILE_CLAIMS.contains(&name.as_str());
             if known && !list.contains(&name) {
@@ -56,4 +57,28 @@ pub(super) fn parse_claims(json: &str) -> Result<ClaimsRequest, ClaimsError> {
         }
     }
     Ok(request)
+}
+
+/// Whether our `acr` meets the request `spec` for it: no `value` or `values`
+/// (any class will do), or ours among them.
+fn acr_met(spec: &serde_json::Value) -> Result<bool, ClaimsError> {
+    use serde_json::Value;
+    let malformed = || ClaimsError::Malformed("acr value and values must be strings".into());
+    let value = match spec.get("value") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(v)) => Some(v.as_str() == ACR_DELEGATED),
+        Some(_) => return Err(malformed()),
+    };
+    let values = match spec.get("values") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(vs)) => {
+            let mut met = false;
+            for v in vs {
+                met |= v.as_str().ok_or_else(malformed)? == ACR_DELEGATED;
+            }
+            Some(met)
+        }
+        Some(_) => return Err(malformed()),
+    };
+    Ok(value.unwrap_or(true) && values.unwrap_or(true))
 }

@@ -22,6 +22,10 @@ pub use parse::{
 /// Scopes we know; any other requested scope is ignored (RFC 6749 §3.3).
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "offline_access"];
 
+/// Most distinct scopes of a request we remember as requested; the rest are
+/// ignored like any scope we do not support.
+pub const MAX_REQUESTED_SCOPES: usize = 32;
+
 /// A validated authorization request, as kept in the login transaction.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuthorizationRequest {
@@ -29,6 +33,11 @@ pub struct AuthorizationRequest {
     pub redirect_uri: String,
     /// The granted-able scopes, in our canonical order: always `openid`.
     pub scope: Vec<String>,
+    /// Every scope the client asked for, those we do not grant included, in
+    /// its order (at most [`MAX_REQUESTED_SCOPES`]). Kept with the grant, so
+    /// that a refresh may repeat it (RFC 6749 §6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested_scope: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
@@ -93,6 +102,12 @@ pub enum Prompt {
 impl AuthorizationRequest {
     pub fn scope_string(&self) -> String {
         self.scope.join(" ")
+    }
+
+    /// The scope as requested, to keep with the grant (`None` if it is the
+    /// scope granted).
+    pub fn requested_scope_string(&self) -> Option<String> {
+        (!self.requested_scope.iter().all(|s| self.has_scope(s))).then(|| self.requested_scope.join(" "))
     }
 
     /// What consent must cover: the scope, and `profile` when the `claims`

@@ -6,7 +6,8 @@
 use url::Url;
 
 use super::claims_parameter::{parse_claims, ClaimsError};
-use super::{AuthorizationRequest, ClaimsRequest, Params, Prompt, ResponseMode, ResponseType, SUPPORTED_SCOPES};
+use super::{AuthorizationRequest, ClaimsRequest, Params, Prompt, ResponseMode, ResponseType};
+use super::{MAX_REQUESTED_SCOPES, SUPPORTED_SCOPES};
 use crate::domain::client::Client;
 use crate::domain::error::{ErrorCode, OAuthError};
 
@@ -69,7 +70,7 @@ pub fn parse_authorization_request(
     let (reply, requested_mode) = Reply::new(params, redirect_url);
     reply.check_channel(params, client, channel, require_par)?;
     let response_type = reply.response_type(params, client, requested_mode)?;
-    let scope = reply.scope(params)?;
+    let (scope, requested_scope) = reply.scope(params)?;
     let code_challenge = reply.code_challenge(params)?;
     if client.is_public() && response_type.code && code_challenge.is_none() {
         return Err(
@@ -92,6 +93,7 @@ pub fn parse_authorization_request(
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.to_string(),
         scope,
+        requested_scope,
         state: reply.state,
         nonce: nonce.map(str::to_string),
         code_challenge,
@@ -230,9 +232,9 @@ impl Reply {
         }
     }
 
-    /// The scopes we support of those requested, in our order; `openid`
-    /// must be among them.
-    fn scope(&self, params: &Params) -> Result<Vec<String>, AuthorizeError> {
+    /// The scopes we support of those requested, in our order, and every
+    /// scope requested, each once; `openid` must be among them.
+    fn scope(&self, params: &Params) -> Result<(Vec<String>, Vec<String>), AuthorizeError> {
         let scope = self.get(params, "scope")?.unwrap_or("");
         let valid = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
         if !scope.split(' ').all(|s| s.bytes().all(valid)) {
@@ -242,7 +244,14 @@ impl Reply {
         if !requested.contains(&"openid") {
             return Err(self.err(ErrorCode::InvalidScope, "the openid scope is required"));
         }
-        Ok(SUPPORTED_SCOPES.iter().filter(|s| requested.contains(s)).map(|s| s.to_string()).collect())
+        let supported = SUPPORTED_SCOPES.iter().filter(|s| requested.contains(s)).map(|s| s.to_string()).collect();
+        let mut asked: Vec<String> = Vec::new();
+        for s in requested {
+            if asked.len() < MAX_REQUESTED_SCOPES && !asked.iter().any(|a| a == s) {
+                asked.push(s.to_string());
+            }
+        }
+        Ok((supported, asked))
     }
 
     /// PKCE (RFC 7636): S256 only.
@@ -263,17 +272,21 @@ impl Reply {
         }
     }
 
-    /// The nonce, required when an ID token comes from the authorization
-    /// endpoint (OIDC Core §3.2.2.1, §3.3.2.11); and a state of sane length.
+    /// The nonce, required whenever the authorization endpoint returns a
+    /// token: the implicit flow (OIDC Core §3.2.2.1) and every hybrid
+    /// response type, `code token` included (§3.3.2.11; the OpenID
+    /// Foundation's oidcc-ensure-request-without-nonce-fails); and a state of
+    /// sane length.
     fn nonce<'a>(&self, params: &'a Params, response_type: ResponseType) -> Result<Option<&'a str>, AuthorizeError> {
         let nonce = self.get(params, "nonce")?;
         if nonce.is_some_and(|n| n.len() > 512) {
             return Err(self.err(ErrorCode::InvalidRequest, "nonce is too long"));
         }
-        if response_type.id_token && nonce.is_none() {
-            return Err(
-                self.err(ErrorCode::InvalidRequest, "nonce is required when the response type includes id_token")
-            );
+        if response_type.returns_tokens() && nonce.is_none() {
+            return Err(self.err(
+                ErrorCode::InvalidRequest,
+                "nonce is required when the authorization endpoint returns tokens (implicit and hybrid flows)",
+            ));
         }
         if self.state.as_ref().is_some_and(|s| s.len() > 2048) {
             return Err(AuthorizeError::Redirect(Box::new(ErrorRedirect {

@@ -75,18 +75,20 @@ fn an_unknown_response_type_is_unsupported_response_type() {
 }
 
 #[test]
-fn id_token_flows_need_a_nonce() {
-    let query = BASE.replace("response_type=code", "response_type=code%20id_token");
-    match parse_with(&confidential(), &query) {
-        Err(AuthorizeError::Redirect(r)) => {
-            assert_eq!(r.error.code, ErrorCode::InvalidRequest);
-            assert!(r.error.description.contains("nonce"), "{}", r.error.description);
-            // Tokens never travel in the query: the error goes in the fragment.
-            assert_eq!(r.mode, ResponseMode::Fragment);
+fn token_returning_flows_need_a_nonce() {
+    for rt in ["code%20id_token", "code%20token", "code%20id_token%20token", "id_token", "id_token%20token"] {
+        let query = BASE.replace("response_type=code", &format!("response_type={rt}"));
+        match parse_with(&confidential(), &query) {
+            Err(AuthorizeError::Redirect(r)) => {
+                assert_eq!(r.error.code, ErrorCode::InvalidRequest, "{rt}");
+                assert!(r.error.description.contains("nonce"), "{}", r.error.description);
+                // Tokens never travel in the query: the error goes in the fragment.
+                assert_eq!(r.mode, ResponseMode::Fragment);
+            }
+            other => panic!("{rt}: {other:?}"),
         }
-        other => panic!("{other:?}"),
+        assert!(parse_with(&confidential(), &format!("{query}&nonce=n")).is_ok(), "{rt}");
     }
-    assert!(parse_with(&confidential(), &format!("{query}&nonce=n")).is_ok());
 }
 
 #[test]
@@ -138,8 +140,17 @@ fn the_claims_parameter_keeps_known_claims_and_refuses_bad_json() {
     assert!(request.consent_scope().contains(&"profile".to_string()));
     assert_eq!(redirected("&claims=not-json"), ErrorCode::InvalidRequest);
     assert_eq!(redirected(&format!("&claims={}", urlencode("[1]"))), ErrorCode::InvalidRequest);
-    let essential_acr = r#"{"id_token":{"acr":{"essential":true}}}"#;
+    let essential_acr = r#"{"id_token":{"acr":{"essential":true,"values":["phr"]}}}"#;
     assert_eq!(redirected(&format!("&claims={}", urlencode(essential_acr))), ErrorCode::AccessDenied);
+    for met in [
+        r#"{"id_token":{"acr":{"essential":true}}}"#,
+        r#"{"id_token":{"acr":{"essential":true,"value":"urn:fedi-oidc:acr:delegated"}}}"#,
+        r#"{"id_token":{"acr":{"essential":true,"values":["phr","urn:fedi-oidc:acr:delegated"]}}}"#,
+    ] {
+        assert!(parse(&format!("&claims={}", urlencode(met))).is_ok(), "{met}");
+    }
+    let bad_values = r#"{"id_token":{"acr":{"essential":true,"values":[1]}}}"#;
+    assert_eq!(redirected(&format!("&claims={}", urlencode(bad_values))), ErrorCode::InvalidRequest);
     let bad_essential = r#"{"userinfo":{"name":{"essential":"yes"}}}"#;
     assert_eq!(redirected(&format!("&claims={}", urlencode(bad_essential))), ErrorCode::InvalidRequest);
 }

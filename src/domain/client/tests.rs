@@ -242,3 +242,22 @@ fn names_are_required_and_bounded_for_anyone() {
     fails(named(anyone, "a\u{7}b"), "name", "printable characters");
     assert_eq!(named(anyone, "A good name"), Ok(()));
 }
+
+#[test]
+fn application_type_decides_which_redirect_uris_fit() {
+    let op = Registrant::Operator;
+    let native = ClientMetadata { application_type: ApplicationType::Native, ..code() };
+    assert_eq!(check(op, &["http://127.0.0.1:8201/cb", "http://localhost/cb", "com.example.app:/cb"], &native), Ok(()));
+    fails(check(op, &["https://rp.example/cb"], &native), "redirect_uris", "a native client uses");
+    // Anyone registering a native app: loopback by IP literal only.
+    assert_eq!(check(Registrant::Anyone, &["http://[::1]:8201/cb"], &native), Ok(()));
+    fails(check(Registrant::Anyone, &["com.example.app:/cb"], &native), "redirect_uris", "only https");
+    // A confidential web client of the implicit flow registered by anyone: https only.
+    let implicit = ClientMetadata { response_types: vec!["code id_token".into()], ..Default::default() };
+    assert_eq!(check(Registrant::Anyone, &["https://rp.example/cb"], &implicit), Ok(()));
+    fails(check(Registrant::Anyone, &["http://127.0.0.1/cb"], &implicit), "redirect_uris", "a web client with");
+    assert_eq!(check(op, &["http://127.0.0.1/cb"], &implicit), Ok(()), "the operator may, for development");
+    // Stored as before for web clients (the default is not written out).
+    assert!(!serde_json::to_string(&code()).unwrap().contains("application_type"));
+    assert!(serde_json::to_string(&native).unwrap().contains("\"application_type\":\"native\""));
+}

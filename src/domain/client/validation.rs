@@ -5,7 +5,7 @@
 
 use url::Url;
 
-use super::{AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use super::{ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
 use super::{ASYMMETRIC_ALGS, HMAC_ALGS, MAX_ACCESS_TOKEN_TTL, MAX_CLIENT_KEYS, MAX_ID_TOKEN_TTL};
 use super::{MAX_REFRESH_TOKEN_TTL, MAX_URIS};
 use crate::domain::response_type::ResponseType;
@@ -117,11 +117,23 @@ impl ClientDefinition<'_> {
             }
             _ => {}
         }
+        let implicit = self.metadata.response_types().iter().any(|rt| rt.id_token || rt.token);
         for uri in uris {
             validate_redirect_uri(uri).map_err(|m| invalid("redirect_uris", m))?;
             if self.registrant == Registrant::Anyone {
                 validate_web_redirect_uri(uri).map_err(|m| invalid("redirect_uris", m))?;
             }
+            match self.metadata.application_type {
+                ApplicationType::Native => validate_native_redirect_uri(uri),
+                // The operator may still use a loopback URI for a web
+                // client of the implicit flow (development, tests); a public
+                // client counts as native for its redirect URIs.
+                ApplicationType::Web if implicit && !self.public && self.registrant == Registrant::Anyone => {
+                    validate_web_implicit_redirect_uri(uri)
+                }
+                ApplicationType::Web => Ok(()),
+            }
+            .map_err(|m| invalid("redirect_uris", m))?;
         }
         if self.registrant == Registrant::Anyone {
             for uri in &self.metadata.post_logout_redirect_uris {
@@ -377,6 +389,31 @@ pub fn validate_web_redirect_uri(uri: &str) -> Result<(), String> {
     }
     if url.scheme() == "http" && url.host_str() == Some("localhost") {
         return Err(format!("{uri:?}: use http://127.0.0.1 or http://[::1] instead of localhost"));
+    }
+    Ok(())
+}
+
+/// A native client's redirect URI (OIDC Dynamic Client Registration 1.0 §2,
+/// RFC 8252 §7): a private-use scheme, or http on loopback.
+pub fn validate_native_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" if is_loopback(&url) => Ok(()),
+        "http" | "https" => Err(format!(
+            "{uri:?}: a native client uses a private-use scheme or an http loopback redirect URI (application_type native)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A web client of the implicit or hybrid flow, registered by anyone (OIDC
+/// Dynamic Client Registration 1.0 §2): https, not localhost.
+pub fn validate_web_implicit_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| e.to_string())?;
+    if url.scheme() != "https" || is_loopback(&url) {
+        return Err(format!(
+            "{uri:?}: a web client with id_token or token response types uses https, not loopback (application_type web)"
+        ));
     }
     Ok(())
 }

@@ -25,13 +25,7 @@ pub async fn callback(
         return Ok(malformed());
     }
     let one = |name: &str| params.get(name).ok().flatten().map(str::to_string);
-    let callback = CallbackParams {
-        key,
-        state: one("state"),
-        iss: one("iss"),
-        code: one("code").or_else(|| one("session")),
-        error: one("error"),
-    };
+    let callback = CallbackParams { key, state: one("state"), iss: one("iss"), code: one("code"), error: one("error") };
     let browser = existing_browser_id(&session).await;
     let next = app.signin.finish_upstream(browser.as_deref(), callback).await?;
     // The person is now signed in here (a provider session): a new cookie

@@ -1,8 +1,10 @@
 //! What a person's browser sees: the authorization endpoint, the instance
-//! picker, consent, the instance's callback and logout pages.
+//! picker, consent, the instance's callback and logout pages, and our
+//! client information document for Misskey-family instances.
 
 pub mod authorize;
 pub mod callback;
+pub mod client_information;
 pub mod csrf;
 pub mod logout;
 pub mod pages;
@@ -18,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/callback/{key}", get(callback::callback))
+        .route("/upstream/misskey/{key}", get(client_information::misskey_client))
         .route("/end_session", get(logout::end_session_get).post(logout::end_session_post))
         .merge(our_forms())
 }

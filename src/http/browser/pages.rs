@@ -92,6 +92,7 @@ pub async fn choose(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, LoginError> {
     let (txn, params) = submitted(&app, &session, &txn, &headers, &body).await?;
+    app.limits.picker_submission(&txn.row.id, client).map_err(LoginError::Limited)?;
     let input = params.get("account").ok().flatten().unwrap_or("");
     let url = app.signin.choose_instance(&txn, input, client).await?;
     Ok(see_other(url.as_str()))

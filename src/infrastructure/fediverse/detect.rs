@@ -28,7 +28,7 @@ pub enum Family {
     Pleroma,
     Pixelfed,
     Friendica,
-    /// Misskey, Sharkey, Firefish, Iceshrimp, … (MiAuth).
+    /// Misskey, Sharkey, Firefish, Iceshrimp, … (Misskey's OAuth 2.0).
     Misskey,
     /// Something else that may speak the Mastodon client API.
     Unknown,
@@ -65,6 +65,18 @@ pub struct OAuthMetadata {
     pub scopes_supported: Vec<String>,
     #[serde(default)]
     pub code_challenge_methods_supported: Vec<String>,
+}
+
+impl OAuthMetadata {
+    /// Whether every endpoint named is on `instance` itself. Untrusted input
+    /// (fuzzed in fuzz/).
+    pub fn is_on(&self, instance: &Instance) -> bool {
+        let on_instance = |u: &str| Url::parse(u).is_ok_and(|u| instance.owns(&u));
+        on_instance(&self.authorization_endpoint)
+            && on_instance(&self.token_endpoint)
+            && self.revocation_endpoint.as_deref().is_none_or(on_instance)
+            && self.app_registration_endpoint.as_deref().is_none_or(on_instance)
+    }
 }
 
 /// What we know about one instance.
@@ -244,43 +256,15 @@ impl Detector {
 
     /// NodeInfo: the newest 2.x schema the server links to, on itself.
     async fn nodeinfo(&self, instance: &Instance) -> Result<Option<(String, Option<String>)>, UpstreamError> {
-        #[derive(Deserialize)]
-        struct Links {
-            #[serde(default)]
-            links: Vec<LinkEntry>,
-        }
-        #[derive(Deserialize)]
-        struct LinkEntry {
-            #[serde(default)]
-            rel: String,
-            #[serde(default)]
-            href: String,
-        }
-        #[derive(Deserialize)]
-        struct NodeInfo {
-            software: Software,
-        }
-        #[derive(Deserialize)]
-        struct Software {
-            name: String,
-            #[serde(default)]
-            version: Option<String>,
-        }
-        const SCHEMA: &str = "http://nodeinfo.diaspora.software/ns/schema/2.";
-        let Some(links) =
-            self.optional_json::<Links>(instance.url("/.well-known/nodeinfo"), "application/json", "NodeInfo").await?
+        let Some(links) = self
+            .optional_json::<NodeInfoLinks>(instance.url("/.well-known/nodeinfo"), "application/json", "NodeInfo")
+            .await?
         else {
             return Ok(None);
         };
-        let best = links
-            .links
-            .iter()
-            .filter(|l| l.rel.starts_with(SCHEMA))
-            .filter_map(|l| Url::parse(&l.href).ok().filter(|u| instance.owns(u)).map(|u| (l.rel.clone(), u)))
-            .max_by(|a, b| a.0.cmp(&b.0));
-        let Some((_, href)) = best else { return Ok(None) };
+        let Some(href) = links.best(instance) else { return Ok(None) };
         let doc = self.optional_json::<NodeInfo>(href, "application/json", "NodeInfo document").await?;
-        Ok(doc.map(|d| (d.software.name, d.software.version)))
+        Ok(doc.map(NodeInfo::software))
     }
 
     /// RFC 8414 metadata, if the server has it and every endpoint in it is on
@@ -290,11 +274,7 @@ impl Detector {
         let Some(meta) = self.optional_json::<OAuthMetadata>(url, "application/json", "OAuth metadata").await? else {
             return Ok(None);
         };
-        let on_instance = |u: &str| Url::parse(u).is_ok_and(|u| instance.owns(&u));
-        let ok = on_instance(&meta.authorization_endpoint)
-            && on_instance(&meta.token_endpoint)
-            && meta.revocation_endpoint.as_deref().is_none_or(on_instance)
-            && meta.app_registration_endpoint.as_deref().is_none_or(on_instance);
+        let ok = meta.is_on(instance);
         if !ok {
             tracing::warn!(instance = %instance, "OAuth metadata names endpoints elsewhere; ignored");
         }
@@ -324,11 +304,63 @@ impl Detector {
                     .await?
                     .and_then(|v1| v1.uri),
             };
-        Ok(claimed.and_then(|d| {
-            let d = d.trim();
-            let d = d.strip_prefix("https://").or_else(|| d.strip_prefix("http://")).unwrap_or(d);
-            handle::parse(d, self.allow_http).ok().filter(|t| t.username.is_none()).map(|t| t.instance.authority())
-        }))
+        Ok(claimed.and_then(|d| account_domain_from(&d, self.allow_http)))
+    }
+}
+
+/// The domain an instance document claims for its handles, as an authority;
+/// `None` unless it is a bare domain. Untrusted input (fuzzed in fuzz/).
+pub fn account_domain_from(claimed: &str, allow_http: bool) -> Option<String> {
+    let d = claimed.trim();
+    let d = d.strip_prefix("https://").or_else(|| d.strip_prefix("http://")).unwrap_or(d);
+    handle::parse(d, allow_http).ok().filter(|t| t.username.is_none()).map(|t| t.instance.authority())
+}
+
+/// `/.well-known/nodeinfo`: links to the NodeInfo documents.
+#[derive(Deserialize)]
+pub struct NodeInfoLinks {
+    #[serde(default)]
+    links: Vec<NodeInfoLink>,
+}
+
+#[derive(Deserialize)]
+struct NodeInfoLink {
+    #[serde(default)]
+    rel: String,
+    #[serde(default)]
+    href: String,
+}
+
+impl NodeInfoLinks {
+    /// The newest 2.x schema linked, if it is on the instance itself.
+    pub fn best(&self, instance: &Instance) -> Option<Url> {
+        const SCHEMA: &str = "http://nodeinfo.diaspora.software/ns/schema/2.";
+        self.links
+            .iter()
+            .filter(|l| l.rel.starts_with(SCHEMA))
+            .filter_map(|l| Url::parse(&l.href).ok().filter(|u| instance.owns(u)).map(|u| (l.rel.clone(), u)))
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, href)| href)
+    }
+}
+
+/// A NodeInfo 2.x document; only the software matters to us.
+#[derive(Deserialize)]
+pub struct NodeInfo {
+    software: Software,
+}
+
+#[derive(Deserialize)]
+struct Software {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+impl NodeInfo {
+    /// The software's name and version.
+    pub fn software(self) -> (String, Option<String>) {
+        (self.software.name, self.software.version)
     }
 }
 

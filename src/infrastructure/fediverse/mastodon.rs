@@ -50,15 +50,9 @@ impl StringOrNumber {
     }
 }
 
+/// `verify_credentials` (REST::CredentialAccountSerializer), as far as we read it.
 #[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    token_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Account {
+pub struct Account {
     id: String,
     username: String,
     acct: String,
@@ -92,6 +86,26 @@ struct Account {
 struct PleromaExtensions {
     #[serde(default)]
     ap_id: Option<String>,
+}
+
+/// The account `verify_credentials` describes, at `instance`. Untrusted
+/// input (fuzzed in fuzz/, from the JSON body).
+pub fn account_from(instance: &Instance, a: Account) -> UpstreamAccount {
+    UpstreamAccount {
+        instance: instance.clone(),
+        id: a.id,
+        username: a.username,
+        acct: a.acct,
+        display_name: a.display_name.unwrap_or_default(),
+        uri: a.uri.or_else(|| a.pleroma.and_then(|p| p.ap_id)).filter(|s| !s.is_empty()),
+        url: a.url.filter(|s| !s.is_empty()),
+        avatar: a.avatar.filter(|s| !s.is_empty()),
+        bot: a.bot.unwrap_or(false),
+        locked: a.locked.unwrap_or(false),
+        created_at: a.created_at,
+        suspended: a.suspended.unwrap_or(false),
+        limited: a.limited.unwrap_or(false),
+    }
 }
 
 #[async_trait]
@@ -195,33 +209,12 @@ impl ServerFamily for Mastodon {
                 ],
             )
             .await?;
-        let token: TokenResponse = reply.json("token exchange")?;
-        if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-            || token.access_token.is_empty()
-        {
-            return Err(UpstreamError::NotCompatible("token exchange returned no bearer token".into()));
-        }
-        Ok(token.access_token)
+        super::bearer_token(&reply)
     }
 
     async fn account(&self, app: &UpstreamApp, token: &str) -> Result<UpstreamAccount, UpstreamError> {
         let reply = self.http.get_with_bearer(app.instance.url("/api/v1/accounts/verify_credentials"), token).await?;
-        let a: Account = reply.json("verify_credentials")?;
-        Ok(UpstreamAccount {
-            instance: app.instance.clone(),
-            id: a.id,
-            username: a.username,
-            acct: a.acct,
-            display_name: a.display_name.unwrap_or_default(),
-            uri: a.uri.or_else(|| a.pleroma.and_then(|p| p.ap_id)).filter(|s| !s.is_empty()),
-            url: a.url.filter(|s| !s.is_empty()),
-            avatar: a.avatar.filter(|s| !s.is_empty()),
-            bot: a.bot.unwrap_or(false),
-            locked: a.locked.unwrap_or(false),
-            created_at: a.created_at,
-            suspended: a.suspended.unwrap_or(false),
-            limited: a.limited.unwrap_or(false),
-        })
+        Ok(account_from(&app.instance, reply.json("verify_credentials")?))
     }
 
     /// A `client_credentials` token: it proves the app still exists, and as

@@ -69,6 +69,22 @@ pub struct UpstreamAccount {
 
 pub use crate::infrastructure::outbound::UpstreamError;
 
+/// The access token of a token response (RFC 6749 §5.1): a bearer token,
+/// or the instance is not one we can use.
+fn bearer_token(reply: &crate::infrastructure::outbound::Reply) -> Result<String, UpstreamError> {
+    #[derive(serde::Deserialize)]
+    struct TokenResponse {
+        access_token: String,
+        #[serde(default)]
+        token_type: Option<String>,
+    }
+    let token: TokenResponse = reply.json("token exchange")?;
+    if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) || token.access_token.is_empty() {
+        return Err(UpstreamError::NotCompatible("token exchange returned no bearer token".into()));
+    }
+    Ok(token.access_token)
+}
+
 /// One family of server software (Mastodon and its API-compatible kin, …).
 #[async_trait]
 pub trait ServerFamily: Send + Sync + std::fmt::Debug {
@@ -129,9 +145,9 @@ pub struct Families {
 }
 
 impl Families {
-    /// `app_name` is what MiAuth shows (the Mastodon-API families show the
-    /// registered app's name).
-    pub fn new(http: &crate::infrastructure::outbound::UpstreamHttp, app_name: &str) -> Self {
+    /// The Mastodon-API families show the registered app's name; the Misskey
+    /// family shows the name in our client information document.
+    pub fn new(http: &crate::infrastructure::outbound::UpstreamHttp) -> Self {
         // Every call to an instance is counted (by family and outcome).
         let counted = |f: Arc<dyn ServerFamily>| -> Arc<dyn ServerFamily> { Arc::new(counted::CountedFamily(f)) };
         let client = |family| counted(Arc::new(mastodon::Mastodon::new(http.clone(), family)));
@@ -141,7 +157,7 @@ impl Families {
             pleroma: client(Family::Pleroma),
             pixelfed: client(Family::Pixelfed),
             friendica: client(Family::Friendica),
-            misskey: counted(Arc::new(misskey::MiAuth::new(http.clone(), app_name.to_string()))),
+            misskey: counted(Arc::new(misskey::MisskeyOAuth::new(http.clone()))),
             unknown: client(Family::Unknown),
         }
     }

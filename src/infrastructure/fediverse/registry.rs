@@ -88,9 +88,11 @@ impl AppRegistry {
     ) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
         let expected = self.redirect_uri(instance);
         let Some(row) = self.store.upstream_app(&instance.origin()).await? else { return Ok(None) };
-        // The server changed software (MiAuth needs no app, the others one):
-        // what we kept is of no use there.
-        if (row.client_id == super::misskey::CLIENT_ID) != (server.family == super::Family::Misskey) {
+        // The server changed software (a Misskey app is our client information
+        // URL, the others are registered): what we kept is of no use there.
+        // So are the rows of the MiAuth sign-in of earlier versions.
+        let misskey_app = super::misskey::is_our_client_id(&row.client_id, &row.redirect_uri);
+        if misskey_app != (server.family == super::Family::Misskey) || row.client_id == "miauth" {
             self.store.delete_upstream_app(&row.instance, &row.client_id).await?;
             return Ok(None);
         }

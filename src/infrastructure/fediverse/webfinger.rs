@@ -112,6 +112,14 @@ pub async fn lookup(
     Ok(account_from(jrd, domain, username, allow_http))
 }
 
+/// The account a WebFinger JRD document names, as `lookup` reads it: `None`
+/// when the document is not JSON, has no usable subject or no ActivityPub
+/// `self` link. Untrusted input (fuzzed in fuzz/).
+pub fn parse_jrd(body: &[u8], domain: &Instance, username: &str, allow_http: bool) -> Option<Account> {
+    let jrd = serde_json::from_slice::<Jrd>(body).ok()?;
+    account_from(jrd, domain, username, allow_http)
+}
+
 /// RFC 6415 §3.1: `/.well-known/host-meta` names the WebFinger endpoint in
 /// its `lrdd` link template.
 async fn host_meta_lookup(
@@ -136,7 +144,8 @@ async fn host_meta_lookup(
 }
 
 /// The `template` of the `<Link rel="lrdd" …>` element of an XRD document.
-fn lrdd_template(xrd: &str) -> Option<String> {
+/// Untrusted input (fuzzed in fuzz/).
+pub fn lrdd_template(xrd: &str) -> Option<String> {
     for element in xrd.split('<').skip(1) {
         let element = element.split('>').next().unwrap_or("");
         if !element.trim_start().starts_with("Link") || attribute(element, "rel").as_deref() != Some("lrdd") {

@@ -22,6 +22,9 @@ pub struct AuthorizationCodeRow {
     pub claims: Option<String>,
     /// The provider session the code was issued in.
     pub sid: Option<String>,
+    /// The scope as the client asked for it, if it differs from `scope`
+    /// (unsupported scopes included): a refresh may repeat it.
+    pub requested_scope: Option<String>,
 }
 
 /// What became of an attempt to redeem a code.
@@ -38,7 +41,7 @@ pub enum CodeRedemption<E> {
 }
 
 const COLUMNS: &str = "code_hash, client_id, redirect_uri, subject, scope, nonce, code_challenge, auth_time, \
-                       created_at, expires_at, claims, sid";
+                       created_at, expires_at, claims, sid, requested_scope";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
     Ok(AuthorizationCodeRow {
@@ -54,6 +57,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AuthorizationCodeRow> {
         expires_at: row.try_get("expires_at")?,
         claims: row.try_get("claims")?,
         sid: row.try_get("sid")?,
+        requested_scope: row.try_get("requested_scope")?,
     })
 }
 
@@ -119,14 +123,18 @@ impl Store {
             insert_code(&mut tx, c).await?;
         }
         if let Some(t) = token {
+            // An access token that comes with a code (`code token`) belongs
+            // to the code's grant: a replay of the code revokes it too, on
+            // every replica, as it revokes what the code's redemption issued.
             sqlx::query(
                 "INSERT INTO access_tokens (token_hash, client_id, subject, scope, code_hash, created_at, expires_at, claims) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&t.token_hash)
             .bind(&t.client_id)
             .bind(subject)
             .bind(&t.scope)
+            .bind(code.map(|c| c.code_hash.as_str()))
             .bind(t.created_at)
             .bind(t.expires_at)
             .bind(&t.claims)
@@ -171,6 +179,7 @@ impl Store {
                             scope: &code.scope,
                             family_id: code_hash,
                             claims: code.claims.as_deref(),
+                            requested_scope: code.requested_scope.as_deref(),
                         };
                         super::tokens::insert_access_token(&mut tx, &token.token_hash, token.expires_at, &grant, now)
                             .await?;
@@ -203,7 +212,7 @@ impl Store {
 
 async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -> Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO authorization_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&c.code_hash)
     .bind(&c.client_id)
@@ -217,6 +226,7 @@ async fn insert_code(conn: &mut sqlx::AnyConnection, c: &AuthorizationCodeRow) -
     .bind(c.expires_at)
     .bind(&c.claims)
     .bind(&c.sid)
+    .bind(&c.requested_scope)
     .execute(conn)
     .await?;
     Ok(())

@@ -18,7 +18,7 @@ mod transactions;
 pub use apps::UpstreamAppRow;
 pub use clients::ClientRow;
 pub use codes::{AuthorizationCodeRow, CodeRedemption, IssuedAccessToken, NewAccessToken, NewRefreshToken};
-pub use provider_sessions::{ProviderSessionRow, PushedRequestRow};
+pub use provider_sessions::{EndedSession, ProviderSessionRow, PushedRequestRow};
 pub use sessions::BrowserSessionRow;
 pub use subjects::SubjectRow;
 pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};

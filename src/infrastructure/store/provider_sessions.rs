@@ -34,6 +34,28 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<ProviderSessionRow> {
     })
 }
 
+/// A provider session that a sign-in by somebody else in the same browser
+/// ended, and the clients it had signed in to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    pub session: ProviderSessionRow,
+    pub clients: Vec<String>,
+}
+
+/// End the session `sid` within `tx`; the clients it had signed in to.
+async fn end_in(conn: &mut sqlx::AnyConnection, sid: &str) -> Result<Vec<String>> {
+    let clients = sqlx::query("SELECT client_id FROM provider_session_clients WHERE sid = $1")
+        .bind(sid)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| r.try_get("client_id"))
+        .collect::<std::result::Result<_, _>>()?;
+    sqlx::query("DELETE FROM provider_session_clients WHERE sid = $1").bind(sid).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM provider_sessions WHERE sid = $1").bind(sid).execute(&mut *conn).await?;
+    Ok(clients)
+}
+
 /// A pushed authorization request.
 #[derive(Debug, Clone)]
 pub struct PushedRequestRow {
@@ -59,9 +81,12 @@ impl Store {
     /// A person signed in at an instance, in one database transaction: the
     /// login transaction `id` (still waiting for the instance's answer with
     /// `state`) is authenticated as `s.subject` at `s.auth_time`, with a new
-    /// `csrf_token`; the browser is remembered at `s.instance`; and `s`
-    /// replaces whatever provider session the browser had (never two
-    /// sessions for one browser). False, with nothing written, when the
+    /// `csrf_token`; the browser is remembered at `s.instance`; and the
+    /// browser's provider session becomes `s` (never two sessions for one
+    /// browser). When the browser's live session is already this person's,
+    /// it goes on, with its `sid` and its clients, from this sign-in; any other
+    /// session of the browser ends, and the live one is returned with its
+    /// clients, to be told. `None`, with nothing written, when the
     /// transaction was not waiting for `state` (a replayed callback).
     pub async fn complete_sign_in(
         &self,
@@ -69,32 +94,55 @@ impl Store {
         state: &str,
         csrf_token: &str,
         s: &ProviderSessionRow,
-    ) -> Result<bool> {
+    ) -> Result<Option<Vec<EndedSession>>> {
         let mut tx = self.pool().begin().await?;
         if !super::transactions::authenticate(&mut tx, id, state, &s.subject, s.auth_time, csrf_token).await? {
-            return Ok(false);
+            return Ok(None);
+        }
+        // Two sign-ins of one browser finishing at once take turns here (in
+        // SQLite the write above already made them).
+        if self.backend() == super::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("provider_session:{}", s.browser_id))
+                .execute(&mut *tx)
+                .await?;
         }
         super::sessions::remember_browser_instance(&mut tx, &s.browser_id, &s.instance, s.auth_time).await?;
-        sqlx::query("DELETE FROM provider_session_clients WHERE sid IN (SELECT sid FROM provider_sessions WHERE browser_id = $1)")
+        let old = sqlx::query(&format!("SELECT {COLUMNS} FROM provider_sessions WHERE browser_id = $1"))
             .bind(&s.browser_id)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM provider_sessions WHERE browser_id = $1")
-            .bind(&s.browser_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(&format!("INSERT INTO provider_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-            .bind(&s.sid)
-            .bind(&s.browser_id)
-            .bind(&s.subject)
-            .bind(&s.instance)
-            .bind(s.auth_time)
-            .bind(s.used_at)
-            .bind(s.expires_at)
-            .execute(&mut *tx)
-            .await?;
+        let mut ended = Vec::new();
+        let mut continued = None;
+        for old in old.into_iter().map(from_row) {
+            let old = old?;
+            let live = old.expires_at > s.auth_time;
+            if live && old.subject == s.subject {
+                continued = Some(old.sid);
+                continue;
+            }
+            let clients = end_in(&mut tx, &old.sid).await?;
+            if live {
+                ended.push(EndedSession { session: old, clients });
+            }
+        }
+        // The same person's session goes on under its sid, from this sign-in.
+        sqlx::query(&format!(
+            "INSERT INTO provider_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (sid) DO UPDATE SET instance = excluded.instance, auth_time = excluded.auth_time, \
+             used_at = excluded.used_at, expires_at = excluded.expires_at"
+        ))
+        .bind(continued.as_deref().unwrap_or(&s.sid))
+        .bind(&s.browser_id)
+        .bind(&s.subject)
+        .bind(&s.instance)
+        .bind(s.auth_time)
+        .bind(s.used_at)
+        .bind(s.expires_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     }
 
     /// The session `sid` was used at `now` (sliding expiry) to sign in to
@@ -134,17 +182,11 @@ impl Store {
     /// End the session `sid`; the clients it had signed in to, if it existed.
     pub async fn end_provider_session(&self, sid: &str) -> Result<Option<Vec<String>>> {
         let mut tx = self.pool().begin().await?;
-        let clients: Vec<String> = sqlx::query("SELECT client_id FROM provider_session_clients WHERE sid = $1")
-            .bind(sid)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get("client_id"))
-            .collect::<std::result::Result<_, _>>()?;
-        sqlx::query("DELETE FROM provider_session_clients WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM provider_sessions WHERE sid = $1").bind(sid).execute(&mut *tx).await?;
+        let exists = sqlx::query("SELECT sid FROM provider_sessions WHERE sid = $1").bind(sid).fetch_optional(&mut *tx);
+        let exists = exists.await?.is_some();
+        let clients = end_in(&mut tx, sid).await?;
         tx.commit().await?;
-        Ok((done.rows_affected() == 1).then_some(clients))
+        Ok(exists.then_some(clients))
     }
 
     pub async fn insert_pushed_request(&self, p: &PushedRequestRow) -> Result<()> {

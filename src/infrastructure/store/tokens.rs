@@ -55,6 +55,9 @@ pub struct TokenRecord {
     pub revoked: bool,
     /// The grant (authorization code hash) it belongs to.
     pub family_id: Option<String>,
+    /// Refresh tokens: the scope the client asked for, if it differs from
+    /// the scope granted.
+    pub requested_scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +90,13 @@ impl Store {
         for kind in order {
             let sql = match kind {
                 TokenKind::Access => {
-                    "SELECT client_id, subject, scope, created_at, expires_at, revoked_at, code_hash AS family_id \
-                     FROM access_tokens WHERE token_hash = $1"
+                    "SELECT client_id, subject, scope, created_at, expires_at, revoked_at, code_hash AS family_id, \
+                     CAST(NULL AS TEXT) AS requested_scope FROM access_tokens WHERE token_hash = $1"
                 }
                 TokenKind::Refresh => {
                     // A spent (rotated) refresh token is as good as revoked.
                     "SELECT client_id, subject, scope, created_at, expires_at, COALESCE(revoked_at, used_at) AS revoked_at, \
-                     family_id FROM refresh_tokens WHERE token_hash = $1"
+                     family_id, requested_scope FROM refresh_tokens WHERE token_hash = $1"
                 }
             };
             if let Some(row) = sqlx::query(sql).bind(token_hash).fetch_optional(self.pool()).await? {
@@ -106,6 +109,7 @@ impl Store {
                     expires_at: row.try_get("expires_at")?,
                     revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
                     family_id: row.try_get("family_id")?,
+                    requested_scope: row.try_get("requested_scope")?,
                 }));
             }
         }
@@ -146,7 +150,7 @@ impl Store {
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $3 WHERE token_hash = $1 AND client_id = $2 \
              AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
-             RETURNING family_id, subject, scope, auth_time",
+             RETURNING family_id, subject, scope, auth_time, requested_scope",
         )
         .bind(token_hash)
         .bind(client_id)
@@ -159,8 +163,16 @@ impl Store {
                 let subject: String = row.try_get("subject")?;
                 let scope: String = row.try_get("scope")?;
                 let auth_time: i64 = row.try_get("auth_time")?;
+                let requested_scope: Option<String> = row.try_get("requested_scope")?;
                 // The successor keeps the whole grant; the access token may be narrower.
-                let grant = GrantRef { client_id, subject: &subject, scope: &scope, family_id: &family, claims: None };
+                let grant = GrantRef {
+                    client_id,
+                    subject: &subject,
+                    scope: &scope,
+                    family_id: &family,
+                    claims: None,
+                    requested_scope: requested_scope.as_deref(),
+                };
                 insert_refresh_token(&mut tx, next, &grant, auth_time, now).await?;
                 let narrowed = GrantRef { scope: access.scope, ..grant };
                 insert_access_token(&mut tx, access.token_hash, access.expires_at, &narrowed, now).await?;
@@ -209,6 +221,8 @@ pub(super) struct GrantRef<'a> {
     pub family_id: &'a str,
     /// The `claims` request parameter, as stored (for `/userinfo`).
     pub claims: Option<&'a str>,
+    /// The scope as requested, if it differs from `scope` (refresh tokens keep it).
+    pub requested_scope: Option<&'a str>,
 }
 
 pub(super) async fn insert_access_token(
@@ -243,8 +257,8 @@ pub(super) async fn insert_refresh_token(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family_id, client_id, subject, scope, auth_time, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO refresh_tokens (token_hash, family_id, client_id, subject, scope, auth_time, created_at, expires_at, \
+         requested_scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(token.token_hash.as_ref())
     .bind(grant.family_id)
@@ -254,6 +268,7 @@ pub(super) async fn insert_refresh_token(
     .bind(auth_time)
     .bind(now)
     .bind(token.expires_at)
+    .bind(grant.requested_scope)
     .execute(conn)
     .await?;
     Ok(())

@@ -61,7 +61,7 @@ async fn signed_in(store: &Store, now: i64, clients: &[&str]) -> ProviderSession
         used_at: now,
         expires_at: now + 3600,
     };
-    assert!(store.complete_sign_in("t1", "st", "c2", &session).await.unwrap());
+    assert_eq!(store.complete_sign_in("t1", "st", "c2", &session).await.unwrap(), Some(vec![]));
     for c in clients {
         store.use_provider_session("sid-1", c, now, now + 3600).await.unwrap();
     }

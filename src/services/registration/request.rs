@@ -5,11 +5,11 @@
 use serde_json::{Map, Value};
 
 use super::metadata_error;
-use crate::domain::client::{AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use crate::domain::client::{ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
 use crate::domain::error::OAuthError;
 use crate::keys::SigningAlg;
 
-pub(super) struct RegistrationRequest {
+pub struct RegistrationRequest {
     /// RFC 7592 §2.2: an update names the client and may carry its secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -28,6 +28,7 @@ pub(super) struct RegistrationRequest {
     jwks: Option<Value>,
     jwks_uri: Option<String>,
     require_pushed_authorization_requests: bool,
+    application_type: ApplicationType,
 }
 
 /// The members of a JSON object, read by type.
@@ -86,6 +87,11 @@ impl RegistrationRequest {
             Some("pairwise") => SubjectType::Pairwise,
             Some(other) => return Err(metadata_error(format!("unsupported subject_type {other}"))),
         };
+        let application_type = match m.string("application_type")?.as_deref() {
+            None | Some("web") => ApplicationType::Web,
+            Some("native") => ApplicationType::Native,
+            Some(other) => return Err(metadata_error(format!("unknown application_type {other} (web or native)"))),
+        };
         let jwks = match m.0.get("jwks") {
             None | Some(Value::Null) => None,
             Some(v @ Value::Object(_)) => Some(v.clone()),
@@ -109,6 +115,7 @@ impl RegistrationRequest {
             jwks,
             jwks_uri: m.string("jwks_uri")?,
             require_pushed_authorization_requests: m.flag("require_pushed_authorization_requests")?,
+            application_type,
         })
     }
 
@@ -116,6 +123,7 @@ impl RegistrationRequest {
     pub fn metadata(&self) -> ClientMetadata {
         let refresh = self.grant_types.iter().any(|g| g == "refresh_token");
         ClientMetadata {
+            application_type: self.application_type,
             token_endpoint_auth_method: Some(self.method),
             token_endpoint_auth_signing_alg: self.signing_alg.clone(),
             jwks: self.jwks.clone(),

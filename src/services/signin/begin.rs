@@ -30,16 +30,21 @@ impl SignIn {
         crate::infrastructure::metrics::login_started();
         let now = self.clock.now();
         let hinted = self.hinted_subject(&mut request)?;
-        // The claims parameter may demand one subject (OIDC Core §5.5.1): it
-        // picks the account like a hint, and nobody else is vouched for.
+        // The claims parameter may demand one subject (OIDC Core §5.5.1):
+        // nobody else is vouched for.
         let required = request.claims.sub.clone();
-        let hinted_subject = match hinted.as_ref().or(required.as_ref()) {
-            Some(sub) => self.store.subject(sub).await?,
-            None => None,
-        };
         let session = match self.store.provider_session(browser_id, now).await? {
             Some(s) => self.store.subject(&s.subject).await?.map(|subject| (s, subject)),
             None => None,
+        };
+        let hinted_subject = match hinted.as_ref() {
+            Some(sub) => self.store.subject(sub).await?,
+            // A `sub` is no secret: it names an account on the picker only in
+            // the browser whose own session is that account.
+            None => session
+                .as_ref()
+                .filter(|(s, _)| required.as_deref() == Some(self.clients.subject_for(client, &s.subject).as_str()))
+                .map(|(_, subject)| subject.clone()),
         };
         let reauthenticate = request.prompt.contains(&Prompt::Login)
             || request.prompt.contains(&Prompt::SelectAccount)

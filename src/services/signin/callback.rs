@@ -197,7 +197,17 @@ impl SignIn {
         let restart = Some(self.picker_path(&txn.row.id));
         // The person said who they are: never vouch for somebody else, for
         // example an account the browser happened to be signed in to there.
-        let (account_domain, webfinger_actor) = self.account_domain(instance, server, account, context).await;
+        let (account_domain, webfinger_actor) =
+            self.account_domain(instance, server, account, context).await.map_err(|e| {
+                tracing::info!(instance = %name, error = %e, "WebFinger did not answer for an account without an actor");
+                self.upstream_failed(
+                    txn,
+                    format!(
+                        "{name} did not answer when we checked who your account is ({e}). \
+                         Please try again in a moment."
+                    ),
+                )
+            })?;
         if let Some(expected) = &txn.row.expected_username {
             if !expected.eq_ignore_ascii_case(&account.username) {
                 let domain = context.expected_domain.clone().unwrap_or_else(|| name.clone());
@@ -239,7 +249,8 @@ impl SignIn {
     /// In one database transaction: the login is authenticated as `sub`, a
     /// login_hint for this instance may skip the picker in this browser from
     /// now on, and the person is signed in here (a provider session for this
-    /// browser). The time of the sign-in.
+    /// browser: theirs renewed, or a new one that ends another person's).
+    /// The time of the sign-in.
     async fn signed_in(
         &self,
         txn: &Transaction,
@@ -258,8 +269,11 @@ impl SignIn {
             used_at: now,
             expires_at: now + idle.min(self.settings.provider_session_max_secs as i64),
         };
-        if !self.store.complete_sign_in(&txn.row.id, state, &random_token(16), &session).await? {
-            return Err(expired());
+        // The same person signing in again keeps their session and its
+        // clients; somebody else's session ends, and its clients are told.
+        let ended = self.store.complete_sign_in(&txn.row.id, state, &random_token(16), &session).await?;
+        for ended in ended.ok_or_else(expired)? {
+            self.logout.tell_ended(ended);
         }
         Ok(now)
     }

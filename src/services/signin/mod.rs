@@ -46,6 +46,7 @@ use crate::keys::KeySet;
 use crate::services::clients::ClientRegistry;
 use crate::services::id_token_hint::IdTokenHintVerifier;
 use crate::services::limits::{Limited, Limits};
+use crate::services::logout::Logout;
 use crate::services::par::PushedRequests;
 use crate::services::policy::Policy;
 use crate::services::tokens::Tokens;
@@ -69,6 +70,9 @@ pub struct SignIn {
     pub limits: Arc<Limits>,
     pub hints: IdTokenHintVerifier,
     pub pushed: PushedRequests,
+    /// Tells the clients of a provider session that another person's sign-in
+    /// in the same browser ended.
+    pub logout: Logout,
     pub settings: SignInSettings,
 }
 

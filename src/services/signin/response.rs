@@ -124,6 +124,7 @@ impl SignIn {
             expires_at: now + self.settings.code_ttl_secs as i64,
             claims: request.claims.to_stored(),
             sid: sid.map(str::to_string),
+            requested_scope: request.requested_scope_string(),
         }
     }
 

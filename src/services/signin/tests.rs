@@ -41,13 +41,15 @@ async fn fixture() -> Fixture {
     let hints = IdTokenHintVerifier::new(keys.clone(), ISSUER);
     let token_settings = TokenSettings::from_config(&config);
     let tokens = Tokens::new(keys.clone(), clients.clone(), token_settings);
+    let logout = Logout::new(store.clone(), shared.clone(), keys.clone(), clients.clone(), ISSUER).expect("logout");
     let signin = SignIn {
+        logout,
         tokens,
         store: store.clone(),
         clock: shared.clone(),
         clients,
         keys,
-        families: Families::new(&http, "test"),
+        families: Families::new(&http),
         detector: Detector::new(http.clone(), store.clone(), shared.clone(), false),
         apps: Arc::new(AppRegistry::new(store.clone(), shared.clone(), "test".into(), ISSUER.into(), "cb".into())),
         upstream: http,

@@ -92,7 +92,12 @@ impl SignIn {
                     // domain must say so itself before the handle is believed.
                     let asked = target.instance.authority();
                     let vouched = found.domain.eq_ignore_ascii_case(&asked)
-                        || self.confirm_by_webfinger(&found.domain, &found.server, &found.username).await.as_ref()
+                        || self
+                            .confirm_by_webfinger(&found.domain, &found.server, &found.username)
+                            .await
+                            .ok()
+                            .flatten()
+                            .as_ref()
                             == Some(&found.actor);
                     // The subject's domain becomes the handle's: the lists apply.
                     if let (true, Err(refusal)) = (vouched, self.policy.check_domain(&found.domain)) {
@@ -220,6 +225,10 @@ pub(super) fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
         UpstreamError::OAuthDisabled => format!(
             "{instance} does not allow apps to sign people in: its administrators have turned this off. \
              Sign in with an account on another server."
+        ),
+        UpstreamError::NoSecureSignIn => format!(
+            "{instance} does not support a secure sign-in for apps: it is too old (Misskey before 2023.9, or a fork \
+             without its OAuth 2.0). Ask its administrators to upgrade, or sign in with an account on another server."
         ),
         UpstreamError::Redirected => format!(
             "{instance} sends us to another address. If your account lives on another server, enter that server's name."
