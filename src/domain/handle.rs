@@ -79,7 +79,9 @@ impl Instance {
                 if d.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()) || l.starts_with("0x")) {
                     return Err(HandleError::Invalid);
                 }
-                if !d.split('.').all(valid_label) {
+                // RFC 1035 §2.3.4: no longer than 253 characters, after the
+                // conversion to punycode (a short Unicode name can exceed it).
+                if d.len() > 253 || !d.split('.').all(valid_label) {
                     return Err(HandleError::Invalid);
                 }
                 d.to_string()
@@ -227,6 +229,18 @@ mod tests {
             assert!(parse(bad, true).is_err(), "{bad} was accepted with http");
         }
         assert_eq!(target("example.social.").0, "https://example.social");
+    }
+
+    /// Found by the `handle` fuzz target: a Unicode name under our input
+    /// limit became a punycode name over DNS's 253 characters, which we
+    /// accepted and then could not parse back.
+    #[test]
+    fn a_name_too_long_for_dns_is_refused() {
+        let long = vec!["äöüéèàçñøåæëïîô"; 12].join(".") + ".example";
+        assert!(long.len() < 512);
+        assert!(parse(&format!("alice@{long}"), false).is_err());
+        let fits = vec!["a".repeat(60); 4].join(".") + ".example";
+        assert!(fits.len() <= 253 && parse(&fits, false).is_ok());
     }
 
     #[test]
