@@ -236,10 +236,10 @@ mod tests {
     /// accepted and then could not parse back.
     #[test]
     fn a_name_too_long_for_dns_is_refused() {
-        let long = vec!["äöüéèàçñøåæëïîô"; 12].join(".") + ".example";
+        let long = ["äöüéèàçñøåæëïîô"; 12].join(".") + ".example";
         assert!(long.len() < 512);
         assert!(parse(&format!("alice@{long}"), false).is_err());
-        let fits = vec!["a".repeat(60); 4].join(".") + ".example";
+        let fits = ["a".repeat(60), "a".repeat(60), "a".repeat(60), "a".repeat(60)].join(".") + ".example";
         assert!(fits.len() <= 253 && parse(&fits, false).is_ok());
     }
 
