@@ -262,6 +262,7 @@ fn sign_in(
         hints: hints.clone(),
         pushed: par.clone(),
         logout: logout.clone(),
+        upstream_tokens: Default::default(),
         settings: services::signin::SignInSettings::from_config(config, issuer_path(&config.issuer)),
     }
 }

@@ -142,12 +142,19 @@ impl SignIn {
         // Exchange, read, revoke: in a task of its own, so that the revocation
         // happens even if this request is cut off half-way. We keep no tokens of
         // the instance, whatever happened.
+        // A token another sign-in shares (Mastodon reuses them) is revoked by
+        // its last holder (`upstream_tokens`).
         let (task_family, task_app, code) = (family.clone(), upstream.clone(), code.to_string());
+        let leases = self.upstream_tokens.clone();
         let outcome = tokio::spawn(async move {
-            let token = task_family.exchange_code(&task_app, &code, &verifier).await?;
+            let app_key = format!("{}\n{}", task_app.instance, task_app.client_id);
+            let exchange = task_family.exchange_code(&task_app, &code, &verifier);
+            let (token, lease) = leases.exchange(&app_key, String::as_str, exchange).await?;
             let account = task_family.account(&task_app, &token).await;
-            if let Err(e) = task_family.revoke(&task_app, &token).await {
-                tracing::warn!(instance = %task_app.instance, error = %e, "could not revoke the instance's token");
+            if leases.release(lease).await {
+                if let Err(e) = task_family.revoke(&task_app, &token).await {
+                    tracing::warn!(instance = %task_app.instance, error = %e, "could not revoke the instance's token");
+                }
             }
             account
         })

@@ -26,6 +26,7 @@ mod response;
 #[cfg(test)]
 mod tests;
 mod upstream;
+mod upstream_tokens;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use url::Url;
 
 pub use authorize::RequestError;
 pub use callback::CallbackParams;
+pub use upstream_tokens::UpstreamTokens;
 
 use crate::config::Config;
 use crate::domain::authorization_request::AuthorizationRequest;
@@ -73,6 +75,8 @@ pub struct SignIn {
     /// Tells the clients of a provider session that another person's sign-in
     /// in the same browser ended.
     pub logout: Logout,
+    /// Instance tokens in use by callbacks of this process.
+    pub upstream_tokens: UpstreamTokens,
     pub settings: SignInSettings,
 }
 

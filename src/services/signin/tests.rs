@@ -44,6 +44,7 @@ async fn fixture() -> Fixture {
     let logout = Logout::new(store.clone(), shared.clone(), keys.clone(), clients.clone(), ISSUER).expect("logout");
     let signin = SignIn {
         logout,
+        upstream_tokens: Default::default(),
         tokens,
         store: store.clone(),
         clock: shared.clone(),
