@@ -11,6 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub mod brand;
 mod client;
 pub mod instances;
 
@@ -118,6 +119,22 @@ pub struct Config {
     /// The pages' language when neither `ui_locales` nor `Accept-Language`
     /// names one we ship (BCP 47: `en`, `de`, `fr`, `es`, `ja`, `pt-BR`).
     pub default_language: String,
+    /// The operator's brand (checked in `config/brand.rs`). The name at the
+    /// top of every page and in its title (default: `app_name`)...
+    pub service_name: Option<String>,
+    /// ...an https URL of a logo shown above it...
+    pub logo_url: Option<String>,
+    /// ...an accent colour `#rrggbb` for buttons, links and the focus ring
+    /// (at least 4.5:1 against white: white text sits on it)...
+    pub accent_color: Option<String>,
+    /// ...footer links (https; contact may be `mailto:`)...
+    pub privacy_url: Option<String>,
+    pub terms_url: Option<String>,
+    pub contact_url: Option<String>,
+    /// ...and a directory whose `*.html` files replace the built-in
+    /// templates of the same name, one by one (other names add templates the
+    /// overrides can include). Compiled at start-up.
+    pub template_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -183,6 +200,13 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             default_language: "en".into(),
+            service_name: None,
+            logo_url: None,
+            accent_color: None,
+            privacy_url: None,
+            terms_url: None,
+            contact_url: None,
+            template_dir: None,
         }
     }
 }
@@ -278,6 +302,7 @@ impl Config {
             }
         }
         self.validate_language()?;
+        brand::validate(self)?;
         client::validate_clients(&self.clients)?;
         Ok(Parsed { instances, suggested_instances, trusted_proxies })
     }
@@ -374,6 +399,11 @@ impl Config {
 
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.bind.parse().map_err(|_| bad("bind", format!("{:?} is not an address like 127.0.0.1:8080", self.bind)))
+    }
+
+    /// The name the pages show.
+    pub fn service_name(&self) -> &str {
+        self.service_name.as_deref().unwrap_or(&self.app_name)
     }
 
     pub fn app_website(&self) -> &str {

@@ -73,6 +73,8 @@ pub struct Inner {
     pub signin: services::signin::SignIn,
     pub par: services::par::PushedRequests,
     pub id_token_hints: services::id_token_hint::IdTokenHintVerifier,
+    /// The page templates (with the operator's overrides) and brand.
+    pub site: Arc<http::templates::Site>,
 }
 
 impl Deref for AppState {
@@ -114,6 +116,9 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    /// A template override that does not compile (one line naming the file).
+    #[error("{0}")]
+    Templates(String),
 }
 
 /// The service, assembled and ready to serve.
@@ -126,6 +131,7 @@ pub struct App {
 /// apply migrations, load or generate the signing keys.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
     let parsed = config.parse()?;
+    let site = Arc::new(http::templates::Site::new(&config).map_err(StartError::Templates)?);
     if config.dev_allow_insecure_instances {
         tracing::warn!(
             "DANGER: dev_allow_insecure_instances is ON: instances on http://, on loopback and on private addresses \
@@ -174,6 +180,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartEr
         signin,
         par,
         id_token_hints,
+        site,
         config,
         store,
         keys,

@@ -256,6 +256,8 @@ async fn run(cli: Cli, config: Config) -> Result<(), String> {
         Command::Client(cmd) => client(config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd),
         Command::CheckConfig => {
+            // The template overrides too: they are compiled at start-up.
+            fedi_oidc::http::templates::Site::new(&config)?;
             println!("configuration is valid");
             Ok(())
         }

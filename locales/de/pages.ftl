@@ -63,3 +63,10 @@ client-info-title = Über diese App
 client-info-text = { $name } meldet Personen mit ihrem Fediverse-Konto bei anderen Websites an.
     Diese Seite sagt Servern der Misskey-Familie, wer fragt, wenn du dich dort anmeldest.
 client-info-about = Über { $name }
+
+## Fußzeile des Betreibers (base.html)
+
+footer-label = Über diesen Dienst
+footer-privacy = Datenschutz
+footer-terms = Nutzungsbedingungen
+footer-contact = Kontakt

@@ -63,3 +63,10 @@ client-info-title = About this app
 client-info-text = { $name } signs people in to other websites with their Fediverse account.
     This page tells Misskey-family servers who is asking when you sign in there.
 client-info-about = About { $name }
+
+## The operator's footer (base.html)
+
+footer-label = About this service
+footer-privacy = Privacy policy
+footer-terms = Terms of use
+footer-contact = Contact

@@ -63,3 +63,10 @@ client-info-title = Acerca de esta aplicación
 client-info-text = { $name } permite iniciar sesión en otros sitios web con una cuenta del Fediverso.
     Esta página indica a los servidores de la familia Misskey quién pregunta cuando inicias sesión allí.
 client-info-about = Acerca de { $name }
+
+## Pie de página del operador (base.html)
+
+footer-label = Acerca de este servicio
+footer-privacy = Política de privacidad
+footer-terms = Condiciones de uso
+footer-contact = Contacto

@@ -63,3 +63,10 @@ client-info-title = À propos de cette application
 client-info-text = { $name } connecte les personnes à d’autres sites avec leur compte du Fédivers.
     Cette page indique aux serveurs de la famille Misskey qui fait la demande quand vous vous y connectez.
 client-info-about = À propos de { $name }
+
+## Pied de page de l’opérateur (base.html)
+
+footer-label = À propos de ce service
+footer-privacy = Politique de confidentialité
+footer-terms = Conditions d’utilisation
+footer-contact = Contact

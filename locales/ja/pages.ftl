@@ -63,3 +63,10 @@ client-info-title = このアプリについて
 client-info-text = { $name } は、Fediverse のアカウントでほかのウェブサイトにログインするためのサービスです。
     このページは、あなたが Misskey 系サーバーでログインするときに、誰が求めているかをサーバーに伝えます。
 client-info-about = { $name } について
+
+## 運営者のフッター (base.html)
+
+footer-label = このサービスについて
+footer-privacy = プライバシーポリシー
+footer-terms = 利用規約
+footer-contact = お問い合わせ

@@ -63,3 +63,10 @@ client-info-title = Sobre este aplicativo
 client-info-text = { $name } permite entrar em outros sites com sua conta do Fediverso.
     Esta página informa aos servidores da família Misskey quem está pedindo quando você entra por lá.
 client-info-about = Sobre { $name }
+
+## Rodapé de quem opera o serviço (base.html)
+
+footer-label = Sobre este serviço
+footer-privacy = Política de privacidade
+footer-terms = Termos de uso
+footer-contact = Contato

@@ -120,6 +120,8 @@ pub struct InstanceTarget {
     pub username: Option<String>,
 }
 
+/// Why the picker's input is not a handle or a server; `Display` is for
+/// logs, [`HandleError::message`] for the person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandleError {
     #[error("Enter your Fediverse address, like @you@example.social, or your server, like example.social.")]
@@ -128,6 +130,18 @@ pub enum HandleError {
     Invalid,
     #[error("Only https:// servers can be used.")]
     NotHttps,
+}
+
+impl HandleError {
+    /// What to tell the person, in their language.
+    pub fn message(&self) -> crate::domain::message::Message {
+        use crate::domain::message::Message;
+        match self {
+            HandleError::Empty => Message::new("handle-empty"),
+            HandleError::Invalid => Message::new("handle-invalid"),
+            HandleError::NotHttps => Message::new("handle-not-https"),
+        }
+    }
 }
 
 const MAX_INPUT: usize = 512;

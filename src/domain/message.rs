@@ -7,10 +7,10 @@ use std::borrow::Cow;
 
 /// One argument of a message: text (a host, a handle) or a number (for
 /// plurals).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Arg {
     Text(String),
-    Number(f64),
+    Number(i64),
 }
 
 impl From<String> for Arg {
@@ -27,18 +27,18 @@ impl From<&str> for Arg {
 
 impl From<u64> for Arg {
     fn from(v: u64) -> Self {
-        Arg::Number(v as f64)
+        Arg::Number(i64::try_from(v).unwrap_or(i64::MAX))
     }
 }
 
 impl From<u32> for Arg {
     fn from(v: u32) -> Self {
-        Arg::Number(f64::from(v))
+        Arg::Number(i64::from(v))
     }
 }
 
 /// A message id and its named arguments.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: Cow<'static, str>,
     pub args: Vec<(&'static str, Arg)>,

@@ -50,12 +50,11 @@ impl IntoResponse for crate::services::logout::LogoutError {
     fn into_response(self) -> Response {
         use crate::services::logout::LogoutError;
         match self {
-            LogoutError::BadRequest(message) => crate::http::error_page(StatusCode::BAD_REQUEST, message, None),
-            LogoutError::Unavailable => crate::http::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is temporarily unavailable. Please try again.",
-                None,
-            ),
+            LogoutError::BadRequest(message) => crate::http::error_page(StatusCode::BAD_REQUEST, &message, None),
+            LogoutError::Unavailable => {
+                let message = crate::domain::message::Message::new("error-unavailable");
+                crate::http::error_page(StatusCode::SERVICE_UNAVAILABLE, &message, None)
+            }
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -23,6 +23,7 @@ use minijinja::{Error, ErrorKind};
 
 use crate::domain::language::{self, LanguageIdentifier, SHIPPED};
 use crate::domain::message::{Arg, Message};
+use crate::http::templates::{Site, BUILT_IN_SITE};
 use crate::AppState;
 
 fluent_templates::static_loader! {
@@ -41,6 +42,7 @@ pub static AVAILABLE: LazyLock<Vec<LanguageIdentifier>> =
 
 /// What one browser request said about languages.
 struct Negotiated {
+    site: Arc<Site>,
     accept_language: Option<String>,
     default: &'static LanguageIdentifier,
     current: Cell<&'static LanguageIdentifier>,
@@ -62,8 +64,12 @@ pub async fn negotiate(State(app): State<AppState>, request: Request, next: Next
     let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let default = default_language(&app.config.default_language);
     let current = language::negotiate(None, accept_language, &AVAILABLE, default);
-    let negotiated =
-        Negotiated { accept_language: accept_language.map(str::to_string), default, current: Cell::new(current) };
+    let negotiated = Negotiated {
+        site: app.site.clone(),
+        accept_language: accept_language.map(str::to_string),
+        default,
+        current: Cell::new(current),
+    };
     REQUEST.scope(negotiated, next.run(request)).await
 }
 
@@ -73,6 +79,12 @@ pub fn prefer(ui_locales: Option<&str>) {
     let _ = REQUEST.try_with(|r| {
         r.current.set(language::negotiate(ui_locales, r.accept_language.as_deref(), &AVAILABLE, r.default));
     });
+}
+
+/// The templates and brand of the server answering this request (the
+/// built-in ones outside a request).
+pub fn site() -> Arc<Site> {
+    REQUEST.try_with(|r| r.site.clone()).unwrap_or_else(|_| BUILT_IN_SITE.clone())
 }
 
 /// The language of the page being rendered (English outside a request).
@@ -136,4 +148,52 @@ pub fn t(state: &minijinja::State, id: &str, kwargs: Kwargs) -> Result<Value, Er
     lookup(&lang, id, &args)
         .map(Value::from_safe_string)
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("no message {id:?} in the catalogues")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lang(tag: &str) -> LanguageIdentifier {
+        tag.parse().expect("a tag")
+    }
+
+    #[test]
+    fn arguments_are_escaped_and_the_catalogue_text_is_not() {
+        let message = Message::new("consent-signed-in-as").arg("handle", "<script>alert(1)</script>");
+        let html = render_message(&lang("en"), &message).to_string();
+        assert_eq!(html, "You are signed in as <strong>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</strong>.");
+    }
+
+    #[test]
+    fn numbers_choose_the_plural() {
+        let refusal = |days: u32| Message::new("refusal-too-new").arg("handle", "@a@b.example").arg("days", days);
+        assert!(render_message(&lang("en"), &refusal(1)).to_string().contains("at least one day old"));
+        assert!(render_message(&lang("en"), &refusal(7)).to_string().contains("at least 7 days old"));
+        assert!(render_message(&lang("de"), &refusal(7)).to_string().contains("mindestens 7 Tage alt"));
+        assert!(render_message(&lang("ja"), &refusal(7)).to_string().contains("7 日以上"));
+    }
+
+    #[test]
+    fn the_template_function_uses_the_page_language_and_escapes_arguments() {
+        let mut env = minijinja::Environment::new();
+        env.add_function("t", t);
+        env.add_template("x", r#"{{ t("login-heading", client=name) }}"#).expect("a template");
+        let render = |l: &str| {
+            let ctx = minijinja::context! { lang => l, name => "A & <B>" };
+            env.get_template("x").and_then(|t| t.render(ctx)).expect("renders")
+        };
+        assert_eq!(render("en"), "Sign in to A &amp; &lt;B&gt;");
+        assert_eq!(render("fr"), "Se connecter à A &amp; &lt;B&gt;");
+        assert_eq!(render("ja"), "A &amp; &lt;B&gt; にログイン");
+    }
+
+    #[test]
+    fn an_unknown_message_is_an_error_not_an_empty_string() {
+        let mut env = minijinja::Environment::new();
+        env.add_function("t", t);
+        env.add_template("x", r#"{{ t("no-such-message") }}"#).expect("a template");
+        let err = env.get_template("x").and_then(|t| t.render(minijinja::context! { lang => "en" }));
+        assert!(err.is_err());
+    }
 }

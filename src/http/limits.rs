@@ -15,7 +15,7 @@ use crate::AppState;
 
 /// Our page, status 429 with `Retry-After`.
 pub fn page(limited: &Limited) -> Response {
-    let response = crate::http::error_page(StatusCode::TOO_MANY_REQUESTS, limited.message, limited.restart.as_deref());
+    let response = crate::http::error_page(StatusCode::TOO_MANY_REQUESTS, &limited.message, limited.restart.as_deref());
     with_retry_after(response, limited)
 }
 

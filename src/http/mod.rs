@@ -23,6 +23,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 
+use crate::domain::message::Message;
+
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -41,15 +43,21 @@ pub fn see_other(location: &str) -> Response {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(_) => error_page(StatusCode::BAD_REQUEST, "The address to continue to is invalid.", None),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, &Message::new("error-bad-location"), None),
     }
 }
 
 /// A page for the person, in the request's language.
 pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
-    let lang = i18n::current();
-    let ctx = context! { lang => lang.to_string(), dir => crate::domain::language::direction(lang), ..ctx };
-    match templates::render(template, ctx) {
+    let (lang, site) = (i18n::current(), i18n::site());
+    let ctx = context! {
+        lang => lang.to_string(),
+        dir => crate::domain::language::direction(lang),
+        brand => &site.brand,
+        service => &site.brand.service,
+        ..ctx
+    };
+    match site.render(template, ctx) {
         Ok(body) => {
             let mut response = (status, Html(body)).into_response();
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -62,13 +70,17 @@ pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Respon
     }
 }
 
-pub fn error_page(status: StatusCode, message: &str, restart: Option<&str>) -> Response {
+/// Our error page: a heading for `status`, and `message`, in the request's
+/// language.
+pub fn error_page(status: StatusCode, message: &Message, restart: Option<&str>) -> Response {
     let title = match status {
-        StatusCode::SERVICE_UNAVAILABLE => "Please try again in a moment",
-        StatusCode::NOT_FOUND => "Page not found",
-        StatusCode::BAD_GATEWAY => "Your server could not sign you in",
-        StatusCode::TOO_MANY_REQUESTS => "Too many sign-ins right now",
-        _ => "This sign-in cannot continue",
+        StatusCode::SERVICE_UNAVAILABLE => Message::new("error-heading-unavailable"),
+        StatusCode::NOT_FOUND => Message::new("error-heading-not-found"),
+        StatusCode::BAD_GATEWAY => Message::new("error-heading-upstream"),
+        StatusCode::TOO_MANY_REQUESTS => Message::new("error-heading-too-many"),
+        _ => Message::new("error-heading-cannot-continue"),
     };
-    html(status, "error.html", context! { service => "fedi-oidc", title, message, restart })
+    let lang = i18n::current();
+    let (title, message) = (i18n::render_message(lang, &title), i18n::render_message(lang, message));
+    html(status, "error.html", context! { title, message, restart })
 }

@@ -22,6 +22,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use super::session_store::SessionStoreAdapter;
 use super::{api, browser, error_page, limits, ops, proxy};
 use crate::domain::error::OAuthError;
+use crate::domain::message::Message;
 use crate::AppState;
 
 /// Largest request body either router reads.
@@ -126,7 +127,7 @@ async fn page_time_limit(limit: Duration, request: axum::extract::Request, next:
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(seconds = limit.as_secs(), "browser request timed out");
-            error_page(StatusCode::SERVICE_UNAVAILABLE, "This took too long. Please try again.", None)
+            error_page(StatusCode::SERVICE_UNAVAILABLE, &Message::new("error-timeout"), None)
         }
     }
 }
@@ -144,7 +145,7 @@ fn cors() -> tower_http::cors::CorsLayer {
 }
 
 async fn not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "There is nothing at this address.", None)
+    error_page(StatusCode::NOT_FOUND, &Message::new("error-not-found"), None)
 }
 
 #[cfg(test)]

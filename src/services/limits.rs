@@ -17,6 +17,7 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use crate::config::Config;
+use crate::domain::message::Message;
 use crate::infrastructure::store::{Store, StoreError};
 
 /// The key a client is counted under: its IPv4 address, or its IPv6 /64
@@ -35,19 +36,17 @@ fn bucket(ip: IpAddr) -> IpAddr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limited {
     pub retry_after: u64,
-    pub message: &'static str,
+    pub message: Message,
     /// Where the person can choose another way in, if anywhere (the picker
     /// of their login, for instances we already work with).
     pub restart: Option<String>,
 }
 
-const LOGINS: &str = "Too many sign-ins have been started from your network or on this service just now. \
-                      Please wait a little and try again.";
-const PICKER: &str = "Too many servers have been tried from your network just now. \
-                      Please wait a little and try again.";
-const NEW_INSTANCES: &str = "This service has set up sign-in with many new servers recently, and cannot add yours \
-                             right now. Please try again later.";
-const API: &str = "too many requests";
+const LOGINS: Message = Message::new("limit-logins");
+const PICKER: Message = Message::new("limit-picker");
+const NEW_INSTANCES: Message = Message::new("limit-new-instances");
+/// Only in logs: the API answers with the OAuth error, not a page.
+const API: Message = Message::new("limit-api");
 
 /// How often the per-IP tables are cleared of clients that are back to a
 /// full allowance.
@@ -118,7 +117,7 @@ impl Limits {
         }
     }
 
-    fn limited(wait: Duration, message: &'static str) -> Limited {
+    fn limited(wait: Duration, message: Message) -> Limited {
         Limited { retry_after: seconds(wait), message, restart: None }
     }
 

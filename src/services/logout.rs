@@ -13,8 +13,9 @@ use serde::Serialize;
 use serde_json::json;
 use url::Url;
 
-use crate::domain::authorization_request::Params;
+use crate::domain::authorization_request::{Params, UNKNOWN_CLIENT};
 use crate::domain::client::Client;
+use crate::domain::message::Message;
 use crate::infrastructure::outbound::UpstreamHttp;
 use crate::infrastructure::store::{EndedSession, ProviderSessionRow, Store, StoreError};
 use crate::keys::KeySet;
@@ -28,7 +29,7 @@ const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-log
 /// explanation shown to the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogoutError {
-    BadRequest(&'static str),
+    BadRequest(Message),
     Unavailable,
 }
 
@@ -39,7 +40,7 @@ impl From<StoreError> for LogoutError {
     }
 }
 
-fn bad(message: &'static str) -> LogoutError {
+fn bad(message: Message) -> LogoutError {
     LogoutError::BadRequest(message)
 }
 
@@ -99,17 +100,14 @@ impl Logout {
         verify_hint: impl Fn(&str) -> Option<VerifiedHint>,
         browser: Option<&str>,
     ) -> Result<Outcome, LogoutError> {
-        let params = Params::parse(raw).map_err(|_| bad("The sign-out request is malformed."))?;
+        let params = Params::parse(raw).map_err(|_| bad(Message::new("logout-malformed")))?;
         if params.first_duplicate().is_some() {
-            return Err(bad("The sign-out request is malformed."));
+            return Err(bad(Message::new("logout-malformed")));
         }
         let get = |name: &str| params.get(name).ok().flatten();
         let hint = match get("id_token_hint") {
             None => None,
-            Some(hint) => Some(
-                verify_hint(hint)
-                    .ok_or(bad("The application sent an invalid sign-out request (id_token_hint is not ours)."))?,
-            ),
+            Some(hint) => Some(verify_hint(hint).ok_or(bad(Message::new("logout-bad-hint")))?),
         };
         let client = self.client(get("client_id"), hint.as_ref()).await?;
         let redirect = post_logout_redirect(client.as_ref(), get("post_logout_redirect_uri"), get("state"))?;
@@ -135,16 +133,14 @@ impl Logout {
     /// The client: named, or the audience of the hint; both must agree.
     async fn client(&self, named: Option<&str>, hint: Option<&VerifiedHint>) -> Result<Option<Client>, LogoutError> {
         let client_id = match (named, hint) {
-            (Some(id), Some(h)) if id != h.aud => {
-                return Err(bad("The application sent an invalid sign-out request (client_id does not match)."))
-            }
+            (Some(id), Some(h)) if id != h.aud => return Err(bad(Message::new("logout-client-mismatch"))),
             (Some(id), _) => id,
             (None, Some(h)) => &h.aud,
             (None, None) => return Ok(None),
         };
         match self.clients.get(client_id).await? {
             Some(client) => Ok(Some(client)),
-            None => Err(bad("The application that sent you here is not registered with this service.")),
+            None => Err(bad(UNKNOWN_CLIENT)),
         }
     }
 
@@ -251,7 +247,7 @@ fn post_logout_redirect(
     let Some(uri) = uri else { return Ok(None) };
     let registered = client.is_some_and(|c| c.metadata.post_logout_redirect_uris.iter().any(|r| r == uri));
     let Some(mut url) = Url::parse(uri).ok().filter(|_| registered) else {
-        return Err(bad("The application asked to send you to an address it has not registered."));
+        return Err(bad(Message::new("logout-unregistered-redirect")));
     };
     if let Some(state) = state {
         url.query_pairs_mut().append_pair("state", state);

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::domain::authorization_request::{parse_authorization_request, AuthorizeError, Channel, Params};
+use crate::domain::authorization_request::{
+    parse_authorization_request, protocol_description, AuthorizeError, Channel, Params,
+};
 use crate::domain::client::Client;
 use crate::domain::error::OAuthError;
 use crate::infrastructure::store::{PushedRequestRow, Store, StoreError};
@@ -59,7 +61,9 @@ impl PushedRequests {
         let pushed_params = Params::parse(&encoded)?;
         match parse_authorization_request(&pushed_params, client, Channel::Pushed, false) {
             Ok(_) => {}
-            Err(AuthorizeError::Page(message)) => return Err(OAuthError::invalid_request(message)),
+            Err(AuthorizeError::Page(message)) => {
+                return Err(OAuthError::invalid_request(protocol_description(&message)))
+            }
             Err(AuthorizeError::Redirect(redirect)) => return Err(redirect.error),
         }
         let reference = random_token(32);

@@ -4,12 +4,13 @@
 //! instance vouched for before we vouch for it in turn.
 
 use crate::config::{Config, ConfigError, InstanceLists, Listed, Parsed};
+use crate::domain::message::Message;
 use crate::infrastructure::fediverse::UpstreamAccount;
 
 pub use crate::config::MAX_SUGGESTED;
 
-/// Why the policy refuses a sign-in. `Display` is the explanation shown to
-/// the person.
+/// Why the policy refuses a sign-in. `Display` is for logs;
+/// [`Refusal::message`] is what the person is told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("This service does not accept accounts from {0}: its operator has blocked that server.")]
@@ -38,6 +39,28 @@ pub enum Refusal {
         "Your server reports that {0} is limited by its moderators. This service does not accept limited accounts."
     )]
     Limited(String),
+}
+
+impl Refusal {
+    /// The explanation shown to the person, in their language.
+    pub fn message(&self) -> Message {
+        match self {
+            Refusal::InstanceDenied(host) => Message::new("refusal-instance-denied").arg("instance", host.as_str()),
+            Refusal::InstanceNotAllowed(host) => {
+                Message::new("refusal-instance-not-allowed").arg("instance", host.as_str())
+            }
+            Refusal::Bot(handle) => Message::new("refusal-bot").arg("handle", handle.as_str()),
+            Refusal::TooNew { handle, min_days } => {
+                Message::new("refusal-too-new").arg("handle", handle.as_str()).arg("days", *min_days)
+            }
+            Refusal::AgeUnknown { handle, min_days } => {
+                Message::new("refusal-age-unknown").arg("handle", handle.as_str()).arg("days", *min_days)
+            }
+            Refusal::Locked(handle) => Message::new("refusal-locked").arg("handle", handle.as_str()),
+            Refusal::Suspended(handle) => Message::new("refusal-suspended").arg("handle", handle.as_str()),
+            Refusal::Limited(handle) => Message::new("refusal-limited").arg("handle", handle.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

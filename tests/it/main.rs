@@ -20,6 +20,7 @@ mod support;
 mod architecture;
 mod auth0;
 mod authorize;
+mod branding;
 mod browser;
 mod client_auth;
 mod client_metadata;

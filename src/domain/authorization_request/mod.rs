@@ -15,8 +15,8 @@ use crate::domain::claims::PROFILE_CLAIMS;
 
 pub use params::{Params, MAX_PARAM_LEN};
 pub use parse::{
-    parse_authorization_request, requested_client_id, AuthorizeError, Channel, ErrorRedirect, DISPLAY_VALUES,
-    UNKNOWN_CLIENT,
+    malformed, parse_authorization_request, protocol_description, requested_client_id, AuthorizeError, Channel,
+    ErrorRedirect, DISPLAY_VALUES, UNKNOWN_CLIENT,
 };
 
 /// Scopes we know; any other requested scope is ignored (RFC 6749 §3.3).

@@ -4,6 +4,7 @@
 //! URI), then everything else, each error sent back to that redirect URI.
 
 use crate::domain::language::MAX_PREFERENCE_LEN;
+use crate::domain::message::{Arg, Message};
 use url::Url;
 
 use super::claims_parameter::{parse_claims, ClaimsError};
@@ -17,7 +18,7 @@ use crate::domain::error::{ErrorCode, OAuthError};
 pub enum AuthorizeError {
     /// The client or redirect URI cannot be trusted: the person sees our page
     /// and nothing is sent to any redirect URI.
-    Page(String),
+    Page(Message),
     /// Sent back to the registered redirect URI (RFC 6749 §4.1.2.1).
     Redirect(Box<ErrorRedirect>),
 }
@@ -50,12 +51,12 @@ pub const DISPLAY_VALUES: &[&str] = &["page", "popup", "touch", "wap"];
 pub fn requested_client_id(params: &Params) -> Result<&str, AuthorizeError> {
     params
         .get("client_id")
-        .map_err(|e| AuthorizeError::Page(e.description))?
-        .ok_or_else(|| AuthorizeError::Page("The request names no client (client_id is missing).".into()))
+        .map_err(|e| AuthorizeError::Page(malformed(e)))?
+        .ok_or_else(|| AuthorizeError::Page(Message::new("error-no-client-id")))
 }
 
 /// The page shown when the `client_id` names no client we know.
-pub const UNKNOWN_CLIENT: &str = "The application that sent you here is not registered with this service.";
+pub const UNKNOWN_CLIENT: Message = Message::new("error-unknown-client");
 
 /// Validate `params` as an authorization request of `client` (the client
 /// its `client_id` names). `require_par` is the global setting; each client
@@ -109,15 +110,33 @@ pub fn parse_authorization_request(
     })
 }
 
+/// Our page for a request that is not even well-formed: the protocol's
+/// description (parameter names, in English) as its detail.
+pub fn malformed(e: OAuthError) -> Message {
+    Message::new("error-request-malformed").arg("detail", e.description)
+}
+
+/// The protocol's words for a refusal made for our page, where a request
+/// is answered in JSON instead (`/par`).
+pub fn protocol_description(message: &Message) -> String {
+    match (message.id.as_ref(), message.get("detail")) {
+        (_, Some(Arg::Text(detail))) => detail.clone(),
+        ("error-no-client-id", _) => "client_id is required".into(),
+        ("error-no-redirect-uri", _) => "redirect_uri is required".into(),
+        ("error-unregistered-redirect", _) => "redirect_uri is not registered for this client".into(),
+        (id, _) => id.to_string(),
+    }
+}
+
 /// The `redirect_uri`, which must be one `client` registered.
 fn registered_redirect<'a>(params: &'a Params, client: &Client) -> Result<(&'a str, Url), AuthorizeError> {
-    let redirect_uri =
-        params.get("redirect_uri").map_err(|e| AuthorizeError::Page(e.description))?.ok_or_else(|| {
-            AuthorizeError::Page("The application did not say where to send you back (redirect_uri is missing).".into())
-        })?;
-    let url = client.registered_redirect_uri(redirect_uri).ok_or_else(|| {
-        AuthorizeError::Page("The application asked to send you back to an address it has not registered.".into())
-    })?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .map_err(|e| AuthorizeError::Page(malformed(e)))?
+        .ok_or_else(|| AuthorizeError::Page(Message::new("error-no-redirect-uri")))?;
+    let url = client
+        .registered_redirect_uri(redirect_uri)
+        .ok_or_else(|| AuthorizeError::Page(Message::new("error-unregistered-redirect")))?;
     Ok((redirect_uri, url))
 }
 

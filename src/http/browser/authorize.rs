@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tower_sessions::Session;
 
-use crate::domain::authorization_request::Params;
+use crate::domain::authorization_request::{malformed, Params};
+use crate::domain::message::Message;
 use crate::http::browser::respond::next_response;
 use crate::http::browser::session::{browser_id, existing_browser_id};
 use crate::http::proxy::ClientIp;
@@ -36,13 +37,12 @@ pub async fn authorize_post(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, RequestError> {
     let Ok(body) = body else {
-        return Ok(error_page(StatusCode::PAYLOAD_TOO_LARGE, "The sign-in request is too large.", None));
+        return Ok(error_page(StatusCode::PAYLOAD_TOO_LARGE, &Message::new("error-request-too-large"), None));
     };
     if !is_form(&headers) {
-        return Err(RequestError::Page("The sign-in request was not sent as a form.".into()));
+        return Err(RequestError::Page(Message::new("error-request-not-form")));
     }
-    let body =
-        std::str::from_utf8(&body).map_err(|_| RequestError::Page("The sign-in request is not valid text.".into()))?;
+    let body = std::str::from_utf8(&body).map_err(|_| RequestError::Page(Message::new("error-request-not-text")))?;
     if cross_site(&headers) && existing_browser_id(&session).await.is_none() {
         // The browser withheld the session cookie from this cross-site POST
         // (only the Lax copy was left, and Lax is not sent here). A new
@@ -59,7 +59,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 async fn authorize(app: AppState, ip: Option<IpAddr>, session: Session, raw: &str) -> Result<Response, RequestError> {
-    let params = Params::parse(raw).map_err(|e| RequestError::Page(e.description))?;
+    let params = Params::parse(raw).map_err(|e| RequestError::Page(malformed(e)))?;
     crate::http::i18n::prefer(params.get("ui_locales").ok().flatten());
     let (request, client) = app.signin.authorization_request(params).await?;
     let idle = time::Duration::seconds(app.config.session_ttl_secs as i64);

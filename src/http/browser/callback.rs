@@ -18,8 +18,10 @@ pub async fn callback(
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, LoginError> {
-    let malformed =
-        || error_page(axum::http::StatusCode::BAD_REQUEST, "The address you were sent back to is malformed.", None);
+    let malformed = || {
+        let message = crate::domain::message::Message::new("error-callback-malformed");
+        error_page(axum::http::StatusCode::BAD_REQUEST, &message, None)
+    };
     let Ok(params) = Params::parse(query.as_deref().unwrap_or("")) else { return Ok(malformed()) };
     if params.first_duplicate().is_some() {
         return Ok(malformed());

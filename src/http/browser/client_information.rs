@@ -24,14 +24,13 @@ pub async fn misskey_client(State(app): State<AppState>, Path(key): Path<String>
     let (Some(client_id), Ok(link)) =
         (client_id, HeaderValue::from_str(&format!("<{redirect_uri}>; rel=\"redirect_uri\"")))
     else {
-        return error_page(StatusCode::NOT_FOUND, "There is no such page here.", None);
+        return error_page(StatusCode::NOT_FOUND, &crate::domain::message::Message::new("error-not-found"), None);
     };
     let website = app.config.app_website();
     let mut response = html(
         StatusCode::OK,
         "client_information.html",
         context! {
-            service => "fedi-oidc",
             name => app.config.app_name,
             client_id,
             redirect_uri,

@@ -5,6 +5,7 @@
 //! sends it with a cross-site form post: as defence in depth, our forms'
 //! endpoints refuse a POST the browser marks `Sec-Fetch-Site: cross-site`.
 
+use crate::domain::message::Message;
 use crate::services::signin::{page, LoginError, Problem, Transaction};
 use crate::util::constant_time_eq;
 
@@ -13,9 +14,7 @@ pub const FIELD: &str = "csrf_token";
 pub fn verify(txn: &Transaction, given: Option<&str>) -> Result<(), LoginError> {
     match given {
         Some(token) if constant_time_eq(token, &txn.row.csrf_token) => Ok(()),
-        _ => {
-            Err(page(Problem::Refused, "The form was not sent from this sign-in page. Reload the page and try again."))
-        }
+        _ => Err(page(Problem::Refused, Message::new("error-csrf"))),
     }
 }
 
@@ -28,11 +27,7 @@ pub async fn same_site_posts_only(
     let cross_site = request.method() == axum::http::Method::POST
         && request.headers().get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
     if cross_site {
-        return crate::http::error_page(
-            axum::http::StatusCode::FORBIDDEN,
-            "This form was sent from another site. Go back to the application and sign in again.",
-            None,
-        );
+        return crate::http::error_page(axum::http::StatusCode::FORBIDDEN, &Message::new("error-cross-site"), None);
     }
     next.run(request).await
 }

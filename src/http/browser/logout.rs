@@ -12,6 +12,7 @@ use minijinja::context;
 use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
+use crate::domain::message::Message;
 use crate::http::{error_page, existing_browser_id, html, is_form, see_other};
 use crate::services::logout::{LogoutError, Outcome};
 use crate::util::{constant_time_eq, random_token};
@@ -34,7 +35,7 @@ pub async fn end_session_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, LogoutError> {
-    let body = form_body(&headers, &body).ok_or(LogoutError::BadRequest("The sign-out request could not be read."))?;
+    let body = form_body(&headers, &body).ok_or(LogoutError::BadRequest(Message::new("logout-unreadable")))?;
     end_session(&app, &session, body).await
 }
 
@@ -66,7 +67,6 @@ async fn end_session(app: &AppState, session: &Session, raw: &str) -> Result<Res
         StatusCode::OK,
         "logout.html",
         context! {
-            service => "fedi-oidc",
             done => false,
             action => app.path("/end_session/confirm"),
             csrf_token => csrf,
@@ -85,15 +85,11 @@ pub async fn confirm(
 ) -> Result<Response, LogoutError> {
     let params = form_body(&headers, &body)
         .and_then(|b| Params::parse(b).ok())
-        .ok_or(LogoutError::BadRequest("The form could not be read."))?;
+        .ok_or(LogoutError::BadRequest(Message::new("error-form-unreadable")))?;
     let expected = session.get::<String>(CSRF_KEY).await.ok().flatten();
     let given = params.get(crate::http::browser::csrf::FIELD).ok().flatten();
     if !matches!((&expected, given), (Some(e), Some(g)) if constant_time_eq(e, g)) {
-        return Ok(error_page(
-            StatusCode::FORBIDDEN,
-            "The form was not sent from our sign-out page. Go back to the application and sign out again.",
-            None,
-        ));
+        return Ok(error_page(StatusCode::FORBIDDEN, &Message::new("logout-csrf"), None));
     }
     let redirect = session.get::<Option<String>>(REDIRECT_KEY).await.ok().flatten().flatten();
     session.remove::<String>(CSRF_KEY).await.map_err(session_failed)?;
@@ -107,6 +103,6 @@ pub async fn confirm(
 fn finish(redirect: Option<String>) -> Response {
     match redirect {
         Some(url) => see_other(&url),
-        None => html(StatusCode::OK, "logout.html", context! { service => "fedi-oidc", done => true }),
+        None => html(StatusCode::OK, "logout.html", context! { done => true }),
     }
 }

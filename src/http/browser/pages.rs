@@ -9,6 +9,7 @@ use minijinja::context;
 use tower_sessions::Session;
 
 use crate::domain::authorization_request::Params;
+use crate::domain::message::Message;
 use crate::http::browser::csrf;
 use crate::http::browser::respond::{authorization_response, next_response};
 use crate::http::browser::session::existing_browser_id;
@@ -17,23 +18,21 @@ use crate::http::{error_page, html, is_form, see_other};
 use crate::services::signin::{page, LoginError, Next, Problem, Transaction};
 use crate::AppState;
 
-const SERVICE: &str = "fedi-oidc";
-
 /// The picker; `action` is the absolute path its form posts to.
 pub fn render_picker(
     action: &str,
     csrf_token: &str,
     client_name: &str,
     input: &str,
-    error: Option<&str>,
+    error: Option<&Message>,
     suggested: &[String],
 ) -> Response {
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let error = error.map(|m| crate::http::i18n::render_message(crate::http::i18n::current(), m));
     html(
         status,
         "login.html",
         context! {
-            service => SERVICE,
             action,
             csrf_token,
             client_name,
@@ -61,7 +60,7 @@ async fn submitted(
     body: &Result<Bytes, BytesRejection>,
 ) -> Result<(Transaction, Params), LoginError> {
     let txn = load(app, session, txn).await?;
-    let bad = || page(Problem::Invalid, "The form could not be read.");
+    let bad = || page(Problem::Invalid, Message::new("error-form-unreadable"));
     let body = body.as_ref().map_err(|_| bad())?;
     if !is_form(headers) {
         return Err(bad());
@@ -116,7 +115,6 @@ pub async fn consent(
         StatusCode::OK,
         "consent.html",
         context! {
-            service => SERVICE,
             action => app.path(&format!("/consent/{}", txn.row.id)),
             csrf_token => txn.row.csrf_token,
             client_name => name,
@@ -141,7 +139,7 @@ pub async fn decide(
     let allow = match params.get("decision").ok().flatten() {
         Some("allow") => true,
         Some("deny") => false,
-        _ => return Ok(error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny.", None)),
+        _ => return Ok(error_page(StatusCode::BAD_REQUEST, &Message::new("error-choose-allow-deny"), None)),
     };
     let response = app.signin.decide_consent(&txn, allow).await?;
     Ok(authorization_response(response))

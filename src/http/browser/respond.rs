@@ -8,6 +8,7 @@ use minijinja::context;
 
 use crate::domain::authorization_request::ResponseMode;
 use crate::domain::authorization_response::AuthorizationResponse;
+use crate::domain::message::Message;
 use crate::http::browser::pages::render_picker;
 use crate::http::{error_page, html, see_other};
 use crate::services::signin::{LoginError, Next, Problem, RequestError};
@@ -26,11 +27,8 @@ pub fn authorization_response(r: AuthorizationResponse) -> Response {
     let nonce = random_token(16);
     let host = r.redirect_uri.host_str().unwrap_or_default().to_string();
     let fields: Vec<(&str, &str)> = r.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut response = html(
-        StatusCode::OK,
-        "form_post.html",
-        context! { service => "fedi-oidc", action => r.redirect_uri.as_str(), fields, nonce, host },
-    );
+    let mut response =
+        html(StatusCode::OK, "form_post.html", context! { action => r.redirect_uri.as_str(), fields, nonce, host });
     // No `form-action`: browsers apply it to every redirect after the POST
     // too, so a callback that answers 302 to another origin (Auth0's does)
     // would be blocked and the person stuck here. The form's action is the
@@ -75,11 +73,9 @@ pub fn login_error(e: LoginError) -> Response {
         }
         LoginError::Limited(limited) => crate::http::limits::page(&limited),
         LoginError::ToClient(response) => authorization_response(response),
-        LoginError::Unavailable => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The service is temporarily unavailable. Please try again in a moment.",
-            None,
-        ),
+        LoginError::Unavailable => {
+            error_page(StatusCode::SERVICE_UNAVAILABLE, &Message::new("error-unavailable"), None)
+        }
     }
 }
 

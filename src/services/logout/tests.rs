@@ -139,9 +139,9 @@ async fn a_sign_out_without_a_hint_is_confirmed_first_and_a_foreign_redirect_is_
     let foreign = logout
         .request("client_id=rp&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", no_hint, Some("b1"))
         .await;
-    assert!(matches!(foreign, Err(LogoutError::BadRequest(m)) if m.contains("not registered")));
+    assert!(matches!(foreign, Err(LogoutError::BadRequest(m)) if m.id == "logout-unregistered-redirect"));
     let bad_hint = logout.request("id_token_hint=x", no_hint, Some("b1")).await;
-    assert!(matches!(bad_hint, Err(LogoutError::BadRequest(m)) if m.contains("id_token_hint")));
+    assert!(matches!(bad_hint, Err(LogoutError::BadRequest(m)) if m.id == "logout-bad-hint"));
     logout.end_current("b1").await.unwrap();
     assert!(store.provider_session("b1", now).await.unwrap().is_none());
 }

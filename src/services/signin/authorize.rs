@@ -8,6 +8,7 @@ use crate::domain::authorization_request::{
 };
 use crate::domain::authorization_response::AuthorizationResponse;
 use crate::domain::client::Client;
+use crate::domain::message::Message;
 use crate::infrastructure::store::StoreError;
 use crate::services::par::REQUEST_URI_PREFIX;
 
@@ -16,7 +17,7 @@ use crate::services::par::REQUEST_URI_PREFIX;
 pub enum RequestError {
     /// The client or its redirect URI cannot be trusted: our page, and
     /// nothing is sent to any redirect URI.
-    Page(String),
+    Page(Message),
     /// An error response at the client's registered redirect URI.
     ToClient(AuthorizationResponse),
     /// A login that failed: an unusable `request_uri`, or the database.
@@ -43,19 +44,17 @@ impl SignIn {
         let (params, channel) = match params.get("request_uri") {
             Ok(Some(uri)) if uri.starts_with(REQUEST_URI_PREFIX) => {
                 let client_id = params.get("client_id").ok().flatten();
-                let pushed = self.pushed.redeem(client_id, uri).await?.ok_or_else(|| {
-                    page(
-                        Problem::Invalid,
-                        "This sign-in request has expired or was already used. \
-                         Go back to the application and start again.",
-                    )
-                })?;
+                let pushed = self
+                    .pushed
+                    .redeem(client_id, uri)
+                    .await?
+                    .ok_or_else(|| page(Problem::Invalid, Message::new("error-pushed-expired")))?;
                 (pushed, Channel::Pushed)
             }
             _ => (params, Channel::Front),
         };
         let client_id = requested_client_id(&params).map_err(|e| self.refused(e))?;
-        let client = self.clients.get(client_id).await?.ok_or_else(|| RequestError::Page(UNKNOWN_CLIENT.into()))?;
+        let client = self.clients.get(client_id).await?.ok_or(RequestError::Page(UNKNOWN_CLIENT))?;
         let require_par = self.settings.require_pushed_authorization_requests;
         let request =
             parse_authorization_request(&params, &client, channel, require_par).map_err(|e| self.refused(e))?;

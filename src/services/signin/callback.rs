@@ -6,6 +6,7 @@
 use super::upstream::{describe_upstream, Expected, LegError, NewInstance};
 use super::{bound_to_browser, client_gone, expired, page, LoginError, Next, Problem, SignIn, Transaction};
 use crate::domain::error::{ErrorCode, OAuthError};
+use crate::domain::message::Message;
 use crate::infrastructure::fediverse::detect::{DetectError, ServerInfo};
 use crate::infrastructure::fediverse::registry::callback_key;
 use crate::infrastructure::fediverse::{handle, Instance, UpstreamAccount, UpstreamError};
@@ -44,12 +45,11 @@ struct SignedInUpstream {
 impl SignIn {
     /// Step 3: the instance sent the person back.
     pub async fn finish_upstream(&self, browser_id: Option<&str>, params: CallbackParams) -> Result<Next, LoginError> {
-        let state = params.state.clone().filter(|s| s.len() <= 64).ok_or_else(|| {
-            page(
-                Problem::Invalid,
-                "The server sent you back without the information we need. Start again from the application.",
-            )
-        })?;
+        let state = params
+            .state
+            .clone()
+            .filter(|s| s.len() <= 64)
+            .ok_or_else(|| page(Problem::Invalid, Message::new("error-callback-no-state")))?;
         let row = self.store.transaction_by_upstream_state(&state, self.clock.now()).await?.ok_or_else(expired)?;
         let txn = bound_to_browser(row, browser_id)?;
         let instance = self.answering_instance(&txn, &params)?;
@@ -62,14 +62,9 @@ impl SignIn {
                 ));
             }
             let error: String = error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
-            return Err(self.upstream_failed(
-                &txn,
-                format!("Your server reported an error ({error}). You can try again or choose another server."),
-            ));
+            return Err(self.upstream_failed(&txn, Message::new("error-upstream-reported").arg("error", error)));
         }
-        let code = params.code.ok_or_else(|| {
-            self.upstream_failed(&txn, "Your server sent you back without a sign-in code. Try again.".into())
-        })?;
+        let code = params.code.ok_or_else(|| self.upstream_failed(&txn, Message::new("error-upstream-no-code")))?;
         match self.exchange(&txn, &state, &instance, &code).await? {
             Exchanged::Restarted(url) => Ok(Next::Redirect(url)),
             Exchanged::Account(up) => self.vouch(&txn, &state, &instance, &up.server, &up.account, &up.context).await,
@@ -78,7 +73,7 @@ impl SignIn {
 
     /// Our page for a failure at the instance, with the way back to the
     /// picker of this login.
-    fn upstream_failed(&self, txn: &Transaction, message: String) -> LoginError {
+    fn upstream_failed(&self, txn: &Transaction, message: Message) -> LoginError {
         LoginError::Page { problem: Problem::Upstream, message, restart: Some(self.picker_path(&txn.row.id)) }
     }
 
@@ -97,10 +92,7 @@ impl SignIn {
             || params.iss.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != instance.origin());
         if from_elsewhere {
             tracing::warn!(instance = %instance, "callback arrived for another instance; refused");
-            return Err(page(
-                Problem::Invalid,
-                "This answer came from a different server than the one you chose. Start again from the application.",
-            ));
+            return Err(page(Problem::Invalid, Message::new("error-mix-up")));
         }
         Ok(instance)
     }
@@ -133,12 +125,7 @@ impl SignIn {
             .stored(instance, &server)
             .await?
             .filter(|a| txn.row.upstream_client_id.as_deref() == Some(a.client_id.as_str()))
-            .ok_or_else(|| {
-                self.upstream_failed(
-                    txn,
-                    "Our registration on your server changed while you were signing in. Please try again.".into(),
-                )
-            })?;
+            .ok_or_else(|| self.upstream_failed(txn, Message::new("error-app-changed")))?;
         // Exchange, read, revoke: in a task of its own, so that the revocation
         // happens even if this request is cut off half-way. We keep no tokens of
         // the instance, whatever happened.
@@ -207,24 +194,19 @@ impl SignIn {
         let (account_domain, webfinger_actor) =
             self.account_domain(instance, server, account, context).await.map_err(|e| {
                 tracing::info!(instance = %name, error = %e, "WebFinger did not answer for an account without an actor");
-                self.upstream_failed(
-                    txn,
-                    format!(
-                        "{name} did not answer when we checked who your account is ({e}). \
-                         Please try again in a moment."
-                    ),
-                )
+                let message =
+                    Message::new("error-account-check-failed").arg("instance", name.as_str()).arg("detail", e.to_string());
+                self.upstream_failed(txn, message)
             })?;
         if let Some(expected) = &txn.row.expected_username {
             if !expected.eq_ignore_ascii_case(&account.username) {
                 let domain = context.expected_domain.clone().unwrap_or_else(|| name.clone());
                 return Err(LoginError::Page {
                     problem: Problem::Refused,
-                    message: format!(
-                        "You asked to sign in as @{expected}@{domain}, but {name} signed you in as @{}@{account_domain}. \
-                         Switch accounts there, or choose your server again.",
-                        account.username
-                    ),
+                    message: Message::new("error-wrong-account")
+                        .arg("expected", format!("@{expected}@{domain}"))
+                        .arg("instance", name.as_str())
+                        .arg("actual", format!("@{}@{account_domain}", account.username)),
                     restart,
                 });
             }
@@ -232,17 +214,14 @@ impl SignIn {
         let policy = self.policy.check_account(account, self.clock.now());
         if let Err(refusal) = policy.and_then(|()| self.policy.check_domain(&account_domain)) {
             tracing::info!(instance = %name, reason = ?refusal, "the policy refused the account");
-            return Err(LoginError::Page { problem: Problem::Refused, message: refusal.to_string(), restart });
+            return Err(LoginError::Page { problem: Problem::Refused, message: refusal.message(), restart });
         }
         let vouched = Vouched { account, account_domain, webfinger_actor };
         let subject = identity::subject_for(&self.store, self.clock.as_ref(), &vouched).await.map_err(|e| match e {
             IdentityError::Store(e) => LoginError::from(e),
             e => {
                 tracing::warn!(instance = %name, error = %e, "refused the account");
-                self.upstream_failed(
-                    txn,
-                    format!("{name} did not identify your account properly, so we cannot vouch for it."),
-                )
+                self.upstream_failed(txn, Message::new("error-identity").arg("instance", name.as_str()))
             }
         })?;
         let now = self.signed_in(txn, state, instance, &subject.sub).await?;

@@ -40,6 +40,7 @@ use crate::config::Config;
 use crate::domain::authorization_request::AuthorizationRequest;
 use crate::domain::authorization_response::AuthorizationResponse;
 use crate::domain::error::OAuthError;
+use crate::domain::message::Message;
 use crate::infrastructure::fediverse::detect::Detector;
 use crate::infrastructure::fediverse::{AppRegistry, Families};
 use crate::infrastructure::outbound::UpstreamHttp;
@@ -122,7 +123,7 @@ impl SignInSettings {
 pub enum LoginError {
     /// Our error page: what kind of problem, what to tell the person, and
     /// where they can start again (the picker of their login), if anywhere.
-    Page { problem: Problem, message: String, restart: Option<String> },
+    Page { problem: Problem, message: Message, restart: Option<String> },
     /// Back to the instance picker with a message, the input kept.
     Picker(Box<PickerPage>),
     /// The login ends with an error response to the client.
@@ -155,7 +156,7 @@ pub struct PickerPage {
     pub csrf_token: String,
     pub client_name: String,
     pub input: String,
-    pub message: String,
+    pub message: Message,
     pub suggested: Vec<String>,
 }
 
@@ -191,19 +192,16 @@ impl From<StoreError> for LoginError {
 }
 
 /// Our page for `problem`, with no way to restart but the application.
-pub fn page(problem: Problem, message: impl Into<String>) -> LoginError {
-    LoginError::Page { problem, message: message.into(), restart: None }
+pub fn page(problem: Problem, message: Message) -> LoginError {
+    LoginError::Page { problem, message, restart: None }
 }
 
 fn expired() -> LoginError {
-    page(
-        Problem::Invalid,
-        "This sign-in has expired or was already completed. Go back to the application and start again.",
-    )
+    page(Problem::Invalid, Message::new("error-expired"))
 }
 
 fn client_gone() -> LoginError {
-    page(Problem::Invalid, "The application you were signing in to is no longer registered.")
+    page(Problem::Invalid, Message::new("error-client-gone"))
 }
 
 /// What happens after a step succeeds.
@@ -264,18 +262,14 @@ impl SignIn {
                 &self.settings.issuer,
                 &error,
             )),
-            Err(_) => page(Problem::Invalid, "The application's address is invalid."),
+            Err(_) => page(Problem::Invalid, Message::new("error-client-address-invalid")),
         }
     }
 }
 
 fn bound_to_browser(row: LoginTransactionRow, browser_id: Option<&str>) -> Result<Transaction, LoginError> {
     if !browser_id.is_some_and(|b| constant_time_eq(b, &row.browser_id)) {
-        return Err(page(
-            Problem::Invalid,
-            "This sign-in was started in another browser, or your browser did not keep our cookie. \
-             Go back to the application and start again.",
-        ));
+        return Err(page(Problem::Invalid, Message::new("error-other-browser")));
     }
     let request = serde_json::from_str(&row.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Transaction { row, request })

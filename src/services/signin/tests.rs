@@ -162,7 +162,7 @@ async fn a_transaction_expires_by_the_clock() {
     assert!(f.signin.transaction(Some("browser-1"), &id).await.is_ok());
     f.clock.advance(2);
     match f.signin.transaction(Some("browser-1"), &id).await {
-        Err(LoginError::Page { problem: Problem::Invalid, message, .. }) => assert!(message.contains("expired")),
+        Err(LoginError::Page { problem: Problem::Invalid, message, .. }) => assert_eq!(message.id, "error-expired"),
         other => panic!("expected the expired page, got {other:?}"),
     }
 }
@@ -240,7 +240,7 @@ async fn a_transaction_without_a_sign_in_cannot_be_consented() {
 
 #[test]
 fn every_page_problem_has_its_metric_reason() {
-    let reason = |problem| page(problem, "x").reason();
+    let reason = |problem| page(problem, crate::domain::message::Message::new("error-expired")).reason();
     assert_eq!(reason(Problem::Invalid), "invalid_or_expired");
     assert_eq!(reason(Problem::Refused), "wrong_account");
     assert_eq!(reason(Problem::Upstream), "upstream_failed");

@@ -8,6 +8,7 @@ use url::Url;
 
 use super::{client_gone, LoginError, PickerPage, SignIn, Transaction};
 use crate::domain::authorization_request::Prompt;
+use crate::domain::message::Message;
 use crate::infrastructure::fediverse::detect::DetectError;
 use crate::infrastructure::fediverse::registry::RegistryError;
 use crate::infrastructure::fediverse::{handle, webfinger, Instance, UpstreamError};
@@ -78,10 +79,10 @@ impl SignIn {
         let allow_http = self.settings.allow_insecure_instances;
         let target = match handle::parse(input, allow_http) {
             Ok(target) => target,
-            Err(e) => return Err(self.back_to_picker(txn, input, e.to_string()).await),
+            Err(e) => return Err(self.back_to_picker(txn, input, e.message()).await),
         };
         if let Err(refusal) = self.policy.check_instance(&target.instance.host) {
-            return Err(self.back_to_picker(txn, input, refusal.to_string()).await);
+            return Err(self.back_to_picker(txn, input, refusal.message()).await);
         }
         let (instance, expected) = match &target.username {
             Some(user) => match webfinger::lookup(&self.upstream, &target.instance, user, allow_http).await {
@@ -101,7 +102,7 @@ impl SignIn {
                             == Some(&found.actor);
                     // The subject's domain becomes the handle's: the lists apply.
                     if let (true, Err(refusal)) = (vouched, self.policy.check_domain(&found.domain)) {
-                        return Err(self.back_to_picker(txn, input, refusal.to_string()).await);
+                        return Err(self.back_to_picker(txn, input, refusal.message()).await);
                     }
                     let expected = if vouched {
                         Expected {
@@ -124,7 +125,7 @@ impl SignIn {
             None => (target.instance.clone(), Expected::default()),
         };
         if let Err(refusal) = self.policy.check_instance(&instance.host) {
-            return Err(self.back_to_picker(txn, input, refusal.to_string()).await);
+            return Err(self.back_to_picker(txn, input, refusal.message()).await);
         }
         match self.upstream_leg(txn, &instance, &expected, NewInstance::Counts(client)).await {
             Ok(url) => Ok(url),
@@ -187,7 +188,7 @@ impl SignIn {
     }
 
     /// The picker again, with `message` and the person's `input` kept.
-    async fn back_to_picker(&self, txn: &Transaction, input: &str, message: String) -> LoginError {
+    async fn back_to_picker(&self, txn: &Transaction, input: &str, message: Message) -> LoginError {
         let client_name = match self.clients.get(&txn.request.client_id).await {
             Ok(Some(client)) => client.name,
             Ok(None) => return client_gone(),
@@ -205,36 +206,19 @@ impl SignIn {
 }
 
 /// What to tell a person whose instance could not be used.
-pub(super) fn describe_upstream(instance: &str, e: &UpstreamError) -> String {
-    match e {
-        UpstreamError::Blocked(_) => format!("{instance} cannot be used with this service."),
-        UpstreamError::Unreachable(_) => {
-            format!("We could not reach {instance}. Check the spelling, or try again later.")
-        }
-        UpstreamError::Timeout => format!("{instance} did not answer in time. Try again later."),
-        UpstreamError::RateLimited => {
-            format!("{instance} is busy right now. Try again in a few minutes.")
-        }
-        UpstreamError::Unavailable(_) => {
-            format!("{instance} is having trouble right now. Try again later.")
-        }
-        UpstreamError::TooLarge | UpstreamError::NotCompatible(_) => {
-            format!("{instance} does not look like a server we can sign you in with (Mastodon, Misskey and kin).")
-        }
-        UpstreamError::Rejected { .. } => format!("{instance} refused to let us sign you in."),
-        UpstreamError::OAuthDisabled => format!(
-            "{instance} does not allow apps to sign people in: its administrators have turned this off. \
-             Sign in with an account on another server."
-        ),
-        UpstreamError::NoSecureSignIn => format!(
-            "{instance} does not support a secure sign-in for apps: it is too old (Misskey before 2023.9, or a fork \
-             without its OAuth 2.0). Ask its administrators to upgrade, or sign in with an account on another server."
-        ),
-        UpstreamError::Redirected => format!(
-            "{instance} sends us to another address. If your account lives on another server, enter that server's name."
-        ),
-        UpstreamError::Internal(_) => {
-            format!("Something went wrong while contacting {instance}. Try again.")
-        }
-    }
+pub(super) fn describe_upstream(instance: &str, e: &UpstreamError) -> Message {
+    let message = match e {
+        UpstreamError::Blocked(_) => Message::new("upstream-blocked"),
+        UpstreamError::Unreachable(_) => Message::new("upstream-unreachable"),
+        UpstreamError::Timeout => Message::new("upstream-timeout"),
+        UpstreamError::RateLimited => Message::new("upstream-busy"),
+        UpstreamError::Unavailable(_) => Message::new("upstream-unavailable"),
+        UpstreamError::TooLarge | UpstreamError::NotCompatible(_) => Message::new("upstream-not-compatible"),
+        UpstreamError::Rejected { .. } => Message::new("upstream-rejected"),
+        UpstreamError::OAuthDisabled => Message::new("upstream-oauth-disabled"),
+        UpstreamError::NoSecureSignIn => Message::new("upstream-no-secure-sign-in"),
+        UpstreamError::Redirected => Message::new("upstream-redirected"),
+        UpstreamError::Internal(_) => Message::new("upstream-internal"),
+    };
+    message.arg("instance", instance)
 }

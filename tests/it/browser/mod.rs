@@ -11,6 +11,7 @@
 
 mod driver;
 mod flows;
+mod languages;
 mod pages;
 mod rp;
 mod silent;

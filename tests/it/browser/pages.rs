@@ -39,6 +39,11 @@ fn screenshots() -> PathBuf {
 /// Scan the current page with axe, in the light and the dark colour
 /// scheme (the pages follow the person's), and photograph it as `name`.
 async fn check(w: &World, axe: &str, name: &str, failures: &mut Vec<String>) {
+    scan(w, axe, name, failures, true).await;
+}
+
+/// [`check`], photographing the page only if `photograph` is set.
+pub async fn scan(w: &World, axe: &str, name: &str, failures: &mut Vec<String>, photographed: bool) {
     let url = w.browser.url().await;
     w.browser.client.execute(axe, vec![]).await.unwrap_or_else(|e| panic!("inject axe on {name}: {e}"));
     for scheme in ["light", "dark"] {
@@ -59,7 +64,9 @@ async fn check(w: &World, axe: &str, name: &str, failures: &mut Vec<String>) {
         for v in result["violations"].as_array().cloned().unwrap_or_default() {
             failures.push(format!("{name}, {scheme} ({url}): {}", v.as_str().unwrap_or_default()));
         }
-        photograph(w, &format!("{name}-{scheme}")).await;
+        if photographed {
+            photograph(w, &format!("{name}-{scheme}")).await;
+        }
     }
     w.browser.cdp("Emulation.setEmulatedMedia", json!({ "features": [] })).await;
 }
@@ -87,16 +94,23 @@ async fn wait_for_title(w: &World, prefix: &str) {
     panic!("no page titled {prefix}…: at {}", w.browser.url().await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_passes_axe_at_wcag_21_aa_and_is_photographed() {
-    let Some(axe) = axe_source() else { return };
-    let Some(w) = world(Options::default()).await else { return };
+/// axe-core and a browser ready for it (long script timeout, the page's
+/// CSP bypassed), or `None` where either is missing.
+pub async fn axe_world() -> Option<(String, World)> {
+    let axe = axe_source()?;
+    let w = world(Options::default()).await?;
     w.browser
         .client
         .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(Some(Duration::from_secs(60)), None, None))
         .await
         .unwrap();
     w.browser.cdp("Page.setBypassCSP", json!({ "enabled": true })).await;
+    Some((axe, w))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_axe_at_wcag_21_aa_and_is_photographed() {
+    let Some((axe, w)) = axe_world().await else { return };
     let mut failures = Vec::new();
 
     w.browser.goto(&w.app.url("/authorize?client_id=nobody")).await;
