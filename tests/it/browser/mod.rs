@@ -12,6 +12,7 @@
 mod driver;
 mod flows;
 mod languages;
+mod look;
 mod pages;
 mod rp;
 mod silent;
