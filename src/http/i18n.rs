@@ -1,21 +1,11 @@
-//! Fluent catalogues (`locales/<lang>/*.ftl`, embedded in the binary), the
-//! language of each page, and the templates' `t("message-id", name=value)`.
-//!
-//! Every browser request is negotiated once, from `Accept-Language` and the
-//! operator's `default_language` ([`negotiate`]); a page that belongs to a
-//! sign-in then prefers the request's `ui_locales` ([`prefer`]). The
-//! language lives for the request in a task-local, so every page, error
-//! pages included, is rendered in it.
+//! Fluent catalogues (`locales/<lang>/*.ftl`, embedded in the binary): the
+//! templates' `t("message-id", name=value)` and the rendering of a service's
+//! [`Message`]. Which language a request gets is [`crate::http::page`]'s.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::Response;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::Loader;
 use minijinja::value::{Kwargs, Value};
@@ -23,8 +13,6 @@ use minijinja::{Error, ErrorKind};
 
 use crate::domain::language::{self, LanguageIdentifier, SHIPPED};
 use crate::domain::message::{Arg, Message};
-use crate::http::templates::{Site, BUILT_IN_SITE};
-use crate::AppState;
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -40,56 +28,10 @@ fluent_templates::static_loader! {
 pub static AVAILABLE: LazyLock<Vec<LanguageIdentifier>> =
     LazyLock::new(|| SHIPPED.iter().map(|t| t.parse().expect("shipped tags are BCP 47")).collect());
 
-/// What one browser request said about languages.
-struct Negotiated {
-    site: Arc<Site>,
-    accept_language: Option<String>,
-    default: &'static LanguageIdentifier,
-    current: Cell<&'static LanguageIdentifier>,
-}
-
-tokio::task_local! {
-    static REQUEST: Negotiated;
-}
-
 /// The shipped language an operator's `default_language` stands for.
 pub fn default_language(tag: &str) -> &'static LanguageIdentifier {
     let english = &AVAILABLE[0];
     language::negotiate(Some(tag), None, &AVAILABLE, english)
-}
-
-/// Middleware: negotiate the request's language from `Accept-Language` and
-/// the operator's default, for everything rendered while it runs.
-pub async fn negotiate(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let default = default_language(&app.config.default_language);
-    let current = language::negotiate(None, accept_language, &AVAILABLE, default);
-    let negotiated = Negotiated {
-        site: app.site.clone(),
-        accept_language: accept_language.map(str::to_string),
-        default,
-        current: Cell::new(current),
-    };
-    REQUEST.scope(negotiated, next.run(request)).await
-}
-
-/// This page belongs to a sign-in whose request asked for `ui_locales`:
-/// they come before `Accept-Language`.
-pub fn prefer(ui_locales: Option<&str>) {
-    let _ = REQUEST.try_with(|r| {
-        r.current.set(language::negotiate(ui_locales, r.accept_language.as_deref(), &AVAILABLE, r.default));
-    });
-}
-
-/// The templates and brand of the server answering this request (the
-/// built-in ones outside a request).
-pub fn site() -> Arc<Site> {
-    REQUEST.try_with(|r| r.site.clone()).unwrap_or_else(|_| BUILT_IN_SITE.clone())
-}
-
-/// The language of the page being rendered (English outside a request).
-pub fn current() -> &'static LanguageIdentifier {
-    REQUEST.try_with(|r| r.current.get()).unwrap_or(&AVAILABLE[0])
 }
 
 fn lookup(
@@ -134,7 +76,7 @@ pub fn t(state: &minijinja::State, id: &str, kwargs: Kwargs) -> Result<Value, Er
     let lang = state
         .lookup("lang")
         .and_then(|v| v.as_str().and_then(|s| s.parse::<LanguageIdentifier>().ok()))
-        .unwrap_or_else(|| current().clone());
+        .unwrap_or_else(|| AVAILABLE[0].clone());
     let mut args = HashMap::new();
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;

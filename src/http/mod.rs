@@ -11,6 +11,7 @@ pub mod extract;
 pub mod i18n;
 pub mod limits;
 pub mod ops;
+pub mod page;
 pub mod proxy;
 pub mod router;
 pub mod session_store;
@@ -49,7 +50,7 @@ pub fn see_other(location: &str) -> Response {
 
 /// A page for the person, in the request's language.
 pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
-    let (lang, site) = (i18n::current(), i18n::site());
+    let (lang, site) = (page::current(), page::site());
     let ctx = context! {
         lang => lang.to_string(),
         dir => crate::domain::language::direction(lang),
@@ -80,7 +81,7 @@ pub fn error_page(status: StatusCode, message: &Message, restart: Option<&str>) 
         StatusCode::TOO_MANY_REQUESTS => Message::new("error-heading-too-many"),
         _ => Message::new("error-heading-cannot-continue"),
     };
-    let lang = i18n::current();
+    let lang = page::current();
     let (title, message) = (i18n::render_message(lang, &title), i18n::render_message(lang, message));
     html(status, "error.html", context! { title, message, restart })
 }

@@ -28,7 +28,7 @@ pub fn render_picker(
     suggested: &[String],
 ) -> Response {
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let error = error.map(|m| crate::http::i18n::render_message(crate::http::i18n::current(), m));
+    let error = error.map(|m| crate::http::i18n::render_message(crate::http::page::current(), m));
     html(
         status,
         "login.html",
@@ -46,7 +46,7 @@ pub fn render_picker(
 async fn load(app: &AppState, session: &Session, txn: &str) -> Result<Transaction, LoginError> {
     let browser = existing_browser_id(session).await;
     let txn = app.signin.transaction(browser.as_deref(), txn).await?;
-    crate::http::i18n::prefer(txn.request.ui_locales.as_deref());
+    crate::http::page::prefer(txn.request.ui_locales.as_deref());
     Ok(txn)
 }
 
