@@ -34,7 +34,7 @@ pub fn authorization_response(r: AuthorizationResponse) -> Response {
     // would be blocked and the person stuck here. The form's action is the
     // registered redirect URI, and no other script or markup can run.
     let csp = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src https:; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&csp) {
