@@ -72,4 +72,53 @@ impl Store {
             .map(from_row)
             .transpose()
     }
+
+    /// The accounts browser `browser_id` signed in with since `since`,
+    /// the most recent first (at most [`MAX_BROWSER_ACCOUNTS`]).
+    pub async fn browser_accounts(&self, browser_id: &str, since: i64) -> Result<Vec<SubjectRow>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM browser_accounts JOIN subjects USING (sub) \
+             WHERE browser_id = $1 AND used_at > $2 ORDER BY used_at DESC, sub LIMIT $3"
+        ))
+        .bind(browser_id)
+        .bind(since)
+        .bind(MAX_BROWSER_ACCOUNTS)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+    }
+
+    /// Browser `browser_id` no longer lists account `sub`. Whether it did.
+    pub async fn forget_browser_account(&self, browser_id: &str, sub: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM browser_accounts WHERE browser_id = $1 AND sub = $2")
+            .bind(browser_id)
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Most accounts a browser's picker lists.
+pub const MAX_BROWSER_ACCOUNTS: i64 = 10;
+
+/// Browser `browser_id` signed in with account `sub` at `now`.
+pub(super) async fn remember_browser_account(
+    conn: &mut sqlx::AnyConnection,
+    browser_id: &str,
+    sub: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO browser_accounts (browser_id, sub, used_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (browser_id, sub) DO UPDATE SET used_at = excluded.used_at",
+    )
+    .bind(browser_id)
+    .bind(sub)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

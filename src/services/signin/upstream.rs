@@ -193,6 +193,10 @@ impl SignIn {
             Ok(None) => return client_gone(),
             Err(e) => return e.into(),
         };
+        let accounts = match self.remembered_accounts(txn).await {
+            Ok(accounts) => accounts,
+            Err(e) => return e,
+        };
         LoginError::Picker(Box::new(PickerPage {
             action: self.picker_path(&txn.row.id),
             csrf_token: txn.row.csrf_token.clone(),
@@ -200,6 +204,7 @@ impl SignIn {
             input: input.chars().take(512).collect(),
             message,
             suggested: self.policy.suggested().to_vec(),
+            accounts,
         }))
     }
 }
