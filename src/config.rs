@@ -115,6 +115,9 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Bearer token that `GET /metrics` requires. Unset: /metrics is off.
     pub metrics_token: Option<String>,
+    /// The pages' language when neither `ui_locales` nor `Accept-Language`
+    /// names one we ship (BCP 47: `en`, `de`, `fr`, `es`, `ja`, `pt-BR`).
+    pub default_language: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -179,6 +182,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            default_language: "en".into(),
         }
     }
 }
@@ -273,6 +277,7 @@ impl Config {
                 return Err(bad("metrics_token", "must be at least 16 printable characters"));
             }
         }
+        self.validate_language()?;
         client::validate_clients(&self.clients)?;
         Ok(Parsed { instances, suggested_instances, trusted_proxies })
     }
@@ -290,6 +295,16 @@ impl Config {
             "http" if is_loopback_host(&issuer) => Ok(issuer),
             _ => Err(bad("issuer", "must be https (http is allowed only on localhost)")),
         }
+    }
+
+    fn validate_language(&self) -> Result<(), ConfigError> {
+        use crate::domain::language::{self, LanguageIdentifier, SHIPPED};
+        let shipped: Vec<LanguageIdentifier> = SHIPPED.iter().filter_map(|t| t.parse().ok()).collect();
+        let none = LanguageIdentifier::default();
+        if *language::negotiate(Some(&self.default_language), None, &shipped, &none) == none {
+            return Err(bad("default_language", format!("must be one of {}", SHIPPED.join(", "))));
+        }
+        Ok(())
     }
 
     fn validate_lifetimes(&self) -> Result<(), ConfigError> {

@@ -9,4 +9,6 @@ pub mod client;
 pub mod error;
 pub mod handle;
 pub mod id_token;
+pub mod language;
+pub mod message;
 pub mod response_type;

@@ -9,6 +9,7 @@ pub mod browser;
 pub mod csp;
 pub mod error;
 pub mod extract;
+pub mod i18n;
 pub mod limits;
 pub mod ops;
 pub mod proxy;
@@ -45,8 +46,10 @@ pub fn see_other(location: &str) -> Response {
     }
 }
 
-/// A page for the person.
+/// A page for the person, in the request's language.
 pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Response {
+    let lang = i18n::current();
+    let ctx = context! { lang => lang.to_string(), dir => crate::domain::language::direction(lang), ..ctx };
     match templates::render(template, ctx) {
         Ok(body) => {
             let mut response = (status, Html(body)).into_response();

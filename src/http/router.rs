@@ -102,6 +102,7 @@ fn shared_layers(router: Router, app: &AppState) -> Router {
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(ops::RandomRequestId))
         .layer(axum::middleware::from_fn(ops::count_requests))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), super::i18n::negotiate))
 }
 
 /// API router: a request that takes longer than `limit` gets the

@@ -6,6 +6,7 @@ use minijinja::Environment;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    env.add_function("t", crate::http::i18n::t);
     for (name, source) in [
         ("base.html", include_str!("../../templates/base.html")),
         ("login.html", include_str!("../../templates/login.html")),

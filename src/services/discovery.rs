@@ -42,7 +42,7 @@ pub fn document(config: &Config) -> Value {
         "claims_parameter_supported": true,
         "acr_values_supported": [ACR_DELEGATED],
         "display_values_supported": DISPLAY_VALUES,
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": crate::domain::language::SHIPPED,
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
         "end_session_endpoint": format!("{issuer}/end_session"),

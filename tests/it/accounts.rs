@@ -113,7 +113,7 @@ async fn consent_shows_the_account_as_text_and_its_https_avatar_only(db: Db) {
     assert!(!page.body.contains("<script>") && !page.body.contains("<b>x</b>"), "{}", page.body);
     assert!(page.body.contains(&format!("@alice@{}", fake.host())));
     // The server's own name, from its NodeInfo.
-    assert!(page.body.contains("<span class=\"server\">Fake Mastodon</span>"), "{}", page.body);
+    assert!(page.body.contains("<span class=\"server\">Your server: Fake Mastodon</span>"), "{}", page.body);
     let img = page.body.find("<img src=\"https://cdn.example/avatars/alice.png").expect("the avatar");
     assert!(page.body[img..].split('>').next().unwrap().contains("referrerpolicy=\"no-referrer\""));
     assert_eq!(img_src(&page.csp), vec!["'self'".to_string(), AVATARS.to_string()], "{}", page.csp);
@@ -278,6 +278,10 @@ async fn the_picker_offers_this_browsers_accounts_and_no_other_browser_sees_them
     assert!(page.body.contains("Use another account"));
     assert!(page.body.contains(&format!("src=\"{AVATARS}/a.png\"")));
     assert_eq!(img_src(&page.csp), vec!["'self'".to_string(), AVATARS.to_string()]);
+    // In the person's language.
+    let page = picker(&app, &mine, &[("prompt", "select_account"), ("ui_locales", "de")]).await;
+    assert!(page.body.contains(&format!("Weiter als {handle}")), "{}", page.body);
+    assert!(page.body.contains("Anderes Konto verwenden") && page.body.contains(">Vergessen</button>"));
 
     // Another browser, with its own cookie jar, sees nothing of it.
     let other = browser();

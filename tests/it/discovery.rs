@@ -56,7 +56,7 @@ fn expected(issuer: &str, registration: bool, require_par: bool) -> Value {
         "claims_parameter_supported": true,
         "acr_values_supported": ["urn:fedi-oidc:acr:delegated"],
         "display_values_supported": ["page", "popup", "touch", "wap"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": ["en", "de", "fr", "es", "ja", "pt-BR"],
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "require_pushed_authorization_requests": require_par,
         "end_session_endpoint": format!("{issuer}/end_session"),

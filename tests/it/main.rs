@@ -31,6 +31,7 @@ mod docs;
 mod families;
 mod faults;
 mod hostile;
+mod l10n;
 mod limits;
 mod login;
 mod logout;

@@ -42,6 +42,10 @@ pub struct AuthorizationRequest {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub login_hint: Option<String>,
+    /// The languages the person prefers for our pages (`ui_locales`, space
+    /// separated BCP 47 tags, in order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
     pub prompt: Vec<Prompt>,
     pub max_age: Option<u64>,
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! first what decides where an error may go (the client and its redirect
 //! URI), then everything else, each error sent back to that redirect URI.
 
+use crate::domain::language::MAX_PREFERENCE_LEN;
 use url::Url;
 
 use super::claims_parameter::{parse_claims, ClaimsError};
@@ -98,6 +99,7 @@ pub fn parse_authorization_request(
         nonce: nonce.map(str::to_string),
         code_challenge,
         login_hint: hints.login_hint.map(str::to_string),
+        ui_locales: hints.ui_locales.map(str::to_string),
         prompt,
         max_age: hints.max_age,
         response_type,
@@ -132,6 +134,7 @@ struct Reply {
 struct Hints<'a> {
     max_age: Option<u64>,
     login_hint: Option<&'a str>,
+    ui_locales: Option<&'a str>,
     id_token_hint: Option<&'a str>,
 }
 
@@ -343,10 +346,12 @@ impl Reply {
                 return Err(self.err(ErrorCode::InvalidRequest, "unsupported display value"));
             }
         }
-        for name in ["ui_locales", "claims_locales", "acr_values"] {
+        // Only a preference: tags we do not know, or too many, are ignored.
+        let ui_locales = self.get(params, "ui_locales")?.filter(|v| v.len() <= MAX_PREFERENCE_LEN);
+        for name in ["claims_locales", "acr_values"] {
             self.get(params, name)?;
         }
-        Ok(Hints { max_age, login_hint, id_token_hint })
+        Ok(Hints { max_age, login_hint, ui_locales, id_token_hint })
     }
 
     /// The `claims` parameter (OIDC Core §5.5).

@@ -60,6 +60,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 
 async fn authorize(app: AppState, ip: Option<IpAddr>, session: Session, raw: &str) -> Result<Response, RequestError> {
     let params = Params::parse(raw).map_err(|e| RequestError::Page(e.description))?;
+    crate::http::i18n::prefer(params.get("ui_locales").ok().flatten());
     let (request, client) = app.signin.authorization_request(params).await?;
     let idle = time::Duration::seconds(app.config.session_ttl_secs as i64);
     let browser_id = browser_id(&session, idle).await?;

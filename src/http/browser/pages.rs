@@ -44,7 +44,9 @@ pub fn render_picker(p: &PickerPage, error: Option<&str>) -> Response {
 
 async fn load(app: &AppState, session: &Session, txn: &str) -> Result<Transaction, LoginError> {
     let browser = existing_browser_id(session).await;
-    app.signin.transaction(browser.as_deref(), txn).await
+    let txn = app.signin.transaction(browser.as_deref(), txn).await?;
+    crate::http::i18n::prefer(txn.request.ui_locales.as_deref());
+    Ok(txn)
 }
 
 /// A form posted to one of this browser's transactions: the transaction and
