@@ -278,6 +278,15 @@ async fn the_picker_offers_this_browsers_accounts_and_no_other_browser_sees_them
     assert!(page.body.contains("Use another account"));
     assert!(page.body.contains(&format!("src=\"{AVATARS}/a.png\"")));
     assert_eq!(img_src(&page.csp), vec!["'self'".to_string(), AVATARS.to_string()]);
+    // Still there when what the person typed did not work.
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let r =
+        mine.post(page.url.clone()).form(&[("csrf_token", csrf.as_str()), ("account", "not a server!")]).send().await;
+    let r = r.unwrap();
+    assert_eq!(r.status(), 400);
+    let csp = r.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert_eq!(img_src(&csp), vec!["'self'".to_string(), AVATARS.to_string()]);
+    assert!(html(r.text().await.unwrap()).contains(&format!("Continue as {handle}")));
     // In the person's language.
     let page = picker(&app, &mine, &[("prompt", "select_account"), ("ui_locales", "de")]).await;
     assert!(page.body.contains(&format!("Weiter als {handle}")), "{}", page.body);
