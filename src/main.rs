@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use fedi_oidc::config::{Config, LogFormat};
-use fedi_oidc::domain::client::{new_secret, resolve_method, AuthMethod, ClientMetadata};
+use fedi_oidc::domain::client::{new_secret, resolve_method, AuthMethod, ClientLinks, ClientMetadata};
 use fedi_oidc::domain::client::{ClientDefinition, InvalidClient, Registrant, Secret};
 use fedi_oidc::infrastructure::store::{ClientRow, Store};
 use fedi_oidc::util::{Clock, SystemClock};
@@ -165,6 +165,18 @@ struct ClientSettingsArgs {
     /// The client needs `sid` in logout tokens.
     #[arg(long)]
     backchannel_logout_session_required: bool,
+    /// The application's logo, shown on the consent page (https).
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// The application's home page, linked from the consent page (https).
+    #[arg(long)]
+    client_uri: Option<String>,
+    /// The application's privacy policy (https).
+    #[arg(long)]
+    policy_uri: Option<String>,
+    /// The application's terms of service (https).
+    #[arg(long)]
+    tos_uri: Option<String>,
 }
 
 impl ClientSettingsArgs {
@@ -207,6 +219,12 @@ impl ClientSettingsArgs {
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             backchannel_logout_uri: self.backchannel_logout_uri,
             backchannel_logout_session_required: self.backchannel_logout_session_required,
+            links: ClientLinks {
+                logo_uri: self.logo_uri,
+                client_uri: self.client_uri,
+                policy_uri: self.policy_uri,
+                tos_uri: self.tos_uri,
+            },
         })
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::client::{resolve_method, sector_of, Client, ClientDefinition, Registrant, Secret};
 use crate::domain::client::{
-    AccessTokenFormat, ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType,
+    AccessTokenFormat, ApplicationType, AuthMethod, ClientLinks, ClientMetadata, RefreshTokens, SubjectType,
 };
 use crate::keys::SigningAlg;
 use crate::util::hash_secret;
@@ -85,6 +85,16 @@ pub struct ClientConfig {
     /// The client needs `sid` in logout tokens.
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// Shown on the consent page: the logo, the application's home page,
+    /// its privacy policy and its terms (https URLs).
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    #[serde(default)]
+    pub client_uri: Option<String>,
+    #[serde(default)]
+    pub policy_uri: Option<String>,
+    #[serde(default)]
+    pub tos_uri: Option<String>,
 }
 
 impl ClientConfig {
@@ -124,6 +134,12 @@ impl ClientConfig {
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: self.backchannel_logout_session_required,
+            links: ClientLinks {
+                logo_uri: self.logo_uri.clone(),
+                client_uri: self.client_uri.clone(),
+                policy_uri: self.policy_uri.clone(),
+                tos_uri: self.tos_uri.clone(),
+            },
         }
     }
 }
@@ -156,6 +172,10 @@ impl Default for ClientConfig {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
+            logo_uri: None,
+            client_uri: None,
+            policy_uri: None,
+            tos_uri: None,
         }
     }
 }

@@ -153,6 +153,36 @@ pub struct ClientMetadata {
     pub backchannel_logout_uri: Option<String>,
     /// The client needs `sid` in logout tokens.
     pub backchannel_logout_session_required: bool,
+    /// What the consent page shows of the client (RFC 7591 §2).
+    #[serde(flatten)]
+    pub links: ClientLinks,
+}
+
+/// The client's logo and its pages, as RFC 7591 §2 names them: shown to the
+/// person on the consent page. https only (see [`ClientLinks::validate`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientLinks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+}
+
+impl ClientLinks {
+    /// Each link by its metadata name, present or not.
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("logo_uri", self.logo_uri.as_deref()),
+            ("client_uri", self.client_uri.as_deref()),
+            ("policy_uri", self.policy_uri.as_deref()),
+            ("tos_uri", self.tos_uri.as_deref()),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

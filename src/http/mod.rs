@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod csp;
 pub mod error;
 pub mod extract;
 pub mod i18n;

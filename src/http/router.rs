@@ -84,10 +84,7 @@ fn shared_layers(router: Router, app: &AppState) -> Router {
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .layer(header(header::CONTENT_SECURITY_POLICY, super::csp::DEFAULT))
         // Spans name the method, path, request id and client only: query
         // strings carry codes, states and hints that must not reach the logs.
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with({

@@ -314,6 +314,11 @@ impl Registrations {
                 out.insert(k.into(), v);
             }
         }
+        for (k, v) in m.links.entries() {
+            if let Some(v) = v {
+                out.insert(k.into(), json!(v));
+            }
+        }
         let uri = format!("{}/register/{}", self.settings.issuer, client.client_id);
         out.insert("registration_client_uri".into(), json!(uri));
         out

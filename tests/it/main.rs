@@ -17,6 +17,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accounts;
 mod architecture;
 mod auth0;
 mod authorize;

@@ -163,7 +163,7 @@ async fn metadata_is_validated_strictly(db: Db) {
             "grant_types": ["authorization_code", "refresh_token"],
             "subject_type": "pairwise",
             "id_token_signed_response_alg": "EdDSA",
-            "logo_uri": "https://rp.example/logo.png",
+            "software_statement_x": "not ours",
         })),
         None,
     )
@@ -175,7 +175,7 @@ async fn metadata_is_validated_strictly(db: Db) {
     assert_eq!(body["subject_type"], "pairwise");
     assert_eq!(body["id_token_signed_response_alg"], "EdDSA");
     assert_eq!(body["grant_types"], json!(["authorization_code", "refresh_token"]));
-    assert!(body.get("logo_uri").is_none());
+    assert!(body.get("software_statement_x").is_none());
 }
 
 async fn registered_clients_manage_themselves_with_their_token(db: Db) {

@@ -261,3 +261,48 @@ fn application_type_decides_which_redirect_uris_fit() {
     assert!(!serde_json::to_string(&code()).unwrap().contains("application_type"));
     assert!(serde_json::to_string(&native).unwrap().contains("\"application_type\":\"native\""));
 }
+
+#[test]
+fn logo_and_page_links_must_be_https_for_everyone() {
+    let rp = ["https://rp.example/cb"];
+    let with = |field: &str, uri: &str| {
+        let mut links = ClientLinks::default();
+        match field {
+            "logo_uri" => links.logo_uri = Some(uri.into()),
+            "client_uri" => links.client_uri = Some(uri.into()),
+            "policy_uri" => links.policy_uri = Some(uri.into()),
+            _ => links.tos_uri = Some(uri.into()),
+        }
+        ClientMetadata { links, ..code() }
+    };
+    for field in ["logo_uri", "client_uri", "policy_uri", "tos_uri"] {
+        for registrant in [Registrant::Operator, Registrant::Anyone] {
+            assert_eq!(check(registrant, &rp, &with(field, "https://rp.example/page?x=1")), Ok(()));
+            fails(check(registrant, &rp, &with(field, "http://rp.example/logo.png")), field, "https");
+            fails(check(registrant, &rp, &with(field, "javascript:alert(1)")), field, "https");
+            fails(check(registrant, &rp, &with(field, "data:image/png;base64,AAAA")), field, "https");
+            fails(check(registrant, &rp, &with(field, "/relative.png")), field, "absolute");
+            fails(check(registrant, &rp, &with(field, "https://user:pw@rp.example/")), field, "credentials");
+            fails(check(registrant, &rp, &with(field, "https://rp.example/a b")), field, "spaces");
+            let long = format!("https://rp.example/{}", "a".repeat(MAX_LINK_LEN));
+            fails(check(registrant, &rp, &with(field, &long)), field, "at most");
+        }
+    }
+}
+
+#[test]
+fn links_are_kept_in_the_stored_metadata_and_read_back() {
+    let links = ClientLinks {
+        logo_uri: Some("https://rp.example/logo.png".into()),
+        client_uri: Some("https://rp.example/".into()),
+        policy_uri: Some("https://rp.example/privacy".into()),
+        tos_uri: None,
+    };
+    let stored = serde_json::to_value(ClientMetadata { links: links.clone(), ..code() }).unwrap();
+    assert_eq!(stored["logo_uri"], "https://rp.example/logo.png");
+    assert!(stored.get("tos_uri").is_none(), "{stored}");
+    let read: ClientMetadata = serde_json::from_value(stored).unwrap();
+    assert_eq!(read.links, links);
+    let old: ClientMetadata = serde_json::from_str(r#"{"response_types":["code"]}"#).unwrap();
+    assert_eq!(old.links, ClientLinks::default());
+}

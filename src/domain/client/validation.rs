@@ -5,7 +5,7 @@
 
 use url::Url;
 
-use super::{ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use super::{ApplicationType, AuthMethod, ClientLinks, ClientMetadata, RefreshTokens, SubjectType};
 use super::{ASYMMETRIC_ALGS, HMAC_ALGS, MAX_ACCESS_TOKEN_TTL, MAX_CLIENT_KEYS, MAX_ID_TOKEN_TTL};
 use super::{MAX_REFRESH_TOKEN_TTL, MAX_URIS};
 use crate::domain::response_type::ResponseType;
@@ -185,6 +185,7 @@ impl ClientMetadata {
         for rt in &self.response_types {
             ResponseType::parse(rt).map_err(|m| invalid("response_types", m))?;
         }
+        self.links.validate()?;
         self.validate_logout()
     }
 
@@ -318,6 +319,35 @@ impl ClientMetadata {
         }
         g
     }
+}
+
+/// Longest logo or page URL a client may give.
+pub const MAX_LINK_LEN: usize = 2048;
+
+impl ClientLinks {
+    /// Every link is an absolute https URL with a host and no credentials
+    /// (a page a person's browser loads or follows from our consent page).
+    pub fn validate(&self) -> Result<(), InvalidClient> {
+        for (field, uri) in self.entries() {
+            let Some(uri) = uri else { continue };
+            validate_link(uri).map_err(|m| invalid(field, m))?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_link(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_LINK_LEN || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("must be a URL of at most {MAX_LINK_LEN} characters, without spaces"));
+    }
+    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL ({e})"))?;
+    if url.scheme() != "https" || url.host_str().is_none() {
+        return Err(format!("{uri:?} must be an https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{uri:?} must not contain credentials"));
+    }
+    Ok(())
 }
 
 /// RFC 7591 §2.1 (and OIDC Registration §2): response type `code` goes with

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
 fn our_forms() -> Router<AppState> {
     Router::new()
         .route("/login/{txn}", get(pages::picker).post(pages::choose))
+        .route("/login/{txn}/forget", post(pages::forget))
         .route("/consent/{txn}", get(pages::consent).post(pages::decide))
         .route("/end_session/confirm", post(logout::confirm))
         .route_layer(axum::middleware::from_fn(csrf::same_site_posts_only))

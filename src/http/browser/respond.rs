@@ -68,9 +68,7 @@ pub fn login_error(e: LoginError) -> Response {
     crate::infrastructure::metrics::login_failed(e.reason());
     match e {
         LoginError::Page { problem, message, restart } => error_page(status(problem), &message, restart.as_deref()),
-        LoginError::Picker(p) => {
-            render_picker(&p.action, &p.csrf_token, &p.client_name, &p.input, Some(&p.message), &p.suggested)
-        }
+        LoginError::Picker(p) => render_picker(&p),
         LoginError::Limited(limited) => crate::http::limits::page(&limited),
         LoginError::ToClient(response) => authorization_response(response),
         LoginError::Unavailable => {

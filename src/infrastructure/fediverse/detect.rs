@@ -91,12 +91,23 @@ pub struct ServerInfo {
     /// only: it is believed once WebFinger at that domain agrees.
     pub account_domain: Option<String>,
     pub oauth: Option<OAuthMetadata>,
+    /// The server's own name (NodeInfo `metadata.nodeName`), when it gives
+    /// one: shown to the person, as text, beside their account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ServerInfo {
     /// What we assume about a server we could learn nothing about.
     pub fn unknown() -> ServerInfo {
-        ServerInfo { family: Family::Unknown, software: None, version: None, account_domain: None, oauth: None }
+        ServerInfo {
+            family: Family::Unknown,
+            software: None,
+            version: None,
+            account_domain: None,
+            oauth: None,
+            name: None,
+        }
     }
 
     /// `(major, minor)` of the reported version.
@@ -220,6 +231,12 @@ impl Detector {
         Ok(info)
     }
 
+    /// What we detected about `instance`, if we have it cached (never asks).
+    pub async fn cached(&self, instance: &str) -> Result<Option<ServerInfo>, StoreError> {
+        let json = self.store.instance_info(instance, self.clock.now()).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
     /// Forget what we know about `instance`.
     pub async fn forget(&self, instance: &Instance) -> Result<(), StoreError> {
         self.store.delete_instance_info(&instance.origin()).await
@@ -227,7 +244,9 @@ impl Detector {
 
     async fn probe(&self, instance: &Instance) -> Result<ServerInfo, UpstreamError> {
         let mut info = ServerInfo::unknown();
-        if let Some((name, version)) = self.nodeinfo(instance).await? {
+        if let Some(doc) = self.nodeinfo(instance).await? {
+            info.name = doc.node_name();
+            let (name, version) = doc.software();
             info.family = Family::from_software(&name);
             info.software = Some(name.chars().take(64).collect());
             info.version = version.map(|v| v.chars().take(64).collect());
@@ -255,7 +274,7 @@ impl Detector {
     }
 
     /// NodeInfo: the newest 2.x schema the server links to, on itself.
-    async fn nodeinfo(&self, instance: &Instance) -> Result<Option<(String, Option<String>)>, UpstreamError> {
+    async fn nodeinfo(&self, instance: &Instance) -> Result<Option<NodeInfo>, UpstreamError> {
         let Some(links) = self
             .optional_json::<NodeInfoLinks>(instance.url("/.well-known/nodeinfo"), "application/json", "NodeInfo")
             .await?
@@ -263,8 +282,7 @@ impl Detector {
             return Ok(None);
         };
         let Some(href) = links.best(instance) else { return Ok(None) };
-        let doc = self.optional_json::<NodeInfo>(href, "application/json", "NodeInfo document").await?;
-        Ok(doc.map(NodeInfo::software))
+        self.optional_json::<NodeInfo>(href, "application/json", "NodeInfo document").await
     }
 
     /// RFC 8414 metadata, if the server has it and every endpoint in it is on
@@ -344,11 +362,16 @@ impl NodeInfoLinks {
     }
 }
 
-/// A NodeInfo 2.x document; only the software matters to us.
+/// A NodeInfo 2.x document: the software, and the server's name.
 #[derive(Deserialize)]
 pub struct NodeInfo {
     software: Software,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
 }
+
+/// Longest server name we keep.
+const MAX_SERVER_NAME: usize = 60;
 
 #[derive(Deserialize)]
 struct Software {
@@ -361,6 +384,14 @@ impl NodeInfo {
     /// The software's name and version.
     pub fn software(self) -> (String, Option<String>) {
         (self.software.name, self.software.version)
+    }
+
+    /// `metadata.nodeName`, bounded, without control characters; `None`
+    /// when absent or blank.
+    pub fn node_name(&self) -> Option<String> {
+        let name = self.metadata.as_ref()?.get("nodeName")?.as_str()?;
+        let name: String = name.chars().filter(|c| !c.is_control()).take(MAX_SERVER_NAME).collect();
+        Some(name.trim().to_string()).filter(|n| !n.is_empty())
     }
 }
 
@@ -398,5 +429,24 @@ mod tests {
         assert!(info(Family::Mastodon, "4.10.1").version_at_least(4, 3));
         assert!(!info(Family::Mastodon, "4.2.9+glitch").version_at_least(4, 3));
         assert!(!info(Family::Mastodon, "garbage").version_at_least(0, 1));
+    }
+
+    #[test]
+    fn the_server_name_is_plain_bounded_text_or_nothing() {
+        let doc = |metadata: serde_json::Value| -> NodeInfo {
+            serde_json::from_value(serde_json::json!({ "software": { "name": "mastodon" }, "metadata": metadata }))
+                .unwrap()
+        };
+        assert_eq!(
+            doc(serde_json::json!({ "nodeName": " Social\u{7} Example " })).node_name().as_deref(),
+            Some("Social Example")
+        );
+        assert_eq!(
+            doc(serde_json::json!({ "nodeName": "x".repeat(500) })).node_name().map(|n| n.len()),
+            Some(MAX_SERVER_NAME)
+        );
+        assert_eq!(doc(serde_json::json!({ "nodeName": "   " })).node_name(), None);
+        assert_eq!(doc(serde_json::json!({ "nodeName": 7 })).node_name(), None);
+        assert_eq!(doc(serde_json::json!(null)).node_name(), None);
     }
 }

@@ -129,7 +129,7 @@ impl Store {
     /// holds long locks. Codes are kept until the tokens they issued have
     /// expired too (`code_grace`), so that a late reuse still revokes them.
     /// Returns how many rows went.
-    /// Browser memories of instances go after `browser_ttl` unused.
+    /// Browser memories of instances and accounts go after `browser_ttl` unused.
     pub async fn purge_expired(&self, now: i64, code_grace: i64, browser_ttl: i64) -> Result<u64> {
         const BATCH: i64 = 1000;
         let mut total = 0;
@@ -141,6 +141,7 @@ impl Store {
             ("client_assertion_jtis", "client_id || ' ' || jti", "expires_at", now),
             ("authorization_codes", "code_hash", "expires_at", now - code_grace),
             ("browser_instances", "browser_id", "used_at", now - browser_ttl),
+            ("browser_accounts", "browser_id || ' ' || sub", "used_at", now - browser_ttl),
             ("new_instance_windows", "window_start", "window_start", now - 7200),
             ("instance_info", "instance", "expires_at", now),
             ("provider_sessions", "sid", "expires_at", now),

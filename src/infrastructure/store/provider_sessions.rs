@@ -108,6 +108,7 @@ impl Store {
                 .await?;
         }
         super::sessions::remember_browser_instance(&mut tx, &s.browser_id, &s.instance, s.auth_time).await?;
+        super::subjects::remember_browser_account(&mut tx, &s.browser_id, &s.subject, s.auth_time).await?;
         let old = sqlx::query(&format!("SELECT {COLUMNS} FROM provider_sessions WHERE browser_id = $1"))
             .bind(&s.browser_id)
             .fetch_all(&mut *tx)

@@ -72,4 +72,103 @@ impl Store {
             .map(from_row)
             .transpose()
     }
+
+    /// The accounts browser `browser_id` signed in with since `since`,
+    /// the most recent first (at most [`MAX_BROWSER_ACCOUNTS`]).
+    pub async fn browser_accounts(&self, browser_id: &str, since: i64) -> Result<Vec<SubjectRow>> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM browser_accounts JOIN subjects USING (sub) \
+             WHERE browser_id = $1 AND used_at > $2 ORDER BY used_at DESC, sub LIMIT $3"
+        ))
+        .bind(browser_id)
+        .bind(since)
+        .bind(MAX_BROWSER_ACCOUNTS)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(from_row)
+        .collect()
+    }
+
+    /// Browser `browser_id` no longer lists account `sub`. Whether it did.
+    pub async fn forget_browser_account(&self, browser_id: &str, sub: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM browser_accounts WHERE browser_id = $1 AND sub = $2")
+            .bind(browser_id)
+            .bind(sub)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Most accounts a browser's picker lists.
+pub const MAX_BROWSER_ACCOUNTS: i64 = 10;
+
+/// Browser `browser_id` signed in with account `sub` at `now`.
+pub(super) async fn remember_browser_account(
+    conn: &mut sqlx::AnyConnection,
+    browser_id: &str,
+    sub: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO browser_accounts (browser_id, sub, used_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (browser_id, sub) DO UPDATE SET used_at = excluded.used_at",
+    )
+    .bind(browser_id)
+    .bind(sub)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fresh_store;
+
+    fn subject(sub: &str, name: &str) -> SubjectRow {
+        SubjectRow {
+            sub: sub.into(),
+            actor_uri: format!("https://social.example/users/{name}"),
+            instance: "https://social.example".into(),
+            account_id: sub.into(),
+            handle: format!("{name}@social.example"),
+            profile: serde_json::json!({ "name": name }),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_browser_lists_its_own_accounts_until_forgotten_or_stale() {
+        let (store, _dir) = fresh_store().await;
+        for (sub, name) in [("s1", "alice"), ("s2", "bob")] {
+            store.upsert_subject(&subject(sub, name)).await.unwrap();
+        }
+        let mut conn = store.pool().acquire().await.unwrap();
+        remember_browser_account(&mut conn, "b1", "s1", 100).await.unwrap();
+        remember_browser_account(&mut conn, "b1", "s2", 200).await.unwrap();
+        remember_browser_account(&mut conn, "b2", "s2", 300).await.unwrap();
+        remember_browser_account(&mut conn, "b1", "s1", 400).await.unwrap();
+        drop(conn);
+        let handles = |rows: Vec<SubjectRow>| rows.into_iter().map(|s| s.handle).collect::<Vec<_>>();
+        // The most recent first; each browser only its own; nothing stale.
+        assert_eq!(
+            handles(store.browser_accounts("b1", 0).await.unwrap()),
+            ["alice@social.example", "bob@social.example"]
+        );
+        assert_eq!(handles(store.browser_accounts("b2", 0).await.unwrap()), ["bob@social.example"]);
+        assert_eq!(handles(store.browser_accounts("b1", 250).await.unwrap()), ["alice@social.example"]);
+        assert!(store.browser_accounts("b3", 0).await.unwrap().is_empty());
+        // Forgetting is per browser.
+        assert!(store.forget_browser_account("b1", "s2").await.unwrap());
+        assert!(!store.forget_browser_account("b1", "s2").await.unwrap());
+        assert_eq!(handles(store.browser_accounts("b2", 0).await.unwrap()), ["bob@social.example"]);
+        // Purged once unused for the browser lifetime: only the stale row.
+        store.purge_expired(1000, 0, 650).await.unwrap();
+        assert_eq!(handles(store.browser_accounts("b1", 0).await.unwrap()), ["alice@social.example"]);
+        assert!(store.browser_accounts("b2", 0).await.unwrap().is_empty());
+    }
 }

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::metadata_error;
-use crate::domain::client::{ApplicationType, AuthMethod, ClientMetadata, RefreshTokens, SubjectType};
+use crate::domain::client::{ApplicationType, AuthMethod, ClientLinks, ClientMetadata, RefreshTokens, SubjectType};
 use crate::domain::error::OAuthError;
 use crate::keys::SigningAlg;
 
@@ -29,6 +29,7 @@ pub struct RegistrationRequest {
     jwks_uri: Option<String>,
     require_pushed_authorization_requests: bool,
     application_type: ApplicationType,
+    links: ClientLinks,
 }
 
 /// The members of a JSON object, read by type.
@@ -116,6 +117,12 @@ impl RegistrationRequest {
             jwks_uri: m.string("jwks_uri")?,
             require_pushed_authorization_requests: m.flag("require_pushed_authorization_requests")?,
             application_type,
+            links: ClientLinks {
+                logo_uri: m.string("logo_uri")?,
+                client_uri: m.string("client_uri")?,
+                policy_uri: m.string("policy_uri")?,
+                tos_uri: m.string("tos_uri")?,
+            },
         })
     }
 
@@ -137,6 +144,7 @@ impl RegistrationRequest {
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: self.backchannel_logout_session_required,
+            links: self.links.clone(),
             ..Default::default()
         }
     }

@@ -18,6 +18,7 @@
 //! here. Which HTTP status and page each [`LoginError`] becomes is theirs.
 
 mod account;
+mod accounts;
 mod authorize;
 mod begin;
 mod callback;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 use url::Url;
 
+pub use accounts::{https_url, image_origins, AccountCard, ClientCard};
 pub use authorize::RequestError;
 pub use callback::CallbackParams;
 pub use upstream_tokens::UpstreamTokens;
@@ -148,16 +150,17 @@ pub enum Problem {
 }
 
 /// The picker shown again: where its form posts, its CSRF token, the
-/// client's name, what the person typed, why it did not work, and the
-/// suggested instances.
+/// client's name, what the person typed, why the last try did not work, the
+/// suggested instances, and the accounts this browser signed in with.
 #[derive(Debug)]
 pub struct PickerPage {
     pub action: String,
     pub csrf_token: String,
     pub client_name: String,
     pub input: String,
-    pub message: Message,
+    pub message: Option<Message>,
     pub suggested: Vec<String>,
+    pub accounts: Vec<AccountCard>,
 }
 
 impl LoginError {

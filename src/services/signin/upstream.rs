@@ -194,13 +194,18 @@ impl SignIn {
             Ok(None) => return client_gone(),
             Err(e) => return e.into(),
         };
+        let accounts = match self.remembered_accounts(txn).await {
+            Ok(accounts) => accounts,
+            Err(e) => return e,
+        };
         LoginError::Picker(Box::new(PickerPage {
             action: self.picker_path(&txn.row.id),
             csrf_token: txn.row.csrf_token.clone(),
             client_name,
             input: input.chars().take(512).collect(),
-            message,
+            message: Some(message),
             suggested: self.policy.suggested().to_vec(),
+            accounts,
         }))
     }
 }

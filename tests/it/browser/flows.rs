@@ -274,3 +274,20 @@ async fn the_lax_copy_of_the_session_cookie_stands_in_for_the_first() {
     assert_eq!(with(Some(format!("fedi_oidc={main}"))).await.unwrap().status(), 200);
     assert_ne!(with(None).await.unwrap().status(), 200, "no cookie, no transaction");
 }
+
+/// Returning in one click: after a sign-in, `prompt=select_account` shows
+/// the picker with "Continue as"; pressing it goes through the person's
+/// server and back to the relying party, without typing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_as_a_remembered_account_in_one_click() {
+    let Some(w) = world(Options::default()).await else { return };
+    w.sign_in().await;
+    let login = w.login("code", "/cb", &[("prompt", "select_account")]);
+    w.browser.goto(&login.url).await;
+    let button = w.browser.text("button.continue").await;
+    assert!(button.contains(&format!("Continue as @alice@{}", w.fake.host())), "{button}");
+    w.browser.click("button.continue").await;
+    w.browser.wait_for_url(&w.rp.url("/cb")).await;
+    assert_eq!(w.browser.text("#result").await, "signed in");
+    w.browser.close().await;
+}

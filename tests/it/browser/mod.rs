@@ -107,7 +107,7 @@ impl World {
             if path.starts_with("/login/") && !typed && self.present("#account").await {
                 typed = true;
                 self.browser.type_into("#account", &self.fake.host()).await;
-                self.browser.click("form:not(.suggested) button[type=submit]").await;
+                self.browser.click("form:not(.suggested):not(.account) button[type=submit]").await;
             } else if path.starts_with("/consent/") && !consented && self.present("button[value]").await {
                 consented = true;
                 self.browser.click(&format!("button[value={decision}]")).await;

@@ -122,7 +122,7 @@ async fn every_page_passes_axe_at_wcag_21_aa_and_is_photographed() {
     wait_for_title(&w, "Sign in").await;
     check(&w, &axe, "picker", &mut failures).await;
     w.browser.type_into("#account", "not a server!").await;
-    w.browser.click("form:not(.suggested) button[type=submit]").await;
+    w.browser.click("form:not(.suggested):not(.account) button[type=submit]").await;
     w.browser
         .client
         .wait()
@@ -157,6 +157,13 @@ async fn every_page_passes_axe_at_wcag_21_aa_and_is_photographed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     check(&w, &axe, "logged-out", &mut failures).await;
+
+    // The picker of a browser that signed in before: "Continue as" and "Forget".
+    let login = w.login("code", "/cb", &[("prompt", "select_account")]);
+    w.browser.goto(&login.url).await;
+    wait_for_title(&w, "Sign in").await;
+    assert!(w.browser.text("button.continue").await.contains("Continue as @"), "the account is offered");
+    check(&w, &axe, "picker-accounts", &mut failures).await;
 
     assert!(failures.is_empty(), "axe found violations:\n{}", failures.join("\n"));
     w.browser.close().await;
