@@ -21,6 +21,7 @@
 //! refresh tokens, codes, browser sessions and provider sessions (to show
 //! that no hot query scans a table); `--only a,b` runs only the named
 //! operations (`discovery,jwks,userinfo,introspection,token,refresh,login`).
+//! `--server-log FILTER` sets the servers' `FEDI_OIDC_LOG` and keeps their logs.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports, unused_macros)]
@@ -45,6 +46,9 @@ struct Args {
     replicas: usize,
     prefill: u64,
     only: Option<Vec<String>>,
+    /// `FEDI_OIDC_LOG` for the servers (e.g. `sqlx::query=debug` to count
+    /// statements); their logs are then copied to `/tmp/fedi-oidc-load-N.log`.
+    server_log: Option<String>,
 }
 
 impl Args {
@@ -54,7 +58,8 @@ impl Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { seconds: 10, concurrency: 32, db: Db::Sqlite, replicas: 1, prefill: 0, only: None };
+    let mut a =
+        Args { seconds: 10, concurrency: 32, db: Db::Sqlite, replicas: 1, prefill: 0, only: None, server_log: None };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
@@ -64,6 +69,7 @@ fn args() -> Args {
             "--concurrency" => a.concurrency = value().parse().expect("--concurrency N"),
             "--replicas" => a.replicas = value().parse().expect("--replicas N"),
             "--prefill" => a.prefill = value().parse().expect("--prefill N"),
+            "--server-log" => a.server_log = Some(value()),
             "--only" => a.only = Some(value().split(',').map(str::to_string).collect()),
             "--postgres" => {
                 a.db = Db::Postgres;
@@ -370,7 +376,7 @@ async fn run(args: Args) {
     let install = Installation::new(args.db).await.expect("database available");
     // The abuse limits would throttle the login measurement: off.
     let env = [
-        ("FEDI_OIDC_LOG", "warn"),
+        ("FEDI_OIDC_LOG", args.server_log.as_deref().unwrap_or("warn")),
         ("FEDI_OIDC_LOGIN_RATE_PER_IP_PER_MINUTE", "0"),
         ("FEDI_OIDC_LOGIN_RATE_PER_MINUTE", "0"),
     ];
@@ -431,6 +437,11 @@ async fn run(args: Args) {
     for (i, pid) in ctx.probe.servers.iter().enumerate() {
         let (rss, peak) = rss_mib(*pid);
         println!("{:<26} {rss:>8.1} MiB now, {peak:.1} MiB peak", format!("RSS after load, replica {}", i + 1));
+    }
+    if ctx.args.server_log.is_some() {
+        for (i, r) in replicas.iter().enumerate() {
+            let _ = std::fs::copy(&r.log, format!("/tmp/fedi-oidc-load-{}.log", i + 1));
+        }
     }
     let _ = fake_child.kill();
     let _ = fake_child.wait();
