@@ -17,8 +17,14 @@ pub fn stat_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux we know).
+/// Clock ticks per second (`getconf CLK_TCK`, asked once; 100 on every
+/// Linux we know).
 pub fn ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(ask_ticks_per_second)
+}
+
+fn ask_ticks_per_second() -> u64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
