@@ -310,3 +310,27 @@ async fn token_requests_cut_off_half_way_leave_no_half_written_state(db: Db) {
     assert!(spent >= answered, "every answered request spent its code ({spent} spent, {answered} answered)");
     eprintln!("{db:?}: {answered} answered, {cut} cut off; {spent} codes spent, {unspent} unspent");
 }
+
+/// A connection the pool kept idle across a database restart is checked
+/// before use (pooled connections idle for over a second are pinged), so the
+/// first request after the restart is answered normally, not with 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_idle_across_a_postgres_restart_are_replaced_before_use() {
+    let Some(pg) = PrivatePostgres::create() else { return };
+    let install = Installation::with_database(Db::Postgres, tempfile::tempdir().unwrap(), pg.url(), None);
+    let replica = install.start(install.issuer_port, &[]).await;
+    let fake = FakeMastodon::start().await;
+    let alice = format!("@alice@{}", fake.host());
+    let login = full_login(&install.issuer, CONFIDENTIAL, Some(CONFIDENTIAL_SECRET), &alice, Consent::Allow).await;
+    let http = no_redirects();
+    let userinfo = || http.get(replica.url("/userinfo")).bearer_auth(&login.access_token).send();
+    assert_eq!(userinfo().await.unwrap().status(), 200);
+
+    pg.stop();
+    pg.start();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..4 {
+        let r = userinfo().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod backchannel;
+pub mod cpu;
 pub mod fake_account_domain;
 pub mod fake_mastodon;
 pub mod fake_misskey;

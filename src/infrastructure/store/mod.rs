@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
-use sqlx::Executor;
+use sqlx::{Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -68,6 +68,9 @@ pub enum Backend {
 /// answered with 503: short, so that an outage fails fast.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A pooled connection idle for longer than this is pinged before use.
+const PING_IF_IDLE: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -91,9 +94,23 @@ impl Store {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // A connection broken by a database restart is found and
-            // replaced before use, so service resumes without a restart.
-            .test_before_acquire(true)
+            // sqlx pings every connection as it goes back to the pool, so
+            // one that was idle only briefly was alive a moment ago; a ping
+            // before each use as well would cost a round trip (a thread hop
+            // on SQLite) per statement. A connection idle for longer than
+            // `PING_IF_IDLE` is pinged before use, so one broken by a
+            // database restart is found and replaced, and service resumes
+            // without a restart (a connection broken while in brief use
+            // fails that one request with 503 and is dropped).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_IF_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
