@@ -274,8 +274,11 @@ async fn token_endpoint_rejects_malformed_requests(db: Db) {
             "invalid_client",
         ),
     ];
+    // A fresh connection per case: the server closes the one that carried the
+    // oversized body, and a pooled client could send the next case on it.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     for (what, method, auth, content_type, body, status, error) in cases {
-        let mut request = app.http.request(method, app.url("/token")).body(body);
+        let mut request = http.request(method, app.url("/token")).body(body);
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
