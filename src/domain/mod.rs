@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod handle;
 pub mod id_token;
+pub mod image_url;
 pub mod language;
 pub mod message;
 pub mod response_type;

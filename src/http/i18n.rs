@@ -42,8 +42,10 @@ fn lookup(
     LOCALES.try_lookup_complete(lang, id, Some(args))
 }
 
+/// An argument as HTML: escaped, and without controls that would reorder
+/// the sentence around it.
 fn escaped(text: &str) -> FluentValue<'static> {
-    FluentValue::from(minijinja::HtmlEscape(text).to_string())
+    FluentValue::from(minijinja::HtmlEscape(&crate::util::without_bidi_controls(text)).to_string())
 }
 
 /// `message` in `lang`, as HTML: the catalogue's text is ours, every
@@ -105,6 +107,13 @@ mod tests {
         let message = Message::new("consent-signed-in-as").arg("handle", "<script>alert(1)</script>");
         let html = render_message(&lang("en"), &message).to_string();
         assert_eq!(html, "You are signed in as <strong>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</strong>.");
+    }
+
+    #[test]
+    fn arguments_cannot_reorder_the_sentence() {
+        let message = Message::new("consent-signed-in-as").arg("handle", "@a\u{202E}b@x.example");
+        let html = render_message(&lang("en"), &message).to_string();
+        assert_eq!(html, "You are signed in as <strong>@ab@x.example</strong>.");
     }
 
     #[test]

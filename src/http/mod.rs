@@ -63,7 +63,7 @@ pub fn html(status: StatusCode, template: &str, ctx: minijinja::Value) -> Respon
         Ok(body) => {
             let mut response = (status, Html(body)).into_response();
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            csp::allow_images(response, &[])
         }
         Err(e) => {
             tracing::error!(error = %e, template, "template failed to render");

@@ -34,6 +34,12 @@ pub struct Brand {
 }
 
 impl Brand {
+    /// The origin of the operator's logo, which every page may load.
+    pub fn logo_origin(&self) -> Option<String> {
+        let url = url::Url::parse(self.logo_url.as_deref()?).ok()?;
+        Some(url.origin().ascii_serialization()).filter(|o| o.starts_with("https://"))
+    }
+
     fn from_config(config: &Config) -> Brand {
         Brand {
             service: config.service_name().to_string(),

@@ -37,3 +37,24 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
+
+/// `text` without the Unicode controls that reorder the text around it
+/// (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069): a display name or a
+/// server's name from elsewhere must not turn "X wants to know who you are"
+/// around it.
+pub fn without_bidi_controls(text: &str) -> String {
+    text.chars()
+        .filter(
+            |c| !matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'),
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bidi_controls_are_dropped_and_other_text_kept() {
+        assert_eq!(super::without_bidi_controls("evil\u{202E}gnp.exe\u{2066}x\u{200F}"), "evilgnp.exex");
+        assert_eq!(super::without_bidi_controls("Ålice 🐈 عربي"), "Ålice 🐈 عربي");
+    }
+}

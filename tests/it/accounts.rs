@@ -127,6 +127,20 @@ async fn consent_shows_the_account_as_text_and_its_https_avatar_only(db: Db) {
     assert!(page.url.path().contains("/consent/"), "{}", page.body);
     assert!(!page.body.contains("<img"), "{}", page.body);
     assert_eq!(img_src(&page.csp), vec!["'self'".to_string()], "{}", page.csp);
+
+    // Hosts the url crate accepts but a CSP reads as more: `;` would start a
+    // `sandbox` directive that stops every form on the page, `*` any host.
+    for host in ["x;sandbox", "*", "a,b.example"] {
+        let mut hostile = FakeAccount::new("alice");
+        hostile.avatar = format!("https://{host}/a.png");
+        fake.set_account(hostile);
+        let started = app.start(&rp, &["profile"], &[]);
+        let page = to_consent(&browser(), started.url.as_str(), &format!("@alice@{}", fake.host())).await;
+        assert!(page.url.path().contains("/consent/"), "{}", page.body);
+        assert!(!page.body.contains("<img"), "{host}: {}", page.body);
+        assert!(!page.csp.contains("sandbox") && !page.csp.contains('*'), "{host}: {}", page.csp);
+        assert_eq!(img_src(&page.csp), vec!["'self'".to_string()], "{host}: {}", page.csp);
+    }
 }
 
 fn with_links(c: &mut fedi_oidc::config::ClientConfig) {
@@ -245,7 +259,16 @@ async fn registration_keeps_and_checks_the_client_links(db: Db) {
     assert_links_shown(&consent_of(&app, &fake, client_id, registered["client_secret"].as_str().unwrap()).await);
 
     for field in ["logo_uri", "client_uri", "policy_uri", "tos_uri"] {
-        for bad in [json!("http://rp.example/x"), json!("javascript:alert(1)"), json!("/relative"), json!(7)] {
+        for bad in [
+            json!("http://rp.example/x"),
+            json!("javascript:alert(1)"),
+            json!("/relative"),
+            json!(7),
+            json!("https://x;sandbox/l.png"),
+            json!("https://*.example/l.png"),
+            json!("https://10.0.0.1/cgi?reboot"),
+            json!("https://intranet/l.png"),
+        ] {
             let mut body = json!({ "redirect_uris": [RP_REDIRECT] });
             body[field] = bad.clone();
             let r = app.http.post(app.url("/register")).json(&body).send().await.unwrap();

@@ -44,8 +44,14 @@ async fn the_brand_shows_on_every_page(db: Db) {
         assert!(body.contains(">Privacy policy</a>") && body.contains(">Terms of use</a>"), "{body}");
         assert!(body.contains("href=\"mailto:help@example.org\""), "{body}");
     }
+    // Every page's CSP lets the logo load, from its origin only.
+    let r = app.http.get(app.url("/no-such-page")).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("img-src 'self' https://cdn.example;"), "{csp}");
     // Without settings: the app name, no logo, no footer.
     let Some(plain) = spawn_app(db).await else { return };
+    let r = plain.http.get(plain.url("/no-such-page")).send().await.unwrap();
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("img-src 'self';"));
     let body = page(&plain, "/no-such-page").await;
     assert!(body.contains("· fedi-oidc</title>") && !body.contains("<img") && !body.contains("<footer>"), "{body}");
 }

@@ -347,6 +347,12 @@ fn validate_link(uri: &str) -> Result<(), String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("{uri:?} must not contain credentials"));
     }
+    // Pages load and link these for every visitor (domain::image_url).
+    if crate::domain::image_url::public_https_url(uri).is_none() {
+        return Err(format!(
+            "{uri:?} must name its host as a public DNS name (no IP address, wildcard or punctuation)"
+        ));
+    }
     Ok(())
 }
 

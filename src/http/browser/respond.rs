@@ -33,8 +33,9 @@ pub fn authorization_response(r: AuthorizationResponse) -> Response {
     // too, so a callback that answers 302 to another origin (Auth0's does)
     // would be blocked and the person stuck here. The form's action is the
     // registered redirect URI, and no other script or markup can run.
+    let logo = crate::http::page::site().brand.logo_origin().map(|o| format!(" {o}")).unwrap_or_default();
     let csp = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src https:; \
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src 'self'{logo}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&csp) {

@@ -118,6 +118,16 @@ pub(super) async fn remember_browser_account(
     .bind(browser_id)
     .bind(sub)
     .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    // Only the newest are ever listed: a browser signed in with one new
+    // account after another (a hostile instance can mint them) keeps no more.
+    sqlx::query(
+        "DELETE FROM browser_accounts WHERE browser_id = $1 AND sub NOT IN \
+         (SELECT sub FROM browser_accounts WHERE browser_id = $1 ORDER BY used_at DESC, sub LIMIT $2)",
+    )
+    .bind(browser_id)
+    .bind(MAX_BROWSER_ACCOUNTS)
     .execute(conn)
     .await?;
     Ok(())
@@ -162,6 +172,19 @@ mod tests {
         assert_eq!(handles(store.browser_accounts("b2", 0).await.unwrap()), ["bob@social.example"]);
         assert_eq!(handles(store.browser_accounts("b1", 250).await.unwrap()), ["alice@social.example"]);
         assert!(store.browser_accounts("b3", 0).await.unwrap().is_empty());
+        // A browser keeps only the newest MAX_BROWSER_ACCOUNTS rows.
+        let many = MAX_BROWSER_ACCOUNTS + 5;
+        for i in 0..many {
+            let sub = format!("m{i}");
+            store.upsert_subject(&subject(&sub, &format!("m{i}"))).await.unwrap();
+            remember_browser_account(&mut store.pool().acquire().await.unwrap(), "b4", &sub, 1000 + i).await.unwrap();
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM browser_accounts WHERE browser_id = 'b4'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, MAX_BROWSER_ACCOUNTS);
+        assert_eq!(store.browser_accounts("b4", 0).await.unwrap()[0].handle, format!("m{}@social.example", many - 1));
         // Forgetting is per browser.
         assert!(store.forget_browser_account("b1", "s2").await.unwrap());
         assert!(!store.forget_browser_account("b1", "s2").await.unwrap());

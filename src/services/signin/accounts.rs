@@ -10,6 +10,8 @@
 use serde::Serialize;
 use url::Url;
 
+use crate::util::without_bidi_controls;
+
 use super::{LoginError, SignIn, Transaction};
 use crate::domain::client::ClientLinks;
 use crate::infrastructure::store::SubjectRow;
@@ -34,9 +36,10 @@ pub struct ClientCard {
     pub links: ClientLinks,
 }
 
-/// `s` if it is an https URL with a host: something a page may load.
+/// `s` if a page may load it: https on a public DNS name
+/// ([`crate::domain::image_url`]); avatars come from hostile instances too.
 pub fn https_url(s: &str) -> Option<Url> {
-    Url::parse(s).ok().filter(|u| u.scheme() == "https" && u.host_str().is_some())
+    crate::domain::image_url::public_https_url(s)
 }
 
 /// The origins of the images a page shows (for its CSP `img-src`), each once.
@@ -55,9 +58,11 @@ impl AccountCard {
         let host = Url::parse(&subject.instance).ok().and_then(|u| u.host_str().map(str::to_string));
         AccountCard {
             handle: format!("@{}", subject.handle),
-            name: text("name").unwrap_or_else(|| subject.handle.split('@').next().unwrap_or_default().to_string()),
+            name: without_bidi_controls(
+                &text("name").unwrap_or_else(|| subject.handle.split('@').next().unwrap_or_default().to_string()),
+            ),
             avatar: text("picture").filter(|p| https_url(p).is_some()),
-            server: server.or(host).unwrap_or_else(|| subject.instance.clone()),
+            server: without_bidi_controls(&server.or(host).unwrap_or_else(|| subject.instance.clone())),
         }
     }
 }
@@ -93,7 +98,7 @@ impl SignIn {
     /// The application of `txn`: its name (its id if it is gone) and links.
     pub async fn client_card(&self, txn: &Transaction) -> Result<ClientCard, LoginError> {
         Ok(match self.clients.get(&txn.request.client_id).await? {
-            Some(client) => ClientCard { name: client.name, links: client.metadata.links },
+            Some(client) => ClientCard { name: without_bidi_controls(&client.name), links: client.metadata.links },
             None => ClientCard { name: txn.request.client_id.clone(), links: ClientLinks::default() },
         })
     }

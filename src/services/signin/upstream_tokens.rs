@@ -41,9 +41,25 @@ pub struct UpstreamTokens {
 }
 
 /// One callback's hold on a token, from [`UpstreamTokens::exchange`].
+/// Dropping it gives the hold back (a callback that panics does not keep
+/// the token alive for ever); [`UpstreamTokens::release`] also says whether
+/// to revoke.
 pub struct Lease {
+    tokens: UpstreamTokens,
     app: String,
     key: [u8; 32],
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut state = self.tokens.lock();
+        if let Some(n) = state.holders.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                state.holders.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Counts an exchange as in flight until dropped, even if it is cut off.
@@ -94,7 +110,7 @@ impl UpstreamTokens {
         let lease = token.as_ref().ok().map(|t| {
             let key = Self::key(app, token_of(t));
             *self.lock().holders.entry(key).or_default() += 1;
-            Lease { app: app.to_string(), key }
+            Lease { tokens: self.clone(), app: app.to_string(), key }
         });
         drop(guard);
         token.map(|t| (t, lease.expect("a lease for every token")))
@@ -104,15 +120,8 @@ impl UpstreamTokens {
     /// should revoke it now: nobody else holds it and no exchange with the
     /// same app is in flight (waiting up to [`WAIT_FOR_EXCHANGES`] for those).
     pub async fn release(&self, lease: Lease) -> bool {
-        {
-            let mut state = self.lock();
-            let n = state.holders.entry(lease.key).or_default();
-            *n = n.saturating_sub(1);
-            if *n > 0 {
-                return false;
-            }
-            state.holders.remove(&lease.key);
-        }
+        let (app, key) = (lease.app.clone(), lease.key);
+        drop(lease);
         let wait = async {
             loop {
                 let changed = self.changed.notified();
@@ -120,10 +129,10 @@ impl UpstreamTokens {
                 changed.as_mut().enable();
                 {
                     let state = self.lock();
-                    if state.holders.contains_key(&lease.key) {
+                    if state.holders.contains_key(&key) {
                         return false;
                     }
-                    if !state.exchanging.contains_key(&lease.app) {
+                    if !state.exchanging.contains_key(&app) {
                         return true;
                     }
                 }
@@ -220,6 +229,16 @@ mod tests {
         answer.send("theirs").unwrap();
         assert!(releasing.await.unwrap());
         assert!(tokens.release(pending.await.unwrap()).await);
+    }
+
+    #[tokio::test]
+    async fn a_lease_dropped_without_release_gives_the_token_back() {
+        let tokens = UpstreamTokens::default();
+        let (_, lost) = tokens.exchange("app", |t| t, got("shared")).await.unwrap();
+        let (_, kept) = tokens.exchange("app", |t| t, got("shared")).await.unwrap();
+        drop(lost); // a callback that panicked while reading the account
+        assert!(tokens.release(kept).await, "the remaining holder revokes it");
+        assert_eq!(tokens.tracked(), 0);
     }
 
     #[tokio::test]
