@@ -32,6 +32,7 @@ dual_db_tests!(
     consent_form_for_one_account_cannot_approve_another,
     public_client_code_needs_a_verifier_at_the_token_endpoint,
     code_is_issued_only_for_the_account_the_transaction_stands_for,
+    the_transaction_row_carries_what_the_upstream_leg_expects,
     upstream_token_is_revoked_even_if_the_callback_is_cut_off,
     slow_requests_get_our_page_not_a_blank_error,
     failed_or_ambiguous_app_checks_keep_the_app,
@@ -766,8 +767,28 @@ async fn public_client_code_needs_a_verifier_at_the_token_endpoint(db: Db) {
     assert_eq!(token_error(&app, &form, None).await.1, "invalid_grant");
 }
 
+/// A login transaction `id` at /authorize: not yet sent to an instance.
+fn pending_transaction(id: &str, now: i64) -> fedi_oidc::infrastructure::store::LoginTransactionRow {
+    fedi_oidc::infrastructure::store::LoginTransactionRow {
+        id: id.into(),
+        browser_id: "b".into(),
+        csrf_token: "c".into(),
+        request: "{}".into(),
+        instance: None,
+        upstream_state: None,
+        upstream_verifier: None,
+        expected_username: None,
+        upstream_client_id: None,
+        subject: None,
+        auth_time: None,
+        created_at: now,
+        expires_at: now + 600,
+        upstream: Default::default(),
+    }
+}
+
 async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) {
-    use fedi_oidc::infrastructure::store::{AuthorizationCodeRow, LoginTransactionRow, SubjectRow, UpstreamVisit};
+    use fedi_oidc::infrastructure::store::{AuthorizationCodeRow, SubjectRow, UpstreamVisit};
     let Some(app) = spawn_app(db).await else { return };
     let store = &app.state.store;
     let now = fedi_oidc::Clock::now(&app.clock);
@@ -783,24 +804,7 @@ async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) 
     };
     store.upsert_subject(&subject("a")).await.unwrap().unwrap();
     store.upsert_subject(&subject("b")).await.unwrap().unwrap();
-    store
-        .insert_transaction(&LoginTransactionRow {
-            id: "t1".into(),
-            browser_id: "b".into(),
-            csrf_token: "c".into(),
-            request: "{}".into(),
-            instance: None,
-            upstream_state: None,
-            upstream_verifier: None,
-            expected_username: None,
-            upstream_client_id: None,
-            subject: None,
-            auth_time: None,
-            created_at: now,
-            expires_at: now + 600,
-        })
-        .await
-        .unwrap();
+    store.insert_transaction(&pending_transaction("t1", now)).await.unwrap();
     let visit = UpstreamVisit {
         instance: "https://example.social",
         client_id: "x",
@@ -836,6 +840,42 @@ async fn code_is_issued_only_for_the_account_the_transaction_stands_for(db: Db) 
     assert!(store.issue_code("t1", &code("sub-a", "h3")).await.unwrap());
     assert!(!store.issue_code("t1", &code("sub-a", "h4")).await.unwrap(), "only once");
     assert_eq!(store.count_transactions().await.unwrap(), 0);
+}
+
+/// The callback reads the expectations with the row it found by the state
+/// (one statement, not a second read of the same transaction).
+async fn the_transaction_row_carries_what_the_upstream_leg_expects(db: Db) {
+    use fedi_oidc::infrastructure::store::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
+    let Some(app) = spawn_app(db).await else { return };
+    let store = &app.state.store;
+    let now = fedi_oidc::Clock::now(&app.clock);
+    let row = LoginTransactionRow {
+        upstream: UpstreamContext { expected_domain: Some("ignored.example".into()), ..Default::default() },
+        ..pending_transaction("t1", now)
+    };
+    store.insert_transaction(&row).await.unwrap();
+    let fresh = store.transaction("t1", now).await.unwrap().unwrap();
+    assert_eq!(fresh.upstream, UpstreamContext::default(), "a new transaction expects nothing yet");
+    let visit = UpstreamVisit {
+        instance: "https://example.social",
+        client_id: "x",
+        state: "s1",
+        verifier: "v",
+        username: Some("alice"),
+        domain: Some("example.org"),
+        actor: Some("https://example.social/users/alice"),
+    };
+    store.set_transaction_upstream("t1", &visit).await.unwrap();
+    let expected = UpstreamContext {
+        expected_domain: Some("example.org".into()),
+        expected_actor: Some("https://example.social/users/alice".into()),
+        restarts: 0,
+    };
+    let found = store.transaction_by_upstream_state("s1", now).await.unwrap().unwrap();
+    assert_eq!(found.upstream, expected);
+    assert!(store.count_upstream_restart("t1", "s1").await.unwrap());
+    let by_id = store.transaction("t1", now).await.unwrap().unwrap();
+    assert_eq!(by_id.upstream, UpstreamContext { restarts: 1, ..expected });
 }
 
 async fn upstream_token_is_revoked_even_if_the_callback_is_cut_off(db: Db) {

@@ -86,8 +86,21 @@ impl AppRegistry {
         instance: &Instance,
         server: &ServerInfo,
     ) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
+        let row = self.lookup(instance).await?;
+        self.accept_row(instance, server, row).await
+    }
+
+    /// `row`, read from the store, as our app on `instance` if it is
+    /// registered for the redirect URI we use now, with when it was last
+    /// checked. A row of the wrong kind is deleted.
+    async fn accept_row(
+        &self,
+        instance: &Instance,
+        server: &ServerInfo,
+        row: Option<UpstreamAppRow>,
+    ) -> Result<Option<(UpstreamApp, i64)>, StoreError> {
         let expected = self.redirect_uri(instance);
-        let Some(row) = self.store.upstream_app(&instance.origin()).await? else { return Ok(None) };
+        let Some(row) = row else { return Ok(None) };
         // The server changed software (a Misskey app is our client information
         // URL, the others are registered): what we kept is of no use there.
         // So are the rows of the MiAuth sign-in of earlier versions.
@@ -109,9 +122,11 @@ impl AppRegistry {
         }))
     }
 
-    /// Whether we keep an app on `instance` (of whatever kind).
-    pub async fn has_app(&self, instance: &Instance) -> Result<bool, StoreError> {
-        Ok(self.store.upstream_app(&instance.origin()).await?.is_some())
+    /// The row we keep for `instance` (an app of whatever kind), as stored.
+    /// A login reads it once ([`Self::get_or_register`] takes it) rather than
+    /// once to ask whether the instance is new and again to use the app.
+    pub async fn lookup(&self, instance: &Instance) -> Result<Option<UpstreamAppRow>, StoreError> {
+        self.store.upstream_app(&instance.origin()).await
     }
 
     /// Our stored app on `instance`, as it is.
@@ -134,8 +149,9 @@ impl AppRegistry {
         family: &dyn ServerFamily,
         instance: &Instance,
         server: &ServerInfo,
+        row: Option<UpstreamAppRow>,
     ) -> Result<Option<UpstreamApp>, StoreError> {
-        let Some((app, checked_at)) = self.stored_row(instance, server).await? else { return Ok(None) };
+        let Some((app, checked_at)) = self.accept_row(instance, server, row).await? else { return Ok(None) };
         if self.clock.now() - checked_at < family.app_check_interval() {
             return Ok(Some(app));
         }
@@ -171,14 +187,18 @@ impl AppRegistry {
     }
 
     /// Our app on `instance`, registering it if we have none (or the
-    /// instance forgot ours).
+    /// instance forgot ours). `row` is what [`Self::lookup`] returned for
+    /// `instance` earlier in the same request. A row that appeared since is
+    /// found by the re-read under the registration gate; one deleted since is
+    /// used for this login, as any row read before its use could be.
     pub async fn get_or_register(
         &self,
         family: &dyn ServerFamily,
         instance: &Instance,
         server: &ServerInfo,
+        row: Option<UpstreamAppRow>,
     ) -> Result<UpstreamApp, RegistryError> {
-        if let Some(app) = self.usable(family, instance, server).await? {
+        if let Some(app) = self.usable(family, instance, server, row).await? {
             return Ok(app);
         }
         let (app, registered_here) = self.register_once(family, instance, server).await?;
@@ -276,5 +296,50 @@ impl Drop for GateCleanup<'_> {
         if Arc::strong_count(self.gate) <= 2 {
             map.remove(self.origin);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::handle::Scheme;
+    use crate::infrastructure::fediverse::{Families, Family};
+    use crate::infrastructure::outbound::UpstreamHttp;
+    use crate::testing::{fresh_store, manual_clock};
+
+    /// An instance nobody can reach: registering there fails.
+    fn unreachable() -> Instance {
+        Instance { scheme: Scheme::Https, host: "unreachable.invalid".into(), port: None }
+    }
+
+    #[tokio::test]
+    async fn get_or_register_uses_the_row_it_is_given_and_rereads_only_to_register() {
+        let (store, _dir) = fresh_store().await;
+        let (_clock, shared) = manual_clock();
+        let registry = AppRegistry::new(store.clone(), shared.clone(), "test".into(), "w".into(), "cb".into());
+        let http = UpstreamHttp::new("test", Duration::from_secs(1), Duration::from_secs(1), false).expect("a client");
+        let server = ServerInfo { family: Family::Mastodon, ..ServerInfo::unknown() };
+        let family = Families::new(&http).for_server(&server);
+        let instance = unreachable();
+        let row = UpstreamAppRow {
+            instance: instance.origin(),
+            client_id: "given".into(),
+            client_secret: "secret".into(),
+            redirect_uri: registry.redirect_uri(&instance),
+            scopes: "read".into(),
+            created_at: shared.now(),
+            checked_at: shared.now(),
+        };
+        // The store holds nothing: the app comes from the row passed in,
+        // without a second read (which would find nothing and register).
+        let app = registry.get_or_register(family.as_ref(), &instance, &server, Some(row.clone())).await;
+        assert_eq!(app.expect("the given app").client_id, "given");
+        // A row stored after the caller's read is found before registering.
+        store.insert_upstream_app(&row).await.expect("stored");
+        let app = registry.get_or_register(family.as_ref(), &instance, &server, None).await;
+        assert_eq!(app.expect("the stored app").client_id, "given");
+        assert_eq!(registry.lookup(&instance).await.expect("read").map(|r| r.client_id).as_deref(), Some("given"));
     }
 }

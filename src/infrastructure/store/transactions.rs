@@ -24,6 +24,10 @@ pub struct LoginTransactionRow {
     pub auth_time: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// What the upstream leg expects, read with the row (so that the
+    /// callback has the expectations of the very state it matched, in the
+    /// same statement). Not written by the insert: a new row has none.
+    pub upstream: UpstreamContext,
 }
 
 fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
@@ -41,12 +45,20 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<LoginTransactionRow> {
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        upstream: UpstreamContext {
+            expected_domain: row.try_get("expected_domain")?,
+            expected_actor: row.try_get("expected_actor")?,
+            restarts: row.try_get("upstream_restarts")?,
+        },
     })
 }
 
 pub(super) const COLUMNS: &str = "id, browser_id, csrf_token, request, instance, upstream_state, upstream_verifier, \
                                   expected_username, upstream_client_id, \
                                   subject, auth_time, created_at, expires_at";
+
+/// Read with [`COLUMNS`], never inserted: they belong to the upstream leg.
+const CONTEXT_COLUMNS: &str = "expected_domain, expected_actor, upstream_restarts";
 
 /// Where a login went upstream.
 #[derive(Debug)]
@@ -121,24 +133,28 @@ impl Store {
 
     /// A transaction that has not expired at `now`.
     pub async fn transaction(&self, id: &str, now: i64) -> Result<Option<LoginTransactionRow>> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM login_transactions WHERE id = $1 AND expires_at > $2"))
-            .bind(id)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?
-            .map(from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {COLUMNS}, {CONTEXT_COLUMNS} FROM login_transactions WHERE id = $1 AND expires_at > $2"
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?
+        .map(from_row)
+        .transpose()
     }
 
     /// The unexpired transaction waiting for the instance to answer `state`.
     pub async fn transaction_by_upstream_state(&self, state: &str, now: i64) -> Result<Option<LoginTransactionRow>> {
-        sqlx::query(&format!("SELECT {COLUMNS} FROM login_transactions WHERE upstream_state = $1 AND expires_at > $2"))
-            .bind(state)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?
-            .map(from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {COLUMNS}, {CONTEXT_COLUMNS} FROM login_transactions WHERE upstream_state = $1 AND expires_at > $2"
+        ))
+        .bind(state)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?
+        .map(from_row)
+        .transpose()
     }
 
     /// Record that the person went to `to.instance` (our app `to.client_id`
@@ -161,24 +177,6 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
-    }
-
-    /// What transaction `id` expects of the instance's answer.
-    pub async fn upstream_context(&self, id: &str) -> Result<UpstreamContext> {
-        let row = sqlx::query(
-            "SELECT expected_domain, expected_actor, upstream_restarts FROM login_transactions WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match row {
-            Some(row) => UpstreamContext {
-                expected_domain: row.try_get("expected_domain")?,
-                expected_actor: row.try_get("expected_actor")?,
-                restarts: row.try_get("upstream_restarts")?,
-            },
-            None => UpstreamContext::default(),
-        })
     }
 
     /// Count a restart of the upstream leg of `id`, if the `state` it was

@@ -50,6 +50,7 @@ async fn signed_in(store: &Store, now: i64, clients: &[&str]) -> ProviderSession
         auth_time: None,
         created_at: now,
         expires_at: now + 600,
+        upstream: Default::default(),
     };
     store.insert_transaction(&txn).await.unwrap();
     let session = ProviderSessionRow {

@@ -177,6 +177,7 @@ impl SignIn {
             auth_time: signed_in.map(|(_, t)| t),
             created_at: now,
             expires_at: now + self.settings.login_ttl_secs as i64,
+            upstream: Default::default(),
         };
         self.store.insert_transaction(&row).await?;
         Ok(row)

@@ -148,7 +148,7 @@ impl SignIn {
         .await
         .map_err(|e| UpstreamError::Internal(e.to_string()))
         .and_then(|r| r);
-        let context = self.store.upstream_context(&txn.row.id).await?;
+        let context = txn.row.upstream.clone();
         match outcome {
             Ok(account) => Ok(Exchanged::Account(Box::new(SignedInUpstream { server, account, context }))),
             // The instance no longer knows our app (Pleroma and Mastodon delete

@@ -104,6 +104,7 @@ impl Fixture {
             auth_time: Some(now),
             created_at: now,
             expires_at: now + 600,
+            upstream: Default::default(),
         };
         self.signin.store.insert_transaction(&row).await.expect("the transaction is stored");
         self.signin.transaction(Some(browser), &row.id).await.expect("the transaction loads")

@@ -150,9 +150,11 @@ impl SignIn {
         expected: &Expected,
         new_instance: NewInstance,
     ) -> Result<Url, LegError> {
+        // Read once: whether the instance is new, and then the app to use.
+        let stored = self.apps.lookup(instance).await?;
         // Counted before anything is sent to an instance we have no app on.
         if let NewInstance::Counts(client) = new_instance {
-            if !self.apps.has_app(instance).await? {
+            if stored.is_none() {
                 match self.limits.new_instance(&self.store, client, self.clock.now()).await {
                     Ok(()) => {}
                     Err(LimitError::Limited(limited)) => return Err(LegError::Limited(limited)),
@@ -162,7 +164,7 @@ impl SignIn {
         }
         let server = self.detector.detect(instance).await?;
         let family = self.families.for_server(&server);
-        let upstream = self.apps.get_or_register(family.as_ref(), instance, &server).await?;
+        let upstream = self.apps.get_or_register(family.as_ref(), instance, &server, stored).await?;
         let state = random_token(16);
         let verifier = random_token(32);
         let challenge = {
