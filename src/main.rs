@@ -72,7 +72,11 @@ enum KeysCommand {
         alg: String,
     },
     /// Remove a key that no longer signs (tokens it signed stop verifying).
-    Retire { kid: String },
+    Retire {
+        /// The key's id; kids are base64url, so one may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -216,5 +216,8 @@ fn keys_cli_lists_rotates_and_retires() {
     assert!(!keys_dir.join(format!("{}.pem", new.0)).exists());
     let (ok, _) = run(&keys_dir, &["keys", "retire", "no-such-kid"]);
     assert!(!ok);
+    // A kid is base64url and may start with '-' (1 in 64): it is a kid, not an option.
+    let (ok, out) = run(&keys_dir, &["keys", "retire", "-no-such-kid"]);
+    assert!(!ok && !out.contains("unexpected argument"), "{out}");
     assert_eq!(listed(&keys_dir).len(), 3);
 }
