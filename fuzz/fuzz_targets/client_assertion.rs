@@ -46,7 +46,12 @@ fn world() -> &'static World {
         let store = runtime.block_on(Store::connect(&url)).expect("a fresh store");
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::default());
         let http = UpstreamHttp::new("fuzz", Duration::from_secs(1), Duration::from_secs(1), false).expect("client");
-        let keys = KeySet::load_or_generate(&dir.path().join("keys")).expect("a key");
+        // A fixed key: generating RSA-2048 in a debug build takes longer than
+        // libFuzzer's per-input timeout, and the first input would pay for it.
+        let keys_dir = dir.path().join("keys");
+        std::fs::create_dir_all(&keys_dir).expect("a keys directory");
+        std::fs::write(keys_dir.join("fuzz.pem"), include_str!("../fixtures/rsa-2048.pem")).expect("the key");
+        let keys = KeySet::load_or_generate(&keys_dir).expect("a key");
         let clients = vec![
             client(AuthMethod::ClientSecretJwt, Some("a-client-secret-of-32-characters"), None),
             client(AuthMethod::PrivateKeyJwt, None, Some(keys.jwks())),
