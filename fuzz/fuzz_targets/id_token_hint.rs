@@ -11,6 +11,9 @@ fn verifier() -> &'static (IdTokenHintVerifier, String, tempfile::TempDir) {
     static V: OnceLock<(IdTokenHintVerifier, String, tempfile::TempDir)> = OnceLock::new();
     V.get_or_init(|| {
         let dir = tempfile::tempdir().expect("a directory");
+        // A fixed key: generating RSA-2048 in a debug build can outrun
+        // libFuzzer's per-input timeout on the first input.
+        std::fs::write(dir.path().join("fuzz.pem"), include_str!("../fixtures/rsa-2048.pem")).expect("the key");
         let keys = KeySet::load_or_generate(dir.path()).expect("a key");
         // One genuine hint, so that the fuzzer has a real token to mutate.
         let claims = serde_json::json!({
