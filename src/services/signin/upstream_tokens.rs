@@ -104,16 +104,15 @@ impl UpstreamTokens {
     {
         *self.lock().exchanging.entry(app.to_string()).or_default() += 1;
         let guard = Exchanging { tokens: self, app };
-        let token = exchange.await;
         // Lease before the exchange stops counting as in flight, so a holder
         // about to revoke sees one or the other.
-        let lease = token.as_ref().ok().map(|t| {
-            let key = Self::key(app, token_of(t));
+        let leased = exchange.await.map(|t| {
+            let key = Self::key(app, token_of(&t));
             *self.lock().holders.entry(key).or_default() += 1;
-            Lease { tokens: self.clone(), app: app.to_string(), key }
+            (t, Lease { tokens: self.clone(), app: app.to_string(), key })
         });
         drop(guard);
-        token.map(|t| (t, lease.expect("a lease for every token")))
+        leased
     }
 
     /// Give the lease back. True if the caller held the token last and
