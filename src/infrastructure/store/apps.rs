@@ -34,7 +34,7 @@ impl Store {
              WHERE instance = $1",
         )
         .bind(instance)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?
         .map(from_row)
         .transpose()
@@ -59,7 +59,7 @@ impl Store {
         .bind(&app.scopes)
         .bind(app.created_at)
         .bind(app.checked_at)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         self.upstream_app(&app.instance).await?.ok_or_else(|| {
             super::StoreError::Corrupt(format!("upstream app for {} vanished after insert", app.instance))
@@ -72,7 +72,7 @@ impl Store {
             .bind(instance)
             .bind(client_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await?;
         Ok(())
     }
@@ -82,12 +82,15 @@ impl Store {
         sqlx::query("DELETE FROM upstream_apps WHERE instance = $1 AND client_id = $2")
             .bind(instance)
             .bind(client_id)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await?;
         Ok(())
     }
 
     pub async fn count_upstream_apps(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM upstream_apps").fetch_one(self.pool()).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM upstream_apps")
+            .fetch_one(&mut **self.conn().await?)
+            .await?
+            .try_get("n")?)
     }
 }

@@ -60,7 +60,7 @@ impl Store {
             .bind(&c.metadata)
             .bind(&c.client_secret)
             .bind(&c.registration_token_hash)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await?;
         Ok(())
     }
@@ -68,7 +68,7 @@ impl Store {
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRow>> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1"))
             .bind(client_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?
             .map(from_row)
             .transpose()
@@ -89,14 +89,14 @@ impl Store {
         .bind(flag(c.public))
         .bind(&c.metadata)
         .bind(&c.client_secret)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM clients ORDER BY client_id"))
-            .fetch_all(self.pool())
+            .fetch_all(&mut **self.conn().await?)
             .await?
             .into_iter()
             .map(from_row)
@@ -105,7 +105,8 @@ impl Store {
 
     /// Remove a client and everything issued to it. Returns whether it existed.
     pub async fn remove_client(&self, client_id: &str) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         for table in [
             "access_tokens",
             "refresh_tokens",
@@ -131,7 +132,7 @@ impl Store {
             .bind(client_id)
             .bind(jti)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await;
         match done.map_err(StoreError::from) {
             Ok(_) => Ok(true),
@@ -149,14 +150,16 @@ impl Store {
             .bind(name)
             .bind(fresh)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await;
         match inserted.map_err(StoreError::from) {
             Ok(_) | Err(StoreError::Conflict) => {}
             Err(e) => return Err(e),
         }
-        let row =
-            sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut **self.conn().await?)
+            .await?;
         Ok(row.try_get("value")?)
     }
 }

@@ -109,7 +109,8 @@ impl Store {
         code: Option<&AuthorizationCodeRow>,
         token: Option<&IssuedAccessToken>,
     ) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         let deleted =
             sqlx::query("DELETE FROM login_transactions WHERE id = $1 AND subject = $2 AND upstream_state IS NULL")
                 .bind(txn_id)
@@ -147,8 +148,8 @@ impl Store {
 
     /// Store a code outside any login transaction (benchmarks and tools).
     pub async fn insert_code(&self, c: &AuthorizationCodeRow) -> Result<()> {
-        let mut conn = self.pool().acquire().await?;
-        insert_code(&mut conn, c).await
+        let mut conn = self.conn().await?;
+        insert_code(&mut **conn, c).await
     }
 
     /// Spend the code `code_hash` at `now`. If `check` accepts it, record the
@@ -160,7 +161,8 @@ impl Store {
         now: i64,
         check: impl FnOnce(&AuthorizationCodeRow) -> std::result::Result<NewAccessToken, E>,
     ) -> Result<CodeRedemption<E>> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         let spent = sqlx::query(&format!(
             "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
         ))

@@ -10,7 +10,7 @@ impl Store {
         Ok(sqlx::query("SELECT scope FROM consents WHERE subject = $1 AND client_id = $2")
             .bind(subject)
             .bind(client_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?
             .map(|r| r.try_get("scope"))
             .transpose()?)
@@ -25,7 +25,7 @@ impl Store {
         .bind(client_id)
         .bind(scope)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
     }

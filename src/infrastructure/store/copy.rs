@@ -104,7 +104,7 @@ async fn tables(store: &Store) -> Result<BTreeSet<String>> {
              AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'"
         }
     };
-    Ok(sqlx::query_scalar::<_, String>(sql).fetch_all(store.pool()).await?.into_iter().collect())
+    Ok(sqlx::query_scalar::<_, String>(sql).fetch_all(&mut **store.conn().await?).await?.into_iter().collect())
 }
 
 async fn columns(store: &Store, table: &str) -> Result<Vec<Column>> {
@@ -115,7 +115,7 @@ async fn columns(store: &Store, table: &str) -> Result<Vec<Column>> {
              WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
         }
     };
-    let rows = sqlx::query(sql).bind(table).fetch_all(store.pool()).await?;
+    let rows = sqlx::query(sql).bind(table).fetch_all(&mut **store.conn().await?).await?;
     rows.iter()
         .map(|r| {
             let name: String = r.try_get(0)?;
@@ -136,7 +136,7 @@ async fn parents(store: &Store, table: &str) -> Result<BTreeSet<String>> {
              WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema() AND tc.table_name = $1"
         }
     };
-    let found = sqlx::query_scalar::<_, String>(sql).bind(table).fetch_all(store.pool()).await?;
+    let found = sqlx::query_scalar::<_, String>(sql).bind(table).fetch_all(&mut **store.conn().await?).await?;
     Ok(found.into_iter().filter(|t| t != table).collect())
 }
 
@@ -166,7 +166,9 @@ async fn in_dependency_order(store: &Store, tables: &BTreeSet<String>) -> Result
 }
 
 async fn count(store: &Store, table: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {}", quote(table))).fetch_one(store.pool()).await?)
+    Ok(sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {}", quote(table)))
+        .fetch_one(&mut **store.conn().await.unwrap())
+        .await?)
 }
 
 fn quote(ident: &str) -> String {
@@ -221,7 +223,8 @@ pub async fn copy_database(from: &Store, to: &Store, force: bool) -> std::result
         return Err(CopyError::TargetNotEmpty(occupied.join(", ")));
     }
 
-    let mut tx = to.pool().begin().await?;
+    let mut conn = to.conn().await?;
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
     for t in order.iter().rev() {
         sqlx::query(&format!("DELETE FROM {}", quote(t))).execute(&mut *tx).await?;
     }
@@ -244,7 +247,7 @@ pub async fn copy_database(from: &Store, to: &Store, force: bool) -> std::result
                 (source, c.kind)
             })
             .collect();
-        let rows = sqlx::query(&select).fetch_all(from.pool()).await?;
+        let rows = sqlx::query(&select).fetch_all(&mut **from.conn().await?).await?;
         for row in &rows {
             let mut q = sqlx::query(&insert);
             for (i, (source, target)) in kinds.iter().enumerate() {
@@ -286,7 +289,8 @@ pub async fn dump(store: &Store) -> Result<BTreeMap<String, Vec<Vec<String>>>> {
         let mut cols = columns(store, &t).await?;
         cols.sort_by(|a, b| a.name.cmp(&b.name));
         let list = cols.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ");
-        let rows = sqlx::query(&format!("SELECT {list} FROM {}", quote(&t))).fetch_all(store.pool()).await?;
+        let rows =
+            sqlx::query(&format!("SELECT {list} FROM {}", quote(&t))).fetch_all(&mut **store.conn().await?).await?;
         let mut text = Vec::new();
         for row in &rows {
             let mut values = Vec::new();

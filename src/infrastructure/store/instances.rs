@@ -11,7 +11,7 @@ impl Store {
         Ok(sqlx::query("SELECT info FROM instance_info WHERE instance = $1 AND expires_at > $2")
             .bind(instance)
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?
             .map(|row| row.try_get("info"))
             .transpose()?)
@@ -26,14 +26,17 @@ impl Store {
         .bind(instance)
         .bind(info)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
     }
 
     /// Forget the detection for `instance` (it no longer matches the server).
     pub async fn delete_instance_info(&self, instance: &str) -> Result<()> {
-        sqlx::query("DELETE FROM instance_info WHERE instance = $1").bind(instance).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM instance_info WHERE instance = $1")
+            .bind(instance)
+            .execute(&mut **self.conn().await?)
+            .await?;
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ impl Store {
         )
         .bind(window)
         .bind(cap)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(taken.rows_affected() == 1)
     }

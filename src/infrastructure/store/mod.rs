@@ -24,11 +24,12 @@ pub use subjects::SubjectRow;
 pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};
 pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
-use sqlx::{Connection, Executor};
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,6 +47,11 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if !is_about_the_data(&e) {
+            // The connection that failed may be broken: every connection is
+            // pinged at its next use (`Manager::recycle`).
+            SUSPECT_EPOCH.fetch_add(1, Ordering::Relaxed);
+        }
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
@@ -53,6 +59,35 @@ impl From<sqlx::Error> for StoreError {
             }
             _ => StoreError::Database(e),
         }
+    }
+}
+
+impl From<PoolError<sqlx::Error>> for StoreError {
+    fn from(e: PoolError<sqlx::Error>) -> Self {
+        match e {
+            PoolError::Backend(e) => {
+                SUSPECT_EPOCH.fetch_add(1, Ordering::Relaxed);
+                StoreError::Unavailable(e.to_string())
+            }
+            e => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// Errors that say something about the data or the statement, not about
+/// the connection.
+fn is_about_the_data(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || db.is_foreign_key_violation() || db.is_check_violation()
+        }
+        sqlx::Error::RowNotFound
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::TypeNotFound { .. } => true,
+        _ => false,
     }
 }
 
@@ -71,9 +106,78 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A pooled connection idle for longer than this is pinged before use.
 const PING_IF_IDLE: Duration = Duration::from_secs(1);
 
+/// Bumped whenever a statement fails for a reason that may lie with its
+/// connection (I/O, protocol, a database shutting down): every connection
+/// is then pinged at its next use, and a broken one replaced.
+static SUSPECT_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// A database connection, with the last `SUSPECT_EPOCH` it was known good at.
+#[derive(Debug)]
+pub struct PooledConnection {
+    conn: AnyConnection,
+    checked_at_epoch: u64,
+}
+
+impl std::ops::Deref for PooledConnection {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// Opens and checks connections for the pool.
+///
+/// Why not sqlx's own pool: it pings every connection as it goes back to
+/// the pool, and a store method takes a connection per statement, so every
+/// statement cost two round trips (two thread hand-offs on SQLite, where
+/// each connection runs on a thread of its own; two network round trips on
+/// PostgreSQL). Here a connection is checked when it is taken, and only if
+/// it was idle for more than `PING_IF_IDLE` or a statement failed on some
+/// connection since it was last checked.
+#[derive(Debug)]
+pub struct Manager {
+    options: AnyConnectOptions,
+    backend: Backend,
+}
+
+impl managed::Manager for Manager {
+    type Type = PooledConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> std::result::Result<PooledConnection, sqlx::Error> {
+        let checked_at_epoch = SUSPECT_EPOCH.load(Ordering::Relaxed);
+        let mut conn = self.options.connect().await?;
+        if self.backend == Backend::Sqlite {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .await?;
+        }
+        Ok(PooledConnection { conn, checked_at_epoch })
+    }
+
+    async fn recycle(&self, c: &mut PooledConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        let epoch = SUSPECT_EPOCH.load(Ordering::Relaxed);
+        if metrics.last_used() > PING_IF_IDLE || c.checked_at_epoch != epoch {
+            c.conn.ping().await?;
+            c.checked_at_epoch = epoch;
+        }
+        Ok(())
+    }
+}
+
+/// A connection taken from the pool; it goes back when dropped.
+pub type Conn = Object<Manager>;
+
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pool: managed::Pool<Manager>,
     backend: Backend,
 }
 
@@ -88,58 +192,42 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(match backend {
+        let options: AnyConnectOptions =
+            url.parse().map_err(|e: sqlx::Error| StoreError::Unavailable(e.to_string()))?;
+        let pool = managed::Pool::builder(Manager { options, backend })
+            .max_size(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // sqlx pings every connection as it goes back to the pool, so
-            // one that was idle only briefly was alive a moment ago; a ping
-            // before each use as well would cost a round trip (a thread hop
-            // on SQLite) per statement. A connection idle for longer than
-            // `PING_IF_IDLE` is pinged before use, so one broken by a
-            // database restart is found and replaced, and service resumes
-            // without a restart (a connection broken while in brief use
-            // fails that one request with 503 and is dropped).
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > PING_IF_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = options.connect(&url).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .wait_timeout(Some(ACQUIRE_TIMEOUT))
+            .create_timeout(Some(ACQUIRE_TIMEOUT))
+            .recycle_timeout(Some(ACQUIRE_TIMEOUT))
+            // The connection used last: its thread on SQLite is the likeliest
+            // still awake, and its caches warm.
+            .queue_mode(managed::QueueMode::Lifo)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// A connection from the pool, for one statement or several.
+    pub(crate) async fn conn(&self) -> Result<Conn> {
+        Ok(self.pool.get().await?)
+    }
+
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&mut **self.conn().await?).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&mut **self.conn().await?).await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
     }
 
     /// Delete expired rows, at most `BATCH` per statement so that no purge
@@ -170,7 +258,7 @@ impl Store {
                 ))
                 .bind(cutoff)
                 .bind(BATCH)
-                .execute(&self.pool)
+                .execute(&mut **self.conn().await?)
                 .await?;
                 total += done.rows_affected();
                 if (done.rows_affected() as i64) < BATCH {
@@ -183,10 +271,11 @@ impl Store {
 
     /// How many pool connections exist, are idle, and may exist.
     pub fn pool_usage(&self) -> crate::infrastructure::metrics::PoolUsage {
+        let status = self.pool.status();
         crate::infrastructure::metrics::PoolUsage {
-            size: self.pool.size(),
-            idle: self.pool.num_idle() as u32,
-            max: self.pool.options().get_max_connections(),
+            size: status.size as u32,
+            idle: status.available as u32,
+            max: status.max_size as u32,
         }
     }
 
@@ -199,7 +288,7 @@ impl Store {
         };
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = $1")
             .bind(true)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut **self.conn().await.map_err(|e| format!("database: {e}"))?)
             .await
             .map_err(|e| format!("database: {e}"))?;
         match migrator.iter().find(|m| !applied.contains(&m.version)) {
@@ -208,8 +297,9 @@ impl Store {
         }
     }
 
+    /// Close the pool: connections in use are closed as they come back.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pool.close();
     }
 }
 

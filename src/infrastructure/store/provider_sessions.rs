@@ -72,7 +72,7 @@ impl Store {
         sqlx::query(&format!("SELECT {COLUMNS} FROM provider_sessions WHERE browser_id = $1 AND expires_at > $2"))
             .bind(browser_id)
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?
             .map(from_row)
             .transpose()
@@ -95,7 +95,8 @@ impl Store {
         csrf_token: &str,
         s: &ProviderSessionRow,
     ) -> Result<Option<Vec<EndedSession>>> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         if !super::transactions::authenticate(&mut tx, id, state, &s.subject, s.auth_time, csrf_token).await? {
             return Ok(None);
         }
@@ -149,7 +150,8 @@ impl Store {
     /// The session `sid` was used at `now` (sliding expiry) to sign in to
     /// `client_id`.
     pub async fn use_provider_session(&self, sid: &str, client_id: &str, now: i64, expires_at: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         let done = sqlx::query("UPDATE provider_sessions SET used_at = $2, expires_at = $3 WHERE sid = $1")
             .bind(sid)
             .bind(now)
@@ -174,7 +176,7 @@ impl Store {
         sqlx::query(&format!("SELECT {COLUMNS} FROM provider_sessions WHERE sid = $1 AND expires_at > $2"))
             .bind(sid)
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?
             .map(from_row)
             .transpose()
@@ -182,7 +184,8 @@ impl Store {
 
     /// End the session `sid`; the clients it had signed in to, if it existed.
     pub async fn end_provider_session(&self, sid: &str) -> Result<Option<Vec<String>>> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         let exists = sqlx::query("SELECT sid FROM provider_sessions WHERE sid = $1").bind(sid).fetch_optional(&mut *tx);
         let exists = exists.await?.is_some();
         let clients = end_in(&mut tx, sid).await?;
@@ -199,7 +202,7 @@ impl Store {
         .bind(&p.client_id)
         .bind(&p.params)
         .bind(p.expires_at)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
     }
@@ -219,7 +222,7 @@ impl Store {
         )
         .bind(request_uri_hash)
         .bind(client_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let p = PushedRequestRow {

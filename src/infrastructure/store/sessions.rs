@@ -28,7 +28,7 @@ impl Store {
         .bind(hash_secret(id))
         .bind(&row.data)
         .bind(row.expires_at)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -38,7 +38,7 @@ impl Store {
         let row = sqlx::query("SELECT data, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
             .bind(hash_secret(id))
             .bind(now)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(BrowserSessionRow { data: row.try_get("data")?, expires_at: row.try_get("expires_at")? }))
@@ -47,7 +47,7 @@ impl Store {
     pub async fn delete_browser_session(&self, id: &str) -> super::Result<()> {
         sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
             .bind(hash_secret(id))
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await?;
         Ok(())
     }
@@ -81,7 +81,7 @@ impl Store {
         .bind(browser_id)
         .bind(instance)
         .bind(since)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?
         .is_some())
     }

@@ -58,7 +58,7 @@ impl Store {
         .bind(profile)
         .bind(s.created_at)
         .bind(s.updated_at)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?
         .map(from_row)
         .transpose()
@@ -67,7 +67,7 @@ impl Store {
     pub async fn subject(&self, sub: &str) -> Result<Option<SubjectRow>> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM subjects WHERE sub = $1"))
             .bind(sub)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut **self.conn().await?)
             .await?
             .map(from_row)
             .transpose()
@@ -83,7 +83,7 @@ impl Store {
         .bind(browser_id)
         .bind(since)
         .bind(MAX_BROWSER_ACCOUNTS)
-        .fetch_all(self.pool())
+        .fetch_all(&mut **self.conn().await?)
         .await?
         .into_iter()
         .map(from_row)
@@ -95,7 +95,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM browser_accounts WHERE browser_id = $1 AND sub = $2")
             .bind(browser_id)
             .bind(sub)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -157,11 +157,11 @@ mod tests {
         for (sub, name) in [("s1", "alice"), ("s2", "bob")] {
             store.upsert_subject(&subject(sub, name)).await.unwrap();
         }
-        let mut conn = store.pool().acquire().await.unwrap();
-        remember_browser_account(&mut conn, "b1", "s1", 100).await.unwrap();
-        remember_browser_account(&mut conn, "b1", "s2", 200).await.unwrap();
-        remember_browser_account(&mut conn, "b2", "s2", 300).await.unwrap();
-        remember_browser_account(&mut conn, "b1", "s1", 400).await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        remember_browser_account(&mut **conn, "b1", "s1", 100).await.unwrap();
+        remember_browser_account(&mut **conn, "b1", "s2", 200).await.unwrap();
+        remember_browser_account(&mut **conn, "b2", "s2", 300).await.unwrap();
+        remember_browser_account(&mut **conn, "b1", "s1", 400).await.unwrap();
         drop(conn);
         let handles = |rows: Vec<SubjectRow>| rows.into_iter().map(|s| s.handle).collect::<Vec<_>>();
         // The most recent first; each browser only its own; nothing stale.
@@ -177,10 +177,10 @@ mod tests {
         for i in 0..many {
             let sub = format!("m{i}");
             store.upsert_subject(&subject(&sub, &format!("m{i}"))).await.unwrap();
-            remember_browser_account(&mut store.pool().acquire().await.unwrap(), "b4", &sub, 1000 + i).await.unwrap();
+            remember_browser_account(&mut **store.conn().await.unwrap(), "b4", &sub, 1000 + i).await.unwrap();
         }
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM browser_accounts WHERE browser_id = 'b4'")
-            .fetch_one(store.pool())
+            .fetch_one(&mut **store.conn().await.unwrap())
             .await
             .unwrap();
         assert_eq!(rows, MAX_BROWSER_ACCOUNTS);

@@ -29,7 +29,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let token = AccessTokenRow {
@@ -99,7 +99,7 @@ impl Store {
                      family_id, requested_scope FROM refresh_tokens WHERE token_hash = $1"
                 }
             };
-            if let Some(row) = sqlx::query(sql).bind(token_hash).fetch_optional(self.pool()).await? {
+            if let Some(row) = sqlx::query(sql).bind(token_hash).fetch_optional(&mut **self.conn().await?).await? {
                 return Ok(Some(TokenRecord {
                     kind,
                     client_id: row.try_get("client_id")?,
@@ -121,14 +121,15 @@ impl Store {
         sqlx::query("UPDATE access_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(token_hash)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut **self.conn().await?)
             .await?;
         Ok(())
     }
 
     /// Revoke a whole grant: every refresh and access token of the family.
     pub async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         revoke_family(&mut tx, family_id, now).await?;
         tx.commit().await?;
         Ok(())
@@ -146,7 +147,8 @@ impl Store {
         access: &NewAccessTokenFor<'_>,
         next: &super::NewRefreshToken<'_>,
     ) -> Result<Rotation> {
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $3 WHERE token_hash = $1 AND client_id = $2 \
              AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \

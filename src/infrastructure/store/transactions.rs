@@ -126,7 +126,7 @@ impl Store {
         .bind(t.auth_time)
         .bind(t.created_at)
         .bind(t.expires_at)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
     }
@@ -138,7 +138,7 @@ impl Store {
         ))
         .bind(id)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?
         .map(from_row)
         .transpose()
@@ -151,7 +151,7 @@ impl Store {
         ))
         .bind(state)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut **self.conn().await?)
         .await?
         .map(from_row)
         .transpose()
@@ -174,7 +174,7 @@ impl Store {
         .bind(to.client_id)
         .bind(to.domain)
         .bind(to.actor)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(())
     }
@@ -189,7 +189,7 @@ impl Store {
         )
         .bind(id)
         .bind(state)
-        .execute(self.pool())
+        .execute(&mut **self.conn().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -206,17 +206,23 @@ impl Store {
         auth_time: i64,
         csrf_token: &str,
     ) -> Result<bool> {
-        let mut conn = self.pool().acquire().await?;
-        authenticate(&mut conn, id, state, subject, auth_time, csrf_token).await
+        let mut conn = self.conn().await?;
+        authenticate(&mut **conn, id, state, subject, auth_time, csrf_token).await
     }
 
     /// Delete the transaction; true if this call deleted it.
     pub async fn delete_transaction(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM login_transactions WHERE id = $1").bind(id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM login_transactions WHERE id = $1")
+            .bind(id)
+            .execute(&mut **self.conn().await?)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     pub async fn count_transactions(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM login_transactions").fetch_one(self.pool()).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM login_transactions")
+            .fetch_one(&mut **self.conn().await?)
+            .await?
+            .try_get("n")?)
     }
 }
