@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use fedi_oidc::infrastructure::store::{AuthorizationCodeRow, Store};
 use fedi_oidc::util::{hash_secret, Clock};
-use support::cpu::cpu_ms;
+use support::cpu::{context_switches, cpu_ms};
 use support::process::{free_port, Installation};
 use support::*;
 
@@ -89,9 +89,15 @@ struct Probe {
 }
 
 impl Probe {
-    /// (server, fake, driver) CPU milliseconds so far.
-    fn read(&self) -> (f64, f64, f64) {
-        (self.servers.iter().map(|p| cpu_ms(*p)).sum(), cpu_ms(self.fake), cpu_ms(std::process::id()))
+    /// (server, fake, driver) CPU milliseconds so far, and the servers'
+    /// context switches.
+    fn read(&self) -> (f64, f64, f64, f64) {
+        (
+            self.servers.iter().map(|p| cpu_ms(*p)).sum(),
+            cpu_ms(self.fake),
+            cpu_ms(std::process::id()),
+            self.servers.iter().map(|p| context_switches(*p) as f64).sum(),
+        )
     }
 }
 
@@ -132,8 +138,9 @@ where
     let rate = n as f64 / elapsed;
     let per = |a: f64, b: f64| if n == 0 { f64::NAN } else { (b - a) / n as f64 };
     println!(
-        "{name:<26} {rate:>8.0} /s  server {:>6.3} ms/op  fake {:>6.3}  driver {:>6.3}   ({n} ok, {} failed, {elapsed:.1} s, {concurrency} concurrent)",
+        "{name:<26} {rate:>8.0} /s  server {:>6.3} ms/op {:>6.1} cs/op  fake {:>6.3}  driver {:>6.3}   ({n} ok, {} failed, {elapsed:.1} s, {concurrency} concurrent)",
         per(before.0, after.0),
+        per(before.3, after.3),
         per(before.1, after.1),
         per(before.2, after.2),
         failed.load(Ordering::Relaxed)

@@ -2,6 +2,7 @@
 //! Every secret comes from [`random_token`].
 
 pub mod clock;
+pub mod recent;
 pub mod resolver;
 
 pub use clock::{Clock, ManualClock, SystemClock};

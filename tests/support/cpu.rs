@@ -42,6 +42,28 @@ pub fn cpu_ms(pid: u32) -> f64 {
     ticks as f64 * 1000.0 / ticks_per_second() as f64
 }
 
+/// Voluntary + involuntary context switches in the text of a
+/// `/proc/<pid>/task/<tid>/status` file.
+pub fn status_switches(status: &str) -> u64 {
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("voluntary_ctxt_switches:").or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+        })
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// Context switches of every thread of process `pid` so far (threads that
+/// have exited are not counted: the server's threads live as long as it).
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .filter_map(Result::ok)
+        .map(|t| status_switches(&std::fs::read_to_string(t.path().join("status")).unwrap_or_default()))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +83,19 @@ mod tests {
         assert_eq!(stat_ticks(""), None);
         assert_eq!(stat_ticks("1 (x) S 1 2"), None);
         assert_eq!(stat_ticks("1 (x) S 1 2 3 4 5 6 7 8 9 10 u s"), None);
+    }
+
+    #[test]
+    fn switches_are_voluntary_plus_involuntary() {
+        let status = "Name:\tfedi-oidc\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(status_switches(status), 127);
+        assert_eq!(status_switches("Name: x\n"), 0);
+    }
+
+    #[test]
+    fn this_process_has_switched_context() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(context_switches(std::process::id()) > 0);
     }
 
     #[test]

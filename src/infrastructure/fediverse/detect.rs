@@ -3,7 +3,8 @@
 //! (`/.well-known/oauth-authorization-server`, Mastodon 4.3+) gives the
 //! endpoints and scopes where it exists, and the instance info
 //! (`/api/v2/instance`, else `/api/v1/instance`) the domain of its handles.
-//! Results are kept in the database (`instance_info`) for [`CACHE_TTL_SECS`].
+//! Results are kept in the database (`instance_info`) for [`CACHE_TTL_SECS`],
+//! and in each process's memory for [`MEMORY_TTL_SECS`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,10 +15,19 @@ use url::Url;
 use super::{handle, Instance, UpstreamError};
 use crate::infrastructure::outbound::UpstreamHttp;
 use crate::infrastructure::store::{Store, StoreError};
+use crate::util::recent::Recent;
 use crate::util::Clock;
 
 /// How long a detection is trusted.
 pub const CACHE_TTL_SECS: i64 = 24 * 3600;
+
+/// What each process also keeps in memory, for this long, so that every
+/// step of a sign-in does not read it again (another replica's `forget` is
+/// seen here within this time).
+pub const MEMORY_TTL_SECS: i64 = 60;
+
+/// Instances kept in memory at most.
+const MEMORY_CAPACITY: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -196,21 +206,27 @@ pub struct Detector {
     clock: Arc<dyn Clock>,
     allow_http: bool,
     failures: Arc<Mutex<HashMap<String, (i64, UpstreamError)>>>,
+    recent: Arc<Recent<ServerInfo>>,
 }
 
 impl Detector {
     pub fn new(http: UpstreamHttp, store: Store, clock: Arc<dyn Clock>, allow_http: bool) -> Self {
-        Detector { http, store, clock, allow_http, failures: Arc::default() }
+        Detector {
+            http,
+            store,
+            clock,
+            allow_http,
+            failures: Arc::default(),
+            recent: Arc::new(Recent::new(MEMORY_CAPACITY)),
+        }
     }
 
     /// What `instance` runs: from the cache, or detected now.
     pub async fn detect(&self, instance: &Instance) -> Result<ServerInfo, DetectError> {
         let origin = instance.origin();
         let now = self.clock.now();
-        if let Some(json) = self.store.instance_info(&origin, now).await? {
-            if let Ok(info) = serde_json::from_str(&json) {
-                return Ok(info);
-            }
+        if let Some(info) = self.from_store(&origin, now).await? {
+            return Ok(info);
         }
         {
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -228,17 +244,32 @@ impl Detector {
         };
         let json = serde_json::to_string(&info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.store.save_instance_info(&origin, &json, now + CACHE_TTL_SECS).await?;
+        self.recent.put(&origin, info.clone(), now + MEMORY_TTL_SECS, now);
+        Ok(info)
+    }
+
+    /// What we detected about the instance at `origin`, from memory or the
+    /// database (then kept in memory too).
+    async fn from_store(&self, origin: &str, now: i64) -> Result<Option<ServerInfo>, StoreError> {
+        if let Some(info) = self.recent.get(origin, now) {
+            return Ok(Some(info));
+        }
+        let json = self.store.instance_info(origin, now).await?;
+        let info: Option<ServerInfo> = json.and_then(|j| serde_json::from_str(&j).ok());
+        if let Some(info) = &info {
+            self.recent.put(origin, info.clone(), now + MEMORY_TTL_SECS, now);
+        }
         Ok(info)
     }
 
     /// What we detected about `instance`, if we have it cached (never asks).
     pub async fn cached(&self, instance: &str) -> Result<Option<ServerInfo>, StoreError> {
-        let json = self.store.instance_info(instance, self.clock.now()).await?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+        self.from_store(instance, self.clock.now()).await
     }
 
     /// Forget what we know about `instance`.
     pub async fn forget(&self, instance: &Instance) -> Result<(), StoreError> {
+        self.recent.remove(&instance.origin());
         self.store.delete_instance_info(&instance.origin()).await
     }
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{AppRegistration, AppStatus, Instance, ServerFamily, ServerInfo, UpstreamApp, UpstreamError};
 use crate::infrastructure::store::{Store, StoreError, UpstreamAppRow};
+use crate::util::recent::Recent;
 use crate::util::Clock;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,9 @@ pub struct AppRegistry {
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Recent registration failures by origin, with when they happened.
     failures: Mutex<HashMap<String, (i64, UpstreamError)>>,
+    /// The rows read lately, by origin, for the callback
+    /// ([`Self::sent_with`]) only.
+    seen: Recent<UpstreamAppRow>,
 }
 
 impl AppRegistry {
@@ -71,6 +75,7 @@ impl AppRegistry {
             callback_base,
             inflight: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            seen: Recent::new(4096),
         }
     }
 
@@ -106,7 +111,7 @@ impl AppRegistry {
         // So are the rows of the MiAuth sign-in of earlier versions.
         let misskey_app = super::misskey::is_our_client_id(&row.client_id, &row.redirect_uri);
         if misskey_app != (server.family == super::Family::Misskey) || row.client_id == "miauth" {
-            self.store.delete_upstream_app(&row.instance, &row.client_id).await?;
+            self.delete(&row.instance, &row.client_id).await?;
             return Ok(None);
         }
         Ok(Some(row).filter(|row| row.redirect_uri == expected).map(|row| {
@@ -126,7 +131,39 @@ impl AppRegistry {
     /// A login reads it once ([`Self::get_or_register`] takes it) rather than
     /// once to ask whether the instance is new and again to use the app.
     pub async fn lookup(&self, instance: &Instance) -> Result<Option<UpstreamAppRow>, StoreError> {
-        self.store.upstream_app(&instance.origin()).await
+        let origin = instance.origin();
+        let row = self.store.upstream_app(&origin).await?;
+        let now = self.clock.now();
+        match &row {
+            Some(row) => self.seen.put(&origin, row.clone(), now + super::detect::MEMORY_TTL_SECS, now),
+            None => self.seen.remove(&origin),
+        }
+        Ok(row)
+    }
+
+    /// The app a person was sent to `instance` with, as `client_id`, for
+    /// the code the instance sent back: from memory if this process read
+    /// that very app lately (an app's id and secret never change, so a row
+    /// with that id is the row), else from the database. `None` if we no
+    /// longer keep that app.
+    pub async fn sent_with(
+        &self,
+        instance: &Instance,
+        server: &ServerInfo,
+        client_id: &str,
+    ) -> Result<Option<UpstreamApp>, StoreError> {
+        let remembered = self.seen.get(&instance.origin(), self.clock.now()).filter(|r| r.client_id == client_id);
+        let row = match remembered {
+            Some(row) => Some(row),
+            None => self.lookup(instance).await?,
+        };
+        Ok(self.accept_row(instance, server, row).await?.map(|(app, _)| app).filter(|a| a.client_id == client_id))
+    }
+
+    /// Delete our app `client_id` on the instance at `origin`, here and in memory.
+    async fn delete(&self, origin: &str, client_id: &str) -> Result<(), StoreError> {
+        self.seen.remove(origin);
+        self.store.delete_upstream_app(origin, client_id).await
     }
 
     /// Our stored app on `instance`, as it is.
@@ -138,7 +175,7 @@ impl AppRegistry {
     /// login registers again.
     pub async fn forget(&self, instance: &Instance, client_id: &str) -> Result<(), StoreError> {
         tracing::info!(instance = %instance, "the instance forgot our app; it will be registered again");
-        self.store.delete_upstream_app(&instance.origin(), client_id).await
+        self.delete(&instance.origin(), client_id).await
     }
 
     /// A stored app the instance still knows, checking (and so keeping it
@@ -159,7 +196,7 @@ impl AppRegistry {
             AppStatus::Known => Some(app),
             AppStatus::Forgotten => {
                 tracing::info!(instance = %instance, "the instance forgot our app; registering again");
-                self.store.delete_upstream_app(&instance.origin(), &app.client_id).await?;
+                self.delete(&instance.origin(), &app.client_id).await?;
                 None
             }
         })

@@ -105,8 +105,8 @@ impl Store {
 
     /// Remove a client and everything issued to it. Returns whether it existed.
     pub async fn remove_client(&self, client_id: &str) -> Result<bool> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for table in [
             "access_tokens",
             "refresh_tokens",
@@ -120,6 +120,7 @@ impl Store {
         }
         let n = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
         tx.commit().await?;
+        conn.settled();
         Ok(n.rows_affected() > 0)
     }
 }

@@ -95,7 +95,7 @@ impl Store {
     /// nothing stored) if the login transaction was already gone or now
     /// stands for another account: only one request can issue its code.
     pub async fn issue_code(&self, txn_id: &str, c: &AuthorizationCodeRow) -> Result<bool> {
-        self.issue_authorization(txn_id, &c.subject, Some(c), None).await
+        self.issue_authorization(txn_id, &c.subject, Some(c), None, None).await
     }
 
     /// End login transaction `txn_id`, authenticated as `subject`, and store
@@ -108,9 +108,10 @@ impl Store {
         subject: &str,
         code: Option<&AuthorizationCodeRow>,
         token: Option<&IssuedAccessToken>,
+        session: Option<&super::SessionUse>,
     ) -> Result<bool> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let deleted =
             sqlx::query("DELETE FROM login_transactions WHERE id = $1 AND subject = $2 AND upstream_state IS NULL")
                 .bind(txn_id)
@@ -118,6 +119,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         if deleted.rows_affected() != 1 {
+            tx.rollback().await?;
+            conn.settled();
             return Ok(false);
         }
         if let Some(c) = code {
@@ -142,7 +145,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(u) = session {
+            super::provider_sessions::use_session_in(&mut tx, u).await?;
+        }
         tx.commit().await?;
+        conn.settled();
         Ok(true)
     }
 
@@ -161,8 +168,8 @@ impl Store {
         now: i64,
         check: impl FnOnce(&AuthorizationCodeRow) -> std::result::Result<NewAccessToken, E>,
     ) -> Result<CodeRedemption<E>> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let spent = sqlx::query(&format!(
             "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
         ))
@@ -208,6 +215,7 @@ impl Store {
             }
         };
         tx.commit().await?;
+        conn.settled();
         Ok(outcome)
     }
 }

@@ -167,7 +167,7 @@ async fn in_dependency_order(store: &Store, tables: &BTreeSet<String>) -> Result
 
 async fn count(store: &Store, table: &str) -> Result<i64> {
     Ok(sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {}", quote(table)))
-        .fetch_one(&mut **store.conn().await.unwrap())
+        .fetch_one(&mut **store.conn().await?)
         .await?)
 }
 
@@ -223,8 +223,8 @@ pub async fn copy_database(from: &Store, to: &Store, force: bool) -> std::result
         return Err(CopyError::TargetNotEmpty(occupied.join(", ")));
     }
 
-    let mut conn = to.conn().await?;
-    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+    let mut conn = to.tx_conn().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     for t in order.iter().rev() {
         sqlx::query(&format!("DELETE FROM {}", quote(t))).execute(&mut *tx).await?;
     }
@@ -279,6 +279,7 @@ pub async fn copy_database(from: &Store, to: &Store, force: bool) -> std::result
         }
     }
     tx.commit().await?;
+    conn.settled();
     Ok(report)
 }
 

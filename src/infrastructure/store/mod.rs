@@ -18,7 +18,7 @@ mod transactions;
 pub use apps::UpstreamAppRow;
 pub use clients::ClientRow;
 pub use codes::{AuthorizationCodeRow, CodeRedemption, IssuedAccessToken, NewAccessToken, NewRefreshToken};
-pub use provider_sessions::{EndedSession, ProviderSessionRow, PushedRequestRow};
+pub use provider_sessions::{EndedSession, ProviderSessionRow, PushedRequestRow, SessionUse, SignedIn};
 pub use sessions::BrowserSessionRow;
 pub use subjects::SubjectRow;
 pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};
@@ -27,7 +27,7 @@ pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
 use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
 
@@ -47,7 +47,7 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if !is_about_the_data(&e) {
+        if is_about_the_connection(&e) {
             // The connection that failed may be broken: every connection is
             // pinged at its next use (`Manager::recycle`).
             SUSPECT_EPOCH.fetch_add(1, Ordering::Relaxed);
@@ -74,20 +74,36 @@ impl From<PoolError<sqlx::Error>> for StoreError {
     }
 }
 
-/// Errors that say something about the data or the statement, not about
-/// the connection.
-fn is_about_the_data(e: &sqlx::Error) -> bool {
+/// Errors that say the connection may be broken, in a transaction it
+/// should not be in, or talking to a server that can no longer write (a
+/// failed-over primary): not errors about the data or the statement, which
+/// anybody can cause with odd input.
+fn is_about_the_connection(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() || db.is_foreign_key_violation() || db.is_check_violation()
-        }
-        sqlx::Error::RowNotFound
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::TypeNotFound { .. } => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| connection_code(&code)),
         _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of connection trouble (class 08), of the server
+/// shutting down or crashing (57, 58, XX), out of resources (53), or of a
+/// transaction that should not be there (25P02) or a server that is read
+/// only (25006); SQLite's primary codes for I/O failure, corruption and a
+/// file it cannot open.
+fn connection_code(code: &str) -> bool {
+    match code.parse::<u32>() {
+        Ok(sqlite) => matches!(sqlite & 0xff, 10 | 11 | 14 | 26),
+        Err(_) => {
+            ["08", "57", "58", "53", "XX"].iter().any(|class| code.starts_with(class))
+                || code == "25P02"
+                || code == "25006"
+        }
     }
 }
 
@@ -103,8 +119,18 @@ pub enum Backend {
 /// answered with 503: short, so that an outage fails fast.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A pooled connection idle for longer than this is pinged before use.
+/// How long the check of a pooled connection may take before the
+/// connection is given up (and the next one tried).
+const RECYCLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A pooled connection idle for longer than this is checked before use.
 const PING_IF_IDLE: Duration = Duration::from_secs(1);
+
+/// A connection idle for longer than this is closed rather than checked (a
+/// firewall may have dropped it silently), and one older than `MAX_AGE` is
+/// replaced (so that, for example, a failover's new primary is reached).
+const MAX_IDLE: Duration = Duration::from_secs(5 * 60);
+const MAX_AGE: Duration = Duration::from_secs(30 * 60);
 
 /// Bumped whenever a statement fails for a reason that may lie with its
 /// connection (I/O, protocol, a database shutting down): every connection
@@ -163,10 +189,33 @@ impl managed::Manager for Manager {
     }
 
     async fn recycle(&self, c: &mut PooledConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        if metrics.age() > MAX_AGE || metrics.last_used() > MAX_IDLE {
+            return Err(RecycleError::message("replaced: too old or idle too long"));
+        }
         let epoch = SUSPECT_EPOCH.load(Ordering::Relaxed);
         if metrics.last_used() > PING_IF_IDLE || c.checked_at_epoch != epoch {
-            c.conn.ping().await?;
+            self.check(&mut c.conn).await?;
             c.checked_at_epoch = epoch;
+        }
+        Ok(())
+    }
+}
+
+impl Manager {
+    /// A round trip; on PostgreSQL it also makes sure the connection is in
+    /// no transaction (`now()` is the transaction's start) and the server
+    /// takes writes.
+    async fn check(&self, conn: &mut AnyConnection) -> RecycleResult<sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => conn.ping().await?,
+            Backend::Postgres => {
+                let fit: bool = sqlx::query_scalar("SELECT now() = statement_timestamp() AND NOT pg_is_in_recovery()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if !fit {
+                    return Err(RecycleError::message("in a transaction, or the server is read only"));
+                }
+            }
         }
         Ok(())
     }
@@ -174,6 +223,44 @@ impl managed::Manager for Manager {
 
 /// A connection taken from the pool; it goes back when dropped.
 pub type Conn = Object<Manager>;
+
+/// A connection for one database transaction. It goes back to the pool
+/// only through [`TxConn::settled`], after a commit or rollback; dropped
+/// otherwise (an error half-way, or the request cancelled, perhaps while
+/// `BEGIN` was in flight) it is closed, and the database rolls back
+/// whatever it held: no open transaction, lock or unsent `ROLLBACK` can
+/// reach the next user of the connection.
+pub(crate) struct TxConn(Option<Conn>);
+
+impl TxConn {
+    /// The transaction was committed or rolled back: the connection may be
+    /// used again.
+    pub(crate) fn settled(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for TxConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
+        }
+    }
+}
+
+impl std::ops::Deref for TxConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        // `Some` until `settled` or `drop`, which both consume it.
+        self.0.as_ref().expect("a live transaction connection")
+    }
+}
+
+impl std::ops::DerefMut for TxConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.0.as_mut().expect("a live transaction connection")
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -201,7 +288,7 @@ impl Store {
             })
             .wait_timeout(Some(ACQUIRE_TIMEOUT))
             .create_timeout(Some(ACQUIRE_TIMEOUT))
-            .recycle_timeout(Some(ACQUIRE_TIMEOUT))
+            .recycle_timeout(Some(RECYCLE_TIMEOUT))
             // The connection used last: its thread on SQLite is the likeliest
             // still awake, and its caches warm.
             .queue_mode(managed::QueueMode::Lifo)
@@ -216,6 +303,11 @@ impl Store {
     /// A connection from the pool, for one statement or several.
     pub(crate) async fn conn(&self) -> Result<Conn> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection from the pool for one transaction (see [`TxConn`]).
+    pub(crate) async fn tx_conn(&self) -> Result<TxConn> {
+        Ok(TxConn(Some(self.pool.get().await?)))
     }
 
     pub async fn migrate(&self) -> Result<()> {

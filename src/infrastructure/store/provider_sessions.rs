@@ -34,6 +34,45 @@ fn from_row(row: sqlx::any::AnyRow) -> Result<ProviderSessionRow> {
     })
 }
 
+/// What a sign-in did to the browser's provider sessions: the session
+/// that signed the person in now (theirs continued, or a new one), and
+/// the sessions of others it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub session: ProviderSessionRow,
+    pub ended: Vec<EndedSession>,
+}
+
+/// A provider session used to sign in to a client: it lives on until
+/// `expires_at` and includes `client_id` from now on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUse {
+    pub sid: String,
+    pub client_id: String,
+    pub used_at: i64,
+    pub expires_at: i64,
+}
+
+/// Record `u` within a transaction (nothing if the session has ended).
+pub(super) async fn use_session_in(conn: &mut sqlx::AnyConnection, u: &SessionUse) -> Result<()> {
+    let done = sqlx::query("UPDATE provider_sessions SET used_at = $2, expires_at = $3 WHERE sid = $1")
+        .bind(&u.sid)
+        .bind(u.used_at)
+        .bind(u.expires_at)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query(
+            "INSERT INTO provider_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(&u.sid)
+        .bind(&u.client_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// A provider session that a sign-in by somebody else in the same browser
 /// ended, and the clients it had signed in to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +125,8 @@ impl Store {
     /// browser). When the browser's live session is already this person's,
     /// it goes on, with its `sid` and its clients, from this sign-in; any other
     /// session of the browser ends, and the live one is returned with its
-    /// clients, to be told. `None`, with nothing written, when the
+    /// clients, to be told, with the session the person is signed in with
+    /// now. `None`, with nothing written, when the
     /// transaction was not waiting for `state` (a replayed callback).
     pub async fn complete_sign_in(
         &self,
@@ -94,10 +134,12 @@ impl Store {
         state: &str,
         csrf_token: &str,
         s: &ProviderSessionRow,
-    ) -> Result<Option<Vec<EndedSession>>> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+    ) -> Result<Option<SignedIn>> {
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         if !super::transactions::authenticate(&mut tx, id, state, &s.subject, s.auth_time, csrf_token).await? {
+            tx.rollback().await?;
+            conn.settled();
             return Ok(None);
         }
         // Two sign-ins of one browser finishing at once take turns here (in
@@ -144,30 +186,18 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(ended))
+        conn.settled();
+        let session = ProviderSessionRow { sid: continued.unwrap_or_else(|| s.sid.clone()), ..s.clone() };
+        Ok(Some(SignedIn { session, ended }))
     }
 
-    /// The session `sid` was used at `now` (sliding expiry) to sign in to
-    /// `client_id`.
-    pub async fn use_provider_session(&self, sid: &str, client_id: &str, now: i64, expires_at: i64) -> Result<()> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-        let done = sqlx::query("UPDATE provider_sessions SET used_at = $2, expires_at = $3 WHERE sid = $1")
-            .bind(sid)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 1 {
-            sqlx::query(
-                "INSERT INTO provider_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT (sid, client_id) DO NOTHING",
-            )
-            .bind(sid)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+    /// The session was used to sign in to a client (sliding expiry).
+    pub async fn use_provider_session(&self, u: &SessionUse) -> Result<()> {
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        use_session_in(&mut tx, u).await?;
         tx.commit().await?;
+        conn.settled();
         Ok(())
     }
 
@@ -184,12 +214,13 @@ impl Store {
 
     /// End the session `sid`; the clients it had signed in to, if it existed.
     pub async fn end_provider_session(&self, sid: &str) -> Result<Option<Vec<String>>> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let exists = sqlx::query("SELECT sid FROM provider_sessions WHERE sid = $1").bind(sid).fetch_optional(&mut *tx);
         let exists = exists.await?.is_some();
         let clients = end_in(&mut tx, sid).await?;
         tx.commit().await?;
+        conn.settled();
         Ok(exists.then_some(clients))
     }
 

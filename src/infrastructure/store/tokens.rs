@@ -128,10 +128,11 @@ impl Store {
 
     /// Revoke a whole grant: every refresh and access token of the family.
     pub async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<()> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         revoke_family(&mut tx, family_id, now).await?;
         tx.commit().await?;
+        conn.settled();
         Ok(())
     }
 
@@ -147,8 +148,8 @@ impl Store {
         access: &NewAccessTokenFor<'_>,
         next: &super::NewRefreshToken<'_>,
     ) -> Result<Rotation> {
-        let mut conn = self.conn().await?;
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        let mut conn = self.tx_conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $3 WHERE token_hash = $1 AND client_id = $2 \
              AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
@@ -202,6 +203,7 @@ impl Store {
             }
         };
         tx.commit().await?;
+        conn.settled();
         Ok(outcome)
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::config::ClientConfig;
-use crate::infrastructure::store::{LoginTransactionRow, SubjectRow};
+use crate::infrastructure::store::{LoginTransactionRow, SessionUse, SubjectRow};
 use crate::testing::{fresh_store, manual_clock};
 
 const ISSUER: &str = "https://op.example";
@@ -62,9 +62,11 @@ async fn signed_in(store: &Store, now: i64, clients: &[&str]) -> ProviderSession
         used_at: now,
         expires_at: now + 3600,
     };
-    assert_eq!(store.complete_sign_in("t1", "st", "c2", &session).await.unwrap(), Some(vec![]));
+    let signed_in = store.complete_sign_in("t1", "st", "c2", &session).await.unwrap().expect("signed in");
+    assert_eq!((signed_in.session.sid.as_str(), signed_in.ended.len()), ("sid-1", 0));
     for c in clients {
-        store.use_provider_session("sid-1", c, now, now + 3600).await.unwrap();
+        let u = SessionUse { sid: "sid-1".into(), client_id: c.to_string(), used_at: now, expires_at: now + 3600 };
+        store.use_provider_session(&u).await.unwrap();
     }
     session
 }

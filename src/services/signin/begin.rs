@@ -152,7 +152,7 @@ impl SignIn {
         if must_ask {
             return Ok(Next::Consent(txn.row.id));
         }
-        self.authorization_response(&txn, &s.subject, s.auth_time).await.map(Next::Respond)
+        self.authorization_response(&txn, &s.subject, s.auth_time, Some(s.clone())).await.map(Next::Respond)
     }
 
     /// Store a new login transaction, already authenticated if `signed_in`.

@@ -120,11 +120,11 @@ impl SignIn {
         let family = self.families.for_server(&server);
         // The code was issued to the app the person was sent with; if that app
         // has been replaced since, the code is worthless.
+        let sent_with = txn.row.upstream_client_id.as_deref().unwrap_or_default();
         let upstream = self
             .apps
-            .stored(instance, &server)
+            .sent_with(instance, &server, sent_with)
             .await?
-            .filter(|a| txn.row.upstream_client_id.as_deref() == Some(a.client_id.as_str()))
             .ok_or_else(|| self.upstream_failed(txn, Message::new("error-app-changed")))?;
         // Exchange, read, revoke: in a task of its own, so that the revocation
         // happens even if this request is cut off half-way. We keep no tokens of
@@ -224,26 +224,27 @@ impl SignIn {
                 self.upstream_failed(txn, Message::new("error-identity").arg("instance", name.as_str()))
             }
         })?;
-        let now = self.signed_in(txn, state, instance, &subject.sub).await?;
+        let session = self.signed_in(txn, state, instance, &subject.sub).await?;
         let client = self.clients.get(&txn.request.client_id).await?.ok_or_else(client_gone)?;
         if self.needs_consent(&client, &txn.request, &subject.sub).await? {
             return Ok(Next::Consent(txn.row.id.clone()));
         }
-        self.authorization_response(txn, &subject.sub, now).await.map(Next::Respond)
+        let auth_time = session.auth_time;
+        self.authorization_response(txn, &subject.sub, auth_time, Some(session)).await.map(Next::Respond)
     }
 
     /// In one database transaction: the login is authenticated as `sub`, a
     /// login_hint for this instance may skip the picker in this browser from
     /// now on, and the person is signed in here (a provider session for this
     /// browser: theirs renewed, or a new one that ends another person's).
-    /// The time of the sign-in.
+    /// The provider session the person is signed in with now.
     async fn signed_in(
         &self,
         txn: &Transaction,
         state: &str,
         instance: &Instance,
         sub: &str,
-    ) -> Result<i64, LoginError> {
+    ) -> Result<ProviderSessionRow, LoginError> {
         let now = self.clock.now();
         let idle = self.settings.provider_session_ttl_secs as i64;
         let session = ProviderSessionRow {
@@ -257,10 +258,11 @@ impl SignIn {
         };
         // The same person signing in again keeps their session and its
         // clients; somebody else's session ends, and its clients are told.
-        let ended = self.store.complete_sign_in(&txn.row.id, state, &random_token(16), &session).await?;
-        for ended in ended.ok_or_else(expired)? {
+        let signed_in = self.store.complete_sign_in(&txn.row.id, state, &random_token(16), &session).await?;
+        let signed_in = signed_in.ok_or_else(expired)?;
+        for ended in signed_in.ended {
             self.logout.tell_ended(ended);
         }
-        Ok(now)
+        Ok(signed_in.session)
     }
 }

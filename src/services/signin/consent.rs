@@ -18,6 +18,6 @@ impl SignIn {
         }
         let scope = txn.request.consent_scope().join(" ");
         self.store.save_consent(subject, &txn.request.client_id, &scope, self.clock.now()).await?;
-        self.authorization_response(txn, subject, auth_time).await
+        self.authorization_response(txn, subject, auth_time, None).await
     }
 }

@@ -8,7 +8,7 @@ use crate::domain::authorization_response::AuthorizationResponse;
 use crate::domain::client::Client;
 use crate::domain::error::{ErrorCode, OAuthError};
 use crate::infrastructure::store::{
-    AuthorizationCodeRow, IssuedAccessToken, ProviderSessionRow, StoreError, SubjectRow,
+    AuthorizationCodeRow, IssuedAccessToken, ProviderSessionRow, SessionUse, StoreError, SubjectRow,
 };
 use crate::services::identity;
 use crate::services::tokens::{IdTokenFor, TokenError};
@@ -38,11 +38,14 @@ fn signing_failed(e: TokenError) -> LoginError {
 
 impl SignIn {
     /// Issue the response for `txn`, signed in as `subject` at `auth_time`.
+    /// `session` is the provider session the person was signed in with just
+    /// now, if the caller knows it; otherwise the browser's is read.
     pub(super) async fn authorization_response(
         &self,
         txn: &Transaction,
         subject: &str,
         auth_time: i64,
+        session: Option<ProviderSessionRow>,
     ) -> Result<AuthorizationResponse, LoginError> {
         let request = &txn.request;
         let client = self.clients.get(&request.client_id).await?.ok_or_else(client_gone)?;
@@ -58,7 +61,11 @@ impl SignIn {
         let rt = request.response_type;
         let now = self.clock.now();
         // The provider session that signed the person in (if it is still theirs).
-        let session = self.store.provider_session(&txn.row.browser_id, now).await?.filter(|s| s.subject == subject);
+        let session = match session {
+            Some(s) => Some(s),
+            None => self.store.provider_session(&txn.row.browser_id, now).await?,
+        }
+        .filter(|s| s.subject == subject && s.browser_id == txn.row.browser_id);
         let sid = session.as_ref().map(|s| s.sid.as_str());
         let mut issued = Issued { code: rt.code.then(|| random_token(32)), ..Issued::default() };
         let code_row = issued.code.as_deref().map(|code| self.code_row(request, subject, auth_time, sid, code, now));
@@ -90,14 +97,14 @@ impl SignIn {
             issued.id_token = Some(self.sign_id_token(&client, request, &row, auth_time, with)?);
         }
         // Whoever deletes the transaction issues the response, in the same
-        // database transaction; a replayed form or callback finds nothing to delete.
-        if !self.store.issue_authorization(&txn.row.id, subject, code_row.as_ref(), token_row.as_ref()).await? {
+        // database transaction; a replayed form or callback finds nothing to
+        // delete. The provider session includes this client from then on.
+        let session_use = session.as_ref().map(|s| self.session_use(s, &request.client_id, now));
+        let (code_row, token_row) = (code_row.as_ref(), token_row.as_ref());
+        if !self.store.issue_authorization(&txn.row.id, subject, code_row, token_row, session_use.as_ref()).await? {
             return Err(expired());
         }
         crate::infrastructure::metrics::login_completed();
-        if let Some(s) = session {
-            self.session_includes(&s, &request.client_id, now).await?;
-        }
         self.response(request, issued)
     }
 
@@ -130,12 +137,11 @@ impl SignIn {
 
     /// The provider session that signed the person in now includes this
     /// client, and lives on (within its maximum).
-    async fn session_includes(&self, s: &ProviderSessionRow, client_id: &str, now: i64) -> Result<(), LoginError> {
+    fn session_use(&self, s: &ProviderSessionRow, client_id: &str, now: i64) -> SessionUse {
         let settings = &self.settings;
         let expires_at = (now + settings.provider_session_ttl_secs as i64)
             .min(s.auth_time + settings.provider_session_max_secs as i64);
-        self.store.use_provider_session(&s.sid, client_id, now, expires_at).await?;
-        Ok(())
+        SessionUse { sid: s.sid.clone(), client_id: client_id.to_string(), used_at: now, expires_at }
     }
 
     /// The response's parameters, in their order, at the redirect URI.
