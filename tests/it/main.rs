@@ -40,6 +40,7 @@ mod misskey;
 mod ops;
 mod pairwise;
 mod policy;
+mod pool;
 mod query_plans;
 mod registration;
 mod replicas;

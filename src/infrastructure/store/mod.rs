@@ -9,6 +9,7 @@ mod consents;
 pub mod copy;
 mod instances;
 mod limits;
+mod pool;
 mod provider_sessions;
 mod sessions;
 mod subjects;
@@ -24,12 +25,14 @@ pub use subjects::SubjectRow;
 pub use tokens::{AccessTokenRow, NewAccessTokenFor, Rotation, TokenKind, TokenRecord};
 pub use transactions::{LoginTransactionRow, UpstreamContext, UpstreamVisit};
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
+use deadpool::managed::{self, PoolError};
 use sqlx::any::AnyConnectOptions;
-use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
+
+use pool::{is_about_the_connection, Manager, RECYCLE_TIMEOUT, SUSPECT_EPOCH};
+pub(crate) use pool::{Conn, TxConn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -74,39 +77,6 @@ impl From<PoolError<sqlx::Error>> for StoreError {
     }
 }
 
-/// Errors that say the connection may be broken, in a transaction it
-/// should not be in, or talking to a server that can no longer write (a
-/// failed-over primary): not errors about the data or the statement, which
-/// anybody can cause with odd input.
-fn is_about_the_connection(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| connection_code(&code)),
-        _ => false,
-    }
-}
-
-/// PostgreSQL SQLSTATEs of connection trouble (class 08), of the server
-/// shutting down or crashing (57, 58, XX), out of resources (53), or of a
-/// transaction that should not be there (25P02) or a server that is read
-/// only (25006); SQLite's primary codes for I/O failure, corruption and a
-/// file it cannot open.
-fn connection_code(code: &str) -> bool {
-    match code.parse::<u32>() {
-        Ok(sqlite) => matches!(sqlite & 0xff, 10 | 11 | 14 | 26),
-        Err(_) => {
-            ["08", "57", "58", "53", "XX"].iter().any(|class| code.starts_with(class))
-                || code == "25P02"
-                || code == "25006"
-        }
-    }
-}
-
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,149 +88,6 @@ pub enum Backend {
 /// How long a request waits for a database connection before it is
 /// answered with 503: short, so that an outage fails fast.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// How long the check of a pooled connection may take before the
-/// connection is given up (and the next one tried).
-const RECYCLE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A pooled connection idle for longer than this is checked before use.
-const PING_IF_IDLE: Duration = Duration::from_secs(1);
-
-/// A connection idle for longer than this is closed rather than checked (a
-/// firewall may have dropped it silently), and one older than `MAX_AGE` is
-/// replaced (so that, for example, a failover's new primary is reached).
-const MAX_IDLE: Duration = Duration::from_secs(5 * 60);
-const MAX_AGE: Duration = Duration::from_secs(30 * 60);
-
-/// Bumped whenever a statement fails for a reason that may lie with its
-/// connection (I/O, protocol, a database shutting down): every connection
-/// is then pinged at its next use, and a broken one replaced.
-static SUSPECT_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// A database connection, with the last `SUSPECT_EPOCH` it was known good at.
-#[derive(Debug)]
-pub struct PooledConnection {
-    conn: AnyConnection,
-    checked_at_epoch: u64,
-}
-
-impl std::ops::Deref for PooledConnection {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for PooledConnection {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
-    }
-}
-
-/// Opens and checks connections for the pool.
-///
-/// Why not sqlx's own pool: it pings every connection as it goes back to
-/// the pool, and a store method takes a connection per statement, so every
-/// statement cost two round trips (two thread hand-offs on SQLite, where
-/// each connection runs on a thread of its own; two network round trips on
-/// PostgreSQL). Here a connection is checked when it is taken, and only if
-/// it was idle for more than `PING_IF_IDLE` or a statement failed on some
-/// connection since it was last checked.
-#[derive(Debug)]
-pub struct Manager {
-    options: AnyConnectOptions,
-    backend: Backend,
-}
-
-impl managed::Manager for Manager {
-    type Type = PooledConnection;
-    type Error = sqlx::Error;
-
-    async fn create(&self) -> std::result::Result<PooledConnection, sqlx::Error> {
-        let checked_at_epoch = SUSPECT_EPOCH.load(Ordering::Relaxed);
-        let mut conn = self.options.connect().await?;
-        if self.backend == Backend::Sqlite {
-            conn.execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
-            .await?;
-        }
-        Ok(PooledConnection { conn, checked_at_epoch })
-    }
-
-    async fn recycle(&self, c: &mut PooledConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
-        if metrics.age() > MAX_AGE || metrics.last_used() > MAX_IDLE {
-            return Err(RecycleError::message("replaced: too old or idle too long"));
-        }
-        let epoch = SUSPECT_EPOCH.load(Ordering::Relaxed);
-        if metrics.last_used() > PING_IF_IDLE || c.checked_at_epoch != epoch {
-            self.check(&mut c.conn).await?;
-            c.checked_at_epoch = epoch;
-        }
-        Ok(())
-    }
-}
-
-impl Manager {
-    /// A round trip; on PostgreSQL it also makes sure the connection is in
-    /// no transaction (`now()` is the transaction's start) and the server
-    /// takes writes.
-    async fn check(&self, conn: &mut AnyConnection) -> RecycleResult<sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => conn.ping().await?,
-            Backend::Postgres => {
-                let fit: bool = sqlx::query_scalar("SELECT now() = statement_timestamp() AND NOT pg_is_in_recovery()")
-                    .fetch_one(&mut *conn)
-                    .await?;
-                if !fit {
-                    return Err(RecycleError::message("in a transaction, or the server is read only"));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A connection taken from the pool; it goes back when dropped.
-pub type Conn = Object<Manager>;
-
-/// A connection for one database transaction. It goes back to the pool
-/// only through [`TxConn::settled`], after a commit or rollback; dropped
-/// otherwise (an error half-way, or the request cancelled, perhaps while
-/// `BEGIN` was in flight) it is closed, and the database rolls back
-/// whatever it held: no open transaction, lock or unsent `ROLLBACK` can
-/// reach the next user of the connection.
-pub(crate) struct TxConn(Option<Conn>);
-
-impl TxConn {
-    /// The transaction was committed or rolled back: the connection may be
-    /// used again.
-    pub(crate) fn settled(mut self) {
-        drop(self.0.take());
-    }
-}
-
-impl Drop for TxConn {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(Object::take(conn));
-        }
-    }
-}
-
-impl std::ops::Deref for TxConn {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        // `Some` until `settled` or `drop`, which both consume it.
-        self.0.as_ref().expect("a live transaction connection")
-    }
-}
-
-impl std::ops::DerefMut for TxConn {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        self.0.as_mut().expect("a live transaction connection")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Store {
