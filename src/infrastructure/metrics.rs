@@ -18,6 +18,8 @@ pub struct PoolUsage {
     pub size: u32,
     pub idle: u32,
     pub max: u32,
+    /// Requests waiting for a connection.
+    pub waiting: u32,
 }
 
 pub struct Metrics {
@@ -85,7 +87,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         db_pool: register(
             &registry,
             IntGaugeVec::new(
-                Opts::new("fedi_oidc_db_pool_connections", "Database pool connections, by state (idle, in_use, max)."),
+                Opts::new(
+                    "fedi_oidc_db_pool_connections",
+                    "Database pool connections, by state (idle, in_use, max), and requests waiting for one (waiting).",
+                ),
                 &["state"],
             )
             .expect("valid metric"),
@@ -131,6 +136,7 @@ pub fn render(pool: PoolUsage) -> String {
     METRICS.db_pool.with_label_values(&["idle"]).set(pool.idle as i64);
     METRICS.db_pool.with_label_values(&["in_use"]).set(pool.size.saturating_sub(pool.idle) as i64);
     METRICS.db_pool.with_label_values(&["max"]).set(pool.max as i64);
+    METRICS.db_pool.with_label_values(&["waiting"]).set(pool.waiting as i64);
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut out);
     String::from_utf8(out).unwrap_or_default()

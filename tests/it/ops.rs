@@ -112,6 +112,7 @@ async fn metrics_need_the_token_and_count_logins_by_route_template(db: Db) {
     }
     assert!(sample(&after, r#"fedi_oidc_db_pool_connections{state="max"}"#) >= 8.0);
     assert!(after.contains(r#"fedi_oidc_db_pool_connections{state="idle"}"#));
+    assert!(after.contains(r#"fedi_oidc_db_pool_connections{state="waiting"} 0"#), "nobody waits on an idle server");
     // Templates, never values: no transaction id, code or token in a label.
     assert!(!after.contains("no-such-transaction"));
     assert!(!after.contains(&code));

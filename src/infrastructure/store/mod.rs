@@ -195,6 +195,7 @@ impl Store {
             size: status.size as u32,
             idle: status.available as u32,
             max: status.max_size as u32,
+            waiting: status.waiting as u32,
         }
     }
 
