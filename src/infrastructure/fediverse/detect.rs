@@ -225,7 +225,7 @@ impl Detector {
     pub async fn detect(&self, instance: &Instance) -> Result<ServerInfo, DetectError> {
         let origin = instance.origin();
         let now = self.clock.now();
-        if let Some(info) = self.from_store(&origin, now).await? {
+        if let Some(info) = self.remembered(&origin, now).await? {
             return Ok(info);
         }
         {
@@ -250,7 +250,7 @@ impl Detector {
 
     /// What we detected about the instance at `origin`, from memory or the
     /// database (then kept in memory too).
-    async fn from_store(&self, origin: &str, now: i64) -> Result<Option<ServerInfo>, StoreError> {
+    async fn remembered(&self, origin: &str, now: i64) -> Result<Option<ServerInfo>, StoreError> {
         if let Some(info) = self.recent.get(origin, now) {
             return Ok(Some(info));
         }
@@ -264,7 +264,7 @@ impl Detector {
 
     /// What we detected about `instance`, if we have it cached (never asks).
     pub async fn cached(&self, instance: &str) -> Result<Option<ServerInfo>, StoreError> {
-        self.from_store(instance, self.clock.now()).await
+        self.remembered(instance, self.clock.now()).await
     }
 
     /// Forget what we know about `instance`.

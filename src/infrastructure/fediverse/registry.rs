@@ -379,4 +379,45 @@ mod tests {
         assert_eq!(app.expect("the stored app").client_id, "given");
         assert_eq!(registry.lookup(&instance).await.expect("read").map(|r| r.client_id).as_deref(), Some("given"));
     }
+
+    #[tokio::test]
+    async fn the_callback_uses_a_remembered_app_only_with_the_id_it_was_sent_with() {
+        let (store, _dir) = fresh_store().await;
+        let (clock, shared) = manual_clock();
+        let registry = AppRegistry::new(store.clone(), shared.clone(), "test".into(), "w".into(), "cb".into());
+        let server = ServerInfo { family: Family::Mastodon, ..ServerInfo::unknown() };
+        let instance = unreachable();
+        let row = |id: &str| UpstreamAppRow {
+            instance: instance.origin(),
+            client_id: id.into(),
+            client_secret: format!("secret-of-{id}"),
+            redirect_uri: registry.redirect_uri(&instance),
+            scopes: "read".into(),
+            created_at: shared.now(),
+            checked_at: shared.now(),
+        };
+        store.insert_upstream_app(&row("old")).await.expect("stored");
+        registry.lookup(&instance).await.expect("read and remembered");
+        // Another replica replaced the app: the database has "new", this
+        // process still remembers "old".
+        store.delete_upstream_app(&instance.origin(), "old").await.expect("deleted");
+        store.insert_upstream_app(&row("new")).await.expect("stored");
+        // A person sent with "old" comes back: the remembered row is that app.
+        let app = registry.sent_with(&instance, &server, "old").await.expect("read").expect("the old app");
+        assert_eq!(app.client_secret, "secret-of-old");
+        // A person sent with "new" gets the database's row, never the remembered one.
+        let app = registry.sent_with(&instance, &server, "new").await.expect("read").expect("the new app");
+        assert_eq!(app.client_secret, "secret-of-new");
+        // An id we no longer keep anywhere: nothing.
+        assert!(registry.sent_with(&instance, &server, "gone").await.expect("read").is_none());
+        // Forgotten here: gone from memory too, so "new" is not vouched for from it.
+        registry.forget(&instance, "new").await.expect("forgotten");
+        assert!(registry.sent_with(&instance, &server, "new").await.expect("read").is_none());
+        // Memory lasts MEMORY_TTL_SECS: after that "old" comes from the database (which has none).
+        store.insert_upstream_app(&row("old")).await.expect("stored");
+        registry.lookup(&instance).await.expect("remembered again");
+        store.delete_upstream_app(&instance.origin(), "old").await.expect("deleted");
+        clock.advance(crate::infrastructure::fediverse::detect::MEMORY_TTL_SECS);
+        assert!(registry.sent_with(&instance, &server, "old").await.expect("read").is_none());
+    }
 }

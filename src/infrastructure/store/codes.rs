@@ -156,7 +156,7 @@ impl Store {
     /// Store a code outside any login transaction (benchmarks and tools).
     pub async fn insert_code(&self, c: &AuthorizationCodeRow) -> Result<()> {
         let mut conn = self.conn().await?;
-        insert_code(&mut **conn, c).await
+        insert_code(&mut conn, c).await
     }
 
     /// Spend the code `code_hash` at `now`. If `check` accepts it, record the

@@ -197,6 +197,18 @@ impl From<sqlx::Error> for CopyError {
     }
 }
 
+/// "table: N rows" for each of `tables` that holds rows in `store`.
+async fn occupied_tables(store: &Store, tables: &[String]) -> Result<Vec<String>> {
+    let mut occupied = Vec::new();
+    for t in tables {
+        let n = count(store, t).await?;
+        if n > 0 {
+            occupied.push(format!("{t}: {n} rows"));
+        }
+    }
+    Ok(occupied)
+}
+
 /// Copy every row of every table from `from` to `to`, in one transaction on
 /// `to`. A target holding any row is refused unless `force`, which first
 /// deletes everything there (in the same transaction).
@@ -212,13 +224,7 @@ pub async fn copy_database(from: &Store, to: &Store, force: bool) -> std::result
         )));
     }
     let order = in_dependency_order(to, &target_tables).await?;
-    let mut occupied = Vec::new();
-    for t in &order {
-        let n = count(to, t).await?;
-        if n > 0 {
-            occupied.push(format!("{t}: {n} rows"));
-        }
-    }
+    let occupied = occupied_tables(to, &order).await?;
     if !occupied.is_empty() && !force {
         return Err(CopyError::TargetNotEmpty(occupied.join(", ")));
     }

@@ -158,10 +158,10 @@ mod tests {
             store.upsert_subject(&subject(sub, name)).await.unwrap();
         }
         let mut conn = store.conn().await.unwrap();
-        remember_browser_account(&mut **conn, "b1", "s1", 100).await.unwrap();
-        remember_browser_account(&mut **conn, "b1", "s2", 200).await.unwrap();
-        remember_browser_account(&mut **conn, "b2", "s2", 300).await.unwrap();
-        remember_browser_account(&mut **conn, "b1", "s1", 400).await.unwrap();
+        remember_browser_account(&mut conn, "b1", "s1", 100).await.unwrap();
+        remember_browser_account(&mut conn, "b1", "s2", 200).await.unwrap();
+        remember_browser_account(&mut conn, "b2", "s2", 300).await.unwrap();
+        remember_browser_account(&mut conn, "b1", "s1", 400).await.unwrap();
         drop(conn);
         let handles = |rows: Vec<SubjectRow>| rows.into_iter().map(|s| s.handle).collect::<Vec<_>>();
         // The most recent first; each browser only its own; nothing stale.
@@ -177,7 +177,7 @@ mod tests {
         for i in 0..many {
             let sub = format!("m{i}");
             store.upsert_subject(&subject(&sub, &format!("m{i}"))).await.unwrap();
-            remember_browser_account(&mut **store.conn().await.unwrap(), "b4", &sub, 1000 + i).await.unwrap();
+            remember_browser_account(&mut store.conn().await.unwrap(), "b4", &sub, 1000 + i).await.unwrap();
         }
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM browser_accounts WHERE browser_id = 'b4'")
             .fetch_one(&mut **store.conn().await.unwrap())

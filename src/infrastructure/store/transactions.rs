@@ -207,7 +207,7 @@ impl Store {
         csrf_token: &str,
     ) -> Result<bool> {
         let mut conn = self.conn().await?;
-        authenticate(&mut **conn, id, state, subject, auth_time, csrf_token).await
+        authenticate(&mut conn, id, state, subject, auth_time, csrf_token).await
     }
 
     /// Delete the transaction; true if this call deleted it.
