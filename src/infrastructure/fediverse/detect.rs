@@ -454,6 +454,34 @@ mod tests {
         assert!(m.checks_pkce());
     }
 
+    #[tokio::test]
+    async fn what_was_detected_is_remembered_for_a_minute_and_forgotten_with_the_instance() {
+        let (store, _dir) = crate::testing::fresh_store().await;
+        let (clock, shared) = crate::testing::manual_clock();
+        let http =
+            UpstreamHttp::new("test", std::time::Duration::from_secs(1), std::time::Duration::from_secs(1), false)
+                .expect("a client");
+        let detector = Detector::new(http, store.clone(), shared.clone(), false);
+        let instance = Instance { scheme: handle::Scheme::Https, host: "unreachable.invalid".into(), port: None };
+        let origin = instance.origin();
+        let json = serde_json::to_string(&info(Family::GoToSocial, "0.19.0")).unwrap();
+        store.save_instance_info(&origin, &json, shared.now() + CACHE_TTL_SECS).await.unwrap();
+        assert_eq!(detector.detect(&instance).await.unwrap().family, Family::GoToSocial);
+        // Changed in the database (another replica): this process keeps what
+        // it read for MEMORY_TTL_SECS, then reads again.
+        store.delete_instance_info(&origin).await.unwrap();
+        let json = serde_json::to_string(&info(Family::Mastodon, "4.3.0")).unwrap();
+        store.save_instance_info(&origin, &json, shared.now() + CACHE_TTL_SECS).await.unwrap();
+        assert_eq!(detector.detect(&instance).await.unwrap().family, Family::GoToSocial);
+        clock.advance(MEMORY_TTL_SECS);
+        assert_eq!(detector.detect(&instance).await.unwrap().family, Family::Mastodon);
+        // Forgotten here: gone from memory and the database (and the
+        // instance cannot be reached to detect it again).
+        detector.forget(&instance).await.unwrap();
+        assert!(detector.cached(&origin).await.unwrap().is_none());
+        assert!(detector.detect(&instance).await.is_err());
+    }
+
     #[test]
     fn compares_versions() {
         assert!(info(Family::Mastodon, "4.3.0").version_at_least(4, 3));

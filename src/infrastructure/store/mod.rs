@@ -217,9 +217,16 @@ impl Store {
         }
     }
 
-    /// Close the pool: connections in use are closed as they come back.
+    /// Close the pool: idle connections are closed now, cleanly (SQLite
+    /// checkpoints its WAL), and those in use as they come back.
     pub async fn close(&self) {
+        let idle = self.pool.retain(|_, _| false).removed;
         self.pool.close();
+        for c in idle {
+            if let Err(e) = sqlx::Connection::close(c.into_inner()).await {
+                tracing::warn!(error = %e, "closing a database connection failed");
+            }
+        }
     }
 }
 

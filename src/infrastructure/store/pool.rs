@@ -68,6 +68,12 @@ pub struct PooledConnection {
     checked_at_epoch: u64,
 }
 
+impl PooledConnection {
+    pub(super) fn into_inner(self) -> AnyConnection {
+        self.conn
+    }
+}
+
 impl std::ops::Deref for PooledConnection {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
@@ -244,5 +250,9 @@ mod tests {
         tx.commit().await.unwrap();
         conn.settled();
         assert_eq!(store.pool_usage().size, size);
+        // Closing closes the idle connections now, and refuses new takers.
+        store.close().await;
+        assert_eq!(store.pool_usage().size, 0);
+        assert!(matches!(store.conn().await, Err(crate::infrastructure::store::StoreError::Unavailable(_))));
     }
 }
