@@ -77,11 +77,28 @@ pub struct OAuthMetadata {
     pub code_challenge_methods_supported: Vec<String>,
 }
 
+/// The most scopes and PKCE methods kept from an instance's metadata, and
+/// the longest of each: what we keep (in the database and, for a minute,
+/// in memory) stays small whatever an instance sends.
+const MAX_LISTED: usize = 64;
+const MAX_LISTED_LEN: usize = 128;
+const MAX_ENDPOINT_LEN: usize = 2048;
+
 impl OAuthMetadata {
+    /// The metadata with its lists bounded (longer entries dropped, then at
+    /// most [`MAX_LISTED`] kept).
+    pub fn bounded(mut self) -> Self {
+        for list in [&mut self.scopes_supported, &mut self.code_challenge_methods_supported] {
+            list.retain(|s| s.len() <= MAX_LISTED_LEN);
+            list.truncate(MAX_LISTED);
+        }
+        self
+    }
+
     /// Whether every endpoint named is on `instance` itself. Untrusted input
     /// (fuzzed in fuzz/).
     pub fn is_on(&self, instance: &Instance) -> bool {
-        let on_instance = |u: &str| Url::parse(u).is_ok_and(|u| instance.owns(&u));
+        let on_instance = |u: &str| u.len() <= MAX_ENDPOINT_LEN && Url::parse(u).is_ok_and(|u| instance.owns(&u));
         on_instance(&self.authorization_endpoint)
             && on_instance(&self.token_endpoint)
             && self.revocation_endpoint.as_deref().is_none_or(on_instance)
@@ -327,7 +344,7 @@ impl Detector {
         if !ok {
             tracing::warn!(instance = %instance, "OAuth metadata names endpoints elsewhere; ignored");
         }
-        Ok(ok.then_some(meta))
+        Ok(ok.then(|| meta.bounded()))
     }
 
     /// The domain of the instance's handles: GoToSocial's `account_domain`,
@@ -480,6 +497,26 @@ mod tests {
         detector.forget(&instance).await.unwrap();
         assert!(detector.cached(&origin).await.unwrap().is_none());
         assert!(detector.detect(&instance).await.is_err());
+    }
+
+    #[test]
+    fn metadata_lists_are_bounded() {
+        let endpoint = "https://m.example/oauth/token".to_string();
+        let meta = OAuthMetadata {
+            authorization_endpoint: endpoint.clone(),
+            token_endpoint: endpoint,
+            revocation_endpoint: None,
+            app_registration_endpoint: None,
+            scopes_supported: (0..100_000).map(|i| format!("s{i}")).chain(["x".repeat(1000)]).collect(),
+            code_challenge_methods_supported: vec!["y".repeat(1000), "S256".into()],
+        }
+        .bounded();
+        assert_eq!(meta.scopes_supported.len(), MAX_LISTED);
+        assert_eq!(meta.code_challenge_methods_supported, ["S256"]);
+        let instance = Instance { scheme: handle::Scheme::Https, host: "m.example".into(), port: None };
+        assert!(meta.is_on(&instance));
+        let long = OAuthMetadata { token_endpoint: format!("https://m.example/{}", "a".repeat(3000)), ..meta };
+        assert!(!long.is_on(&instance), "an endpoint of 3 kB is refused");
     }
 
     #[test]

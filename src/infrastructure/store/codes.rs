@@ -100,8 +100,10 @@ impl Store {
 
     /// End login transaction `txn_id`, authenticated as `subject`, and store
     /// what the authorization response carries (a code, an access token, or
-    /// both), in one database transaction. False (and nothing stored) if the
-    /// login transaction was already gone or now stands for another account.
+    /// both), in one database transaction, with the provider session's use
+    /// (`session`). False (and nothing stored) if the login transaction was
+    /// already gone or now stands for another account, or the session has
+    /// ended.
     pub async fn issue_authorization(
         &self,
         txn_id: &str,
@@ -145,8 +147,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // The session the response names (`sid`) must still be live: one
+        // ended meanwhile (signed out, or by another person's sign-in in
+        // this browser, whose clients were told) issues nothing.
         if let Some(u) = session {
-            super::provider_sessions::use_session_in(&mut tx, u).await?;
+            if !super::provider_sessions::use_session_in(&mut tx, u).await? {
+                tx.rollback().await?;
+                conn.settled();
+                return Ok(false);
+            }
         }
         tx.commit().await?;
         conn.settled();

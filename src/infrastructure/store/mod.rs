@@ -134,7 +134,7 @@ impl Store {
 
     /// A connection from the pool for one transaction (see [`TxConn`]).
     pub(crate) async fn tx_conn(&self) -> Result<TxConn> {
-        Ok(TxConn(Some(self.pool.get().await?)))
+        Ok(TxConn(Some(self.pool.get().await?), self.backend))
     }
 
     pub async fn migrate(&self) -> Result<()> {

@@ -36,7 +36,9 @@ fn connection_code(code: &str) -> bool {
     // A SQLSTATE has five characters, often all digits; SQLite's extended
     // result codes have at most four digits.
     if code.len() == 5 {
-        return ["08", "57", "58", "53", "XX"].iter().any(|class| code.starts_with(class))
+        // 57014 is a statement cancelled or timed out: the statement's
+        // trouble, which a slow query anybody provokes can cause.
+        return (["08", "57", "58", "53", "XX"].iter().any(|class| code.starts_with(class)) && code != "57014")
             || code == "25P02"
             || code == "25006";
     }
@@ -154,13 +156,22 @@ impl Manager {
 /// A connection taken from the pool; it goes back when dropped.
 pub type Conn = Object<Manager>;
 
-/// A connection for one database transaction. It goes back to the pool
-/// only through [`TxConn::settled`], after a commit or rollback; dropped
+/// A connection for one database transaction, which goes back to the pool
+/// through [`TxConn::settled`] after a commit or rollback. Dropped
 /// otherwise (an error half-way, or the request cancelled, perhaps while
-/// `BEGIN` was in flight) it is closed, and the database rolls back
-/// whatever it held: no open transaction, lock or unsent `ROLLBACK` can
-/// reach the next user of the connection.
-pub(crate) struct TxConn(pub(super) Option<Conn>);
+/// `BEGIN` was in flight) it is made clean before anybody else uses it: no
+/// open transaction, lock or unsent `ROLLBACK` can reach the next user of
+/// the connection.
+///
+/// - PostgreSQL: a `ROLLBACK` is sent on a task of its own (sqlx loses
+///   track of a transaction whose `BEGIN` was cancelled in flight, and
+///   would send its own `ROLLBACK` only at the connection's next use); if
+///   that fails or takes over a second, the connection is closed, and the
+///   server rolls back.
+/// - SQLite: the connection's thread runs sqlx's own rollback (and undoes
+///   a cancelled `BEGIN`) before any later statement, so the connection
+///   goes straight back.
+pub(crate) struct TxConn(pub(super) Option<Conn>, pub(super) Backend);
 
 impl TxConn {
     /// The transaction was committed or rolled back: the connection may be
@@ -172,9 +183,25 @@ impl TxConn {
 
 impl Drop for TxConn {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(Object::take(conn));
+        let Some(conn) = self.0.take() else { return };
+        if self.1 == Backend::Sqlite {
+            return;
         }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(roll_back(conn));
+            }
+            Err(_) => drop(Object::take(conn)),
+        }
+    }
+}
+
+/// Roll back whatever `conn` may hold, and give it back to the pool; close
+/// it if that fails.
+async fn roll_back(mut conn: Conn) {
+    match tokio::time::timeout(RECYCLE_TIMEOUT, conn.conn.execute("ROLLBACK")).await {
+        Ok(Ok(_)) => drop(conn),
+        _ => drop(Object::take(conn)),
     }
 }
 
@@ -199,12 +226,12 @@ mod tests {
 
     #[test]
     fn only_connection_trouble_makes_connections_suspect() {
-        for code in ["08006", "08P01", "57P01", "57014", "53300", "58030", "XX000", "25P02", "25006"] {
+        for code in ["08006", "08P01", "57P01", "57P03", "53300", "58030", "XX000", "25P02", "25006"] {
             assert!(connection_code(code), "PostgreSQL {code}");
         }
         // Bad input anybody can send (invalid byte sequence, unique and
         // foreign key violations, a value too long, a syntax error).
-        for code in ["22021", "23505", "23503", "22001", "42601", "40001"] {
+        for code in ["22021", "23505", "23503", "22001", "42601", "40001", "57014"] {
             assert!(!connection_code(code), "PostgreSQL {code}");
         }
         // SQLite: I/O error and its extended codes, corruption, can't open, not a database.
@@ -220,24 +247,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_transaction_dropped_before_it_settles_closes_its_connection() {
+    async fn a_transaction_dropped_before_it_settles_leaves_nothing_behind() {
         let (store, _dir) = fresh_store().await;
         let mut conn = store.tx_conn().await.unwrap();
         let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-        sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ('x', 'y', 0)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let size = store.pool_usage().size;
+        let insert = "INSERT INTO server_secrets (name, value, created_at) VALUES ('x', 'y', 0)";
+        sqlx::query(insert).execute(&mut *tx).await.unwrap();
         drop(tx);
         drop(conn);
-        assert_eq!(store.pool_usage().size, size - 1, "the connection was closed, not pooled");
-        // Nothing it held is left: the write is gone and nothing waits on its lock.
-        let write = sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ('z', 'w', 0)");
-        let done = tokio::time::timeout(Duration::from_secs(1), async {
-            write.execute(&mut **store.conn().await.unwrap()).await
-        });
-        done.await.expect("no lock left behind").unwrap();
+        // Nothing it held is left: the write is gone and nothing waits on its
+        // lock, whichever connection comes next (the same one, last in first out).
+        for _ in 0..3 {
+            let write = sqlx::query(
+                "INSERT INTO server_secrets (name, value, created_at) VALUES ('z', 'w', 0) ON CONFLICT DO NOTHING",
+            );
+            let done = tokio::time::timeout(Duration::from_secs(1), async {
+                write.execute(&mut **store.conn().await.unwrap()).await
+            });
+            done.await.expect("no lock left behind").unwrap();
+        }
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM server_secrets WHERE name = 'x'")
             .fetch_one(&mut **store.conn().await.unwrap())
             .await

@@ -53,24 +53,28 @@ pub struct SessionUse {
     pub expires_at: i64,
 }
 
-/// Record `u` within a transaction (nothing if the session has ended).
-pub(super) async fn use_session_in(conn: &mut sqlx::AnyConnection, u: &SessionUse) -> Result<()> {
-    let done = sqlx::query("UPDATE provider_sessions SET used_at = $2, expires_at = $3 WHERE sid = $1")
-        .bind(&u.sid)
-        .bind(u.used_at)
-        .bind(u.expires_at)
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() == 1 {
-        sqlx::query(
-            "INSERT INTO provider_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT (sid, client_id) DO NOTHING",
-        )
-        .bind(&u.sid)
-        .bind(&u.client_id)
-        .execute(&mut *conn)
-        .await?;
+/// Record `u` within a transaction: false, with nothing written, if the
+/// session has ended (signed out, or ended by another sign-in in the same
+/// browser) by `u.used_at`.
+pub(super) async fn use_session_in(conn: &mut sqlx::AnyConnection, u: &SessionUse) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE provider_sessions SET used_at = $2, expires_at = $3 WHERE sid = $1 AND expires_at > $2")
+            .bind(&u.sid)
+            .bind(u.used_at)
+            .bind(u.expires_at)
+            .execute(&mut *conn)
+            .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
     }
-    Ok(())
+    sqlx::query(
+        "INSERT INTO provider_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT (sid, client_id) DO NOTHING",
+    )
+    .bind(&u.sid)
+    .bind(&u.client_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }
 
 /// A provider session that a sign-in by somebody else in the same browser
@@ -192,13 +196,13 @@ impl Store {
     }
 
     /// The session was used to sign in to a client (sliding expiry).
-    pub async fn use_provider_session(&self, u: &SessionUse) -> Result<()> {
+    pub async fn use_provider_session(&self, u: &SessionUse) -> Result<bool> {
         let mut conn = self.tx_conn().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        use_session_in(&mut tx, u).await?;
+        let used = use_session_in(&mut tx, u).await?;
         tx.commit().await?;
         conn.settled();
-        Ok(())
+        Ok(used)
     }
 
     /// The session `sid`, if it is live at `now`.

@@ -120,12 +120,9 @@ impl SignIn {
         let family = self.families.for_server(&server);
         // The code was issued to the app the person was sent with; if that app
         // has been replaced since, the code is worthless.
-        let sent_with = txn.row.upstream_client_id.as_deref().unwrap_or_default();
-        let upstream = self
-            .apps
-            .sent_with(instance, &server, sent_with)
-            .await?
-            .ok_or_else(|| self.upstream_failed(txn, Message::new("error-app-changed")))?;
+        let changed = || self.upstream_failed(txn, Message::new("error-app-changed"));
+        let sent_with = txn.row.upstream_client_id.as_deref().ok_or_else(changed)?;
+        let upstream = self.apps.sent_with(instance, &server, sent_with).await?.ok_or_else(changed)?;
         // Exchange, read, revoke: in a task of its own, so that the revocation
         // happens even if this request is cut off half-way. We keep no tokens of
         // the instance, whatever happened.

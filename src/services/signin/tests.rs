@@ -8,7 +8,7 @@ use super::*;
 use crate::config::{ClientConfig, Config};
 use crate::domain::authorization_request::{parse_authorization_request, Channel, Params};
 use crate::domain::client::Client;
-use crate::infrastructure::store::{CodeRedemption, NewAccessToken, SubjectRow};
+use crate::infrastructure::store::{CodeRedemption, NewAccessToken, SessionUse, SubjectRow};
 use crate::services::tokens::{TokenSettings, Tokens};
 use crate::testing::{fresh_store, manual_clock};
 use crate::util::{hash_secret, ManualClock};
@@ -246,4 +246,47 @@ fn every_page_problem_has_its_metric_reason() {
     assert_eq!(reason(Problem::Refused), "wrong_account");
     assert_eq!(reason(Problem::Upstream), "upstream_failed");
     assert_eq!(LoginError::Unavailable.reason(), "unavailable");
+}
+
+#[tokio::test]
+async fn nothing_is_issued_for_a_provider_session_that_has_ended() {
+    let f = fixture().await;
+    let txn = f.signed_in_transaction("browser-1").await;
+    let now = f.clock.now();
+    let store = &f.signin.store;
+    let code = |hash: &str| crate::infrastructure::store::AuthorizationCodeRow {
+        code_hash: hash.into(),
+        client_id: "rp".into(),
+        redirect_uri: REDIRECT.into(),
+        subject: "local-sub".into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: now,
+        created_at: now,
+        expires_at: now + 60,
+        claims: None,
+        sid: Some("sid-1".into()),
+        requested_scope: None,
+    };
+    let used = |sid: &str| SessionUse { sid: sid.into(), client_id: "rp".into(), used_at: now, expires_at: now + 600 };
+    // The session the code would name was ended meanwhile (it never existed).
+    let (c1, c2, session) = (code("c1"), code("c2"), used("sid-1"));
+    let issued = store.issue_authorization(&txn.row.id, "local-sub", Some(&c1), None, Some(&session));
+    assert!(!issued.await.unwrap(), "a code naming an ended session");
+    let token = || Ok::<_, ()>(NewAccessToken { token_hash: hash_secret("at"), expires_at: now + 60, refresh: None });
+    assert!(matches!(store.redeem_code("c1", now, |_| token()).await.unwrap(), CodeRedemption::Unknown));
+    // Nothing was spent: with the session live, the same transaction issues.
+    sqlx::query(
+        "INSERT INTO provider_sessions (sid, browser_id, subject, instance, auth_time, used_at, expires_at) \
+         VALUES ('sid-1', 'browser-1', 'local-sub', 'https://social.example', $1, $1, $2)",
+    )
+    .bind(now)
+    .bind(now + 600)
+    .execute(&mut **store.conn().await.unwrap())
+    .await
+    .unwrap();
+    let issued = store.issue_authorization(&txn.row.id, "local-sub", Some(&c2), None, Some(&session));
+    assert!(issued.await.unwrap());
+    assert!(matches!(store.redeem_code("c2", now, |_| token()).await.unwrap(), CodeRedemption::Redeemed(_)));
 }
